@@ -1,0 +1,68 @@
+import type { ErrorCode } from '../../lib/protocol.js'
+
+/** An error the switch reports to a client: a stable code and a sentence. Transports map codes to statuses. */
+export class SwitchError extends Error {
+  readonly code: ErrorCode
+
+  constructor (code: ErrorCode, message: string) {
+    super(message)
+    this.name = 'SwitchError'
+    this.code = code
+  }
+}
+
+export class InvalidQueueNameError extends SwitchError {
+  constructor (problem: string) {
+    super('invalid_queue_name', problem)
+    this.name = 'InvalidQueueNameError'
+  }
+}
+
+export class InvalidRequestError extends SwitchError {
+  constructor (message: string) {
+    super('invalid_request', message)
+    this.name = 'InvalidRequestError'
+  }
+}
+
+export class SessionNotFoundError extends SwitchError {
+  constructor () {
+    super('session_not_found', 'unknown or expired session: log in again')
+    this.name = 'SessionNotFoundError'
+  }
+}
+
+export class QueueNotFoundError extends SwitchError {
+  constructor (name: string) {
+    super('queue_not_found', `queue ${JSON.stringify(name)} does not exist`)
+    this.name = 'QueueNotFoundError'
+  }
+}
+
+export class MessageNotFoundError extends SwitchError {
+  constructor (id: number) {
+    super('message_not_found', `message ${id} does not exist (never sent, or already acked)`)
+    this.name = 'MessageNotFoundError'
+  }
+}
+
+export class PayloadTooLargeError extends SwitchError {
+  constructor (limit: number) {
+    super('payload_too_large', `payload is larger than the limit of ${limit} bytes`)
+    this.name = 'PayloadTooLargeError'
+  }
+}
+
+export class LimitExceededError extends SwitchError {
+  constructor (message: string) {
+    super('limit_exceeded', message)
+    this.name = 'LimitExceededError'
+  }
+}
+
+export class ShuttingDownError extends SwitchError {
+  constructor () {
+    super('shutting_down', 'the switch is shutting down')
+    this.name = 'ShuttingDownError'
+  }
+}

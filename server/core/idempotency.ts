@@ -1,0 +1,44 @@
+interface Entry {
+  id: number
+  expires: number
+}
+
+/**
+ * Remembers, for a window, which message id a (queue, idempotency key) pair produced, so that a retried send
+ * returns the first send's id and enqueues nothing. The window is constant, so insertion order is expiry
+ * order and pruning only ever looks at the oldest entries.
+ */
+export class IdempotencyKeys {
+  private readonly entries = new Map<string, Entry>()
+
+  get size (): number {
+    return this.entries.size
+  }
+
+  private static compose (queue: string, key: string): string {
+    return `${queue}\u0000${key}`
+  }
+
+  lookup (queue: string, key: string, now: number): number | undefined {
+    const entry = this.entries.get(IdempotencyKeys.compose(queue, key))
+    return entry !== undefined && entry.expires > now ? entry.id : undefined
+  }
+
+  remember (queue: string, key: string, id: number, expires: number): void {
+    this.entries.set(IdempotencyKeys.compose(queue, key), { id, expires })
+  }
+
+  prune (now: number): void {
+    for (const [composed, entry] of this.entries) {
+      if (entry.expires > now) break
+      this.entries.delete(composed)
+    }
+  }
+
+  *all (): IterableIterator<{ queue: string, key: string, id: number, expires: number }> {
+    for (const [composed, entry] of this.entries) {
+      const split = composed.indexOf('\u0000')
+      yield { queue: composed.slice(0, split), key: composed.slice(split + 1), ...entry }
+    }
+  }
+}

@@ -1,0 +1,97 @@
+import type { QueueKind } from '../../lib/protocol.js'
+
+export interface StoredMessage {
+  id: number
+  queue: string
+  payload: Buffer
+  correlationId?: string
+  replyTo?: string
+  error?: boolean
+  /** Client name of the sender. */
+  origin: string
+  time: number
+}
+
+// Compact the id index once this many acked ids linger in it (and they outnumber the live ones).
+const COMPACT_THRESHOLD = 64
+
+/**
+ * One queue's messages in id order. Ids only ever grow, so appending keeps `ids` sorted and a transfer
+ * finds its starting point by binary search: cost grows with what it returns, not with the queue's length.
+ * Acks leave a tombstone in `ids` (the map is the truth) that a periodic compaction sweeps out.
+ */
+export class Queue {
+  readonly name: string
+  readonly kind: QueueKind
+  /** Token of the owning session, for temporary queues. */
+  readonly owner: string | undefined
+  /** Start of the latest transfer that polled this queue. */
+  lastTransfer: number | undefined
+  /** Deadline of the latest long-poll on this queue. */
+  nextTransferExpected: number | undefined
+  bytes = 0
+
+  private ids: number[] = []
+  private readonly byId = new Map<number, StoredMessage>()
+
+  constructor (name: string, kind: QueueKind, owner?: string) {
+    this.name = name
+    this.kind = kind
+    this.owner = owner
+  }
+
+  get length (): number {
+    return this.byId.size
+  }
+
+  push (message: StoredMessage): void {
+    this.ids.push(message.id)
+    this.byId.set(message.id, message)
+    this.bytes += message.payload.length
+  }
+
+  get (id: number): StoredMessage | undefined {
+    return this.byId.get(id)
+  }
+
+  remove (id: number): StoredMessage | undefined {
+    const message = this.byId.get(id)
+    if (message === undefined) return undefined
+    this.byId.delete(id)
+    this.bytes -= message.payload.length
+    const tombstones = this.ids.length - this.byId.size
+    if (tombstones > COMPACT_THRESHOLD && tombstones > this.byId.size) {
+      this.ids = this.ids.filter((kept) => this.byId.has(kept))
+    }
+    return message
+  }
+
+  /** Appends to `out` up to `max` messages with id > `after`, in id order. */
+  collectAfter (after: number, max: number, out: StoredMessage[]): void {
+    const ids = this.ids
+    let lo = 0
+    let hi = ids.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (ids[mid] <= after) lo = mid + 1
+      else hi = mid
+    }
+    for (let i = lo; i < ids.length && out.length < max; i++) {
+      const message = this.byId.get(ids[i])
+      if (message !== undefined) out.push(message)
+    }
+  }
+
+  /** True when some message has an id > `after`. */
+  hasAfter (after: number): boolean {
+    const last = this.ids.length === 0 ? undefined : this.ids[this.ids.length - 1]
+    if (last === undefined || last <= after) return false
+    const found: StoredMessage[] = []
+    this.collectAfter(after, 1, found)
+    return found.length > 0
+  }
+
+  messages (): IterableIterator<StoredMessage> {
+    return this.byId.values()
+  }
+}

@@ -1,0 +1,500 @@
+import { customAlphabet, nanoid } from 'nanoid'
+import {
+  queueNameProblem,
+  type CreateQueueResponse,
+  type Diagnostics,
+  type QueueInfo,
+  type SendResponse,
+  type TraceEvent
+} from '../../lib/protocol.js'
+import {
+  InvalidQueueNameError,
+  InvalidRequestError,
+  MessageNotFoundError,
+  PayloadTooLargeError,
+  QueueNotFoundError,
+  SessionNotFoundError,
+  ShuttingDownError
+} from './errors.js'
+import { IdempotencyKeys } from './idempotency.js'
+import { Queue, type StoredMessage } from './queue.js'
+import { Session } from './session.js'
+import { TraceLog } from './trace.js'
+import { Waiter, type WaiterRegistry } from './waiter.js'
+import { MemoryStore } from '../store/memory.js'
+import type { Snapshot, Store, StoreRecord } from '../store/store.js'
+
+export interface SwitchOptions {
+  /** Milliseconds a session lives after its last request. */
+  sessionTtl: number
+  maxPayload: number
+  /** The longest a transfer may wait, in milliseconds; longer requests are capped to it. */
+  maxTimeout: number
+  /** The most messages one transfer returns. */
+  maxTransfer: number
+  /** How long an idempotency key is remembered, in milliseconds. */
+  idempotencyWindow: number
+  traceCapacity: number
+  store: Store
+  now: () => number
+}
+
+export const DEFAULT_SWITCH_OPTIONS: Omit<SwitchOptions, 'store' | 'now'> = {
+  sessionTtl: 30_000,
+  maxPayload: 1024 * 1024,
+  maxTimeout: 300_000,
+  maxTransfer: 1000,
+  idempotencyWindow: 600_000,
+  traceCapacity: 1000
+}
+
+export interface SendOptions {
+  correlationId?: string
+  replyTo?: string
+  error?: boolean
+  idempotencyKey?: string
+  /** Ack this message in the same step: a server's reply to the request it answers. */
+  ack?: number
+}
+
+export interface TransferOptions {
+  after: number
+  /** Milliseconds to wait when nothing is there yet; 0 answers at once. */
+  timeout: number
+  max?: number
+  signal?: AbortSignal
+}
+
+export interface TransferResult {
+  messages: StoredMessage[]
+  next: number
+}
+
+const PREVIEW_BYTES = 80
+const temporaryName = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 12)
+
+/**
+ * The switch itself: queues, sessions, subscriptions and long-polls, knowing nothing of HTTP. Every change is
+ * applied in memory, handed to the store, and reported done only once the store says it is durable; waiters
+ * are woken after that, so nobody sees a message whose send could still fail.
+ */
+export class Switch {
+  readonly options: SwitchOptions
+  readonly startTime: number
+  private readonly store: Store
+  private readonly queues = new Map<string, Queue>()
+  private readonly sessions = new Map<string, Session>()
+  /** Which queue holds each unacked message, for ack by id. */
+  private readonly messageQueue = new Map<number, Queue>()
+  private readonly waiters: WaiterRegistry = new Map()
+  private readonly idempotency = new IdempotencyKeys()
+  readonly trace: TraceLog
+  private lastId = 0
+  private stopping = false
+  private readonly sweeper: NodeJS.Timeout
+
+  constructor (options: Partial<SwitchOptions> = {}) {
+    this.options = { ...DEFAULT_SWITCH_OPTIONS, store: new MemoryStore(), now: Date.now, ...options }
+    this.store = this.options.store
+    this.trace = new TraceLog(this.options.traceCapacity)
+    this.startTime = this.options.now()
+    this.restore(this.store.load())
+    // Leases are checked a few times per TTL: a session ends between 1 and 1.25 TTLs after its last request.
+    const sweepEvery = Math.max(10, Math.min(1000, this.options.sessionTtl / 4))
+    this.sweeper = setInterval(() => { this.sweep() }, sweepEvery)
+    this.sweeper.unref()
+  }
+
+  get shuttingDown (): boolean {
+    return this.stopping
+  }
+
+  get storeInfo (): { kind: string, location?: string } {
+    return this.store.location === undefined
+      ? { kind: this.store.kind }
+      : { kind: this.store.kind, location: this.store.location }
+  }
+
+  private now (): number {
+    return this.options.now()
+  }
+
+  private async persist (record: StoreRecord): Promise<void> {
+    const pending = this.store.write(record)
+    if (pending !== undefined) await pending
+  }
+
+  // Sessions
+
+  async login (client: string): Promise<Session> {
+    this.refuseIfStopping()
+    if (client.length === 0 || client.length > 200) {
+      throw new InvalidRequestError('client name must be 1 to 200 characters')
+    }
+    const session = new Session(nanoid(), client, this.now())
+    this.sessions.set(session.token, session)
+    this.trace.record({ time: this.now(), type: 'login', client })
+    await this.persist({ type: 'session', token: session.token, client })
+    return session
+  }
+
+  /** Looks a session up for a request and holds its lease until `leave`. */
+  enter (token: string): Session {
+    const session = this.sessions.get(token)
+    if (session === undefined) throw new SessionNotFoundError()
+    session.holds++
+    session.lastActivity = this.now()
+    return session
+  }
+
+  leave (session: Session): void {
+    session.holds--
+    session.lastActivity = this.now()
+  }
+
+  async logout (session: Session): Promise<void> {
+    if (this.sessions.get(session.token) !== session) throw new SessionNotFoundError()
+    this.endSession(session)
+    await this.persist({ type: 'session_end', token: session.token })
+  }
+
+  private endSession (session: Session): void {
+    this.sessions.delete(session.token)
+    for (const waiter of [...session.waiters]) waiter.settle([])
+    for (const name of session.queues) {
+      const queue = this.queues.get(name)
+      if (queue !== undefined) this.removeQueue(queue, session.client)
+    }
+    this.trace.record({ time: this.now(), type: 'session_end', client: session.client })
+  }
+
+  // Queues
+
+  private checkName (name: string): void {
+    const problem = queueNameProblem(name)
+    if (problem !== undefined) throw new InvalidQueueNameError(problem)
+  }
+
+  private queue (name: string): Queue {
+    const queue = this.queues.get(name)
+    if (queue === undefined) throw new QueueNotFoundError(name)
+    return queue
+  }
+
+  async createQueue (session: Session, name: string): Promise<CreateQueueResponse> {
+    this.refuseIfStopping()
+    this.checkName(name)
+    const existing = this.queues.get(name)
+    if (existing !== undefined) return { name, kind: existing.kind, created: false }
+    this.queues.set(name, new Queue(name, 'persistent'))
+    this.trace.record({ time: this.now(), type: 'create', client: session.client, queue: name })
+    await this.persist({ type: 'queue', name, kind: 'persistent' })
+    return { name, kind: 'persistent', created: true }
+  }
+
+  async createTemporaryQueue (session: Session): Promise<CreateQueueResponse> {
+    this.refuseIfStopping()
+    let name: string
+    do name = `tmp-${temporaryName()}`; while (this.queues.has(name))
+    this.queues.set(name, new Queue(name, 'temporary', session.token))
+    session.queues.add(name)
+    this.trace.record({ time: this.now(), type: 'create', client: session.client, queue: name })
+    await this.persist({ type: 'queue', name, kind: 'temporary', owner: session.token })
+    return { name, kind: 'temporary', created: true }
+  }
+
+  async destroy (session: Session | undefined, name: string): Promise<void> {
+    const queue = this.queue(name)
+    this.removeQueue(queue, session?.client)
+    await this.persist({ type: 'destroy', name })
+  }
+
+  private removeQueue (queue: Queue, client: string | undefined): void {
+    this.queues.delete(queue.name)
+    for (const message of queue.messages()) this.messageQueue.delete(message.id)
+    if (queue.owner !== undefined) this.sessions.get(queue.owner)?.queues.delete(queue.name)
+    this.trace.record({ time: this.now(), type: 'destroy', client, queue: queue.name })
+  }
+
+  list (prefix: string, aliveOnly: boolean): QueueInfo[] {
+    const now = this.now()
+    const result: QueueInfo[] = []
+    for (const queue of this.queues.values()) {
+      if (!queue.name.startsWith(prefix)) continue
+      const alive = this.isAlive(queue, now)
+      if (aliveOnly && !alive) continue
+      const info: QueueInfo = { name: queue.name, kind: queue.kind, length: queue.length, alive }
+      const owner = this.ownerName(queue)
+      if (owner !== undefined) info.owner = owner
+      result.push(info)
+    }
+    return result.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+  }
+
+  private isAlive (queue: Queue, now: number): boolean {
+    if ((this.waiters.get(queue.name)?.size ?? 0) > 0) return true
+    return queue.nextTransferExpected !== undefined && now <= queue.nextTransferExpected + this.options.sessionTtl
+  }
+
+  private ownerName (queue: Queue): string | undefined {
+    return queue.owner === undefined ? undefined : this.sessions.get(queue.owner)?.client
+  }
+
+  // Messages
+
+  async send (session: Session, queueName: string, payload: Buffer, options: SendOptions = {}): Promise<SendResponse> {
+    this.refuseIfStopping()
+    if (payload.length > this.options.maxPayload) throw new PayloadTooLargeError(this.options.maxPayload)
+    const queue = this.queue(queueName)
+    const now = this.now()
+    const { idempotencyKey } = options
+    if (idempotencyKey !== undefined) {
+      const earlier = this.idempotency.lookup(queueName, idempotencyKey, now)
+      if (earlier !== undefined) return { id: earlier, duplicate: true }
+    }
+    if (options.replyTo !== undefined) this.checkName(options.replyTo)
+    const acked = options.ack === undefined ? undefined : this.messageQueue.get(options.ack)
+    if (options.ack !== undefined && acked === undefined) throw new MessageNotFoundError(options.ack)
+
+    const message: StoredMessage = { id: ++this.lastId, queue: queueName, payload, origin: session.client, time: now }
+    if (options.correlationId !== undefined) message.correlationId = options.correlationId
+    if (options.replyTo !== undefined) message.replyTo = options.replyTo
+    if (options.error === true) message.error = true
+    queue.push(message)
+    this.messageQueue.set(message.id, queue)
+    this.trace.record({
+      time: now, type: 'send', client: session.client, queue: queueName, messageId: message.id,
+      ...(message.correlationId === undefined ? {} : { correlationId: message.correlationId })
+    })
+
+    const record: StoreRecord & { type: 'send' } = { type: 'send', message }
+    if (idempotencyKey !== undefined) {
+      record.idempotencyKey = idempotencyKey
+      record.idempotencyExpires = now + this.options.idempotencyWindow
+      this.idempotency.remember(queueName, idempotencyKey, message.id, record.idempotencyExpires)
+    }
+    if (acked !== undefined && options.ack !== undefined) {
+      record.ack = options.ack
+      this.removeMessage(acked, options.ack, session, now)
+    }
+    await this.persist(record)
+    this.wake(queueName)
+    return { id: message.id, duplicate: false }
+  }
+
+  async ack (session: Session, id: number): Promise<void> {
+    const queue = this.messageQueue.get(id)
+    if (queue === undefined) throw new MessageNotFoundError(id)
+    this.removeMessage(queue, id, session, this.now())
+    await this.persist({ type: 'ack', id })
+  }
+
+  private removeMessage (queue: Queue, id: number, session: Session, now: number): void {
+    const message = queue.remove(id)
+    this.messageQueue.delete(id)
+    const event: Omit<TraceEvent, 'id'> = { time: now, type: 'ack', client: session.client, queue: queue.name, messageId: id }
+    if (message !== undefined) event.processingTime = now - message.time
+    this.trace.record(event)
+  }
+
+  // Subscriptions and transfer
+
+  async subscribe (session: Session, name: string): Promise<void> {
+    this.checkName(name)
+    const queue = this.queue(name)
+    if (session.subscriptions.has(name)) return
+    // Subscriptions are kept by name: a queue destroyed and created again keeps its subscribers.
+    session.subscriptions.add(name)
+    // A long-poll already waiting honours the new subscription.
+    for (const waiter of session.waiters) {
+      waiter.watch(name)
+      if (queue.hasAfter(waiter.after)) waiter.wake()
+    }
+    await this.persist({ type: 'subscribe', token: session.token, queue: name })
+  }
+
+  async unsubscribe (session: Session, name: string): Promise<void> {
+    this.checkName(name)
+    if (!session.subscriptions.delete(name)) return
+    await this.persist({ type: 'unsubscribe', token: session.token, queue: name })
+  }
+
+  async transfer (session: Session, options: TransferOptions): Promise<TransferResult> {
+    const { after } = options
+    const max = Math.min(options.max ?? this.options.maxTransfer, this.options.maxTransfer)
+    const timeout = Math.min(options.timeout, this.options.maxTimeout)
+    const now = this.now()
+    for (const name of session.subscriptions) {
+      const queue = this.queues.get(name)
+      if (queue === undefined) continue
+      queue.lastTransfer = now
+      queue.nextTransferExpected = now + timeout
+    }
+    let messages = this.collect(session, after, max)
+    if (messages.length === 0 && timeout > 0 && !this.stopping && options.signal?.aborted !== true) {
+      messages = await this.wait(session, after, max, timeout, options.signal)
+    }
+    if (messages.length === 0) return { messages, next: after }
+    const delivered = this.now()
+    for (const message of messages) {
+      this.trace.record({ time: delivered, type: 'deliver', client: session.client, queue: message.queue, messageId: message.id })
+    }
+    return { messages, next: messages[messages.length - 1].id }
+  }
+
+  private collect (session: Session, after: number, max: number): StoredMessage[] {
+    const out: StoredMessage[] = []
+    let sources = 0
+    for (const name of session.subscriptions) {
+      const queue = this.queues.get(name)
+      if (queue === undefined) continue
+      const before = out.length
+      queue.collectAfter(after, max, out)
+      if (out.length > before) sources++
+    }
+    if (sources > 1) {
+      out.sort((a, b) => a.id - b.id)
+      out.length = Math.min(out.length, max)
+    }
+    return out
+  }
+
+  private async wait (session: Session, after: number, max: number, timeout: number, signal?: AbortSignal): Promise<StoredMessage[]> {
+    return await new Promise((resolve) => {
+      const onAbort = (): void => { waiter.settle([]) }
+      const waiter = new Waiter(session, after, this.waiters, () => this.collect(session, after, max), (messages) => {
+        session.waiters.delete(waiter)
+        signal?.removeEventListener('abort', onAbort)
+        resolve(messages)
+      })
+      session.waiters.add(waiter)
+      for (const name of session.subscriptions) waiter.watch(name)
+      waiter.expireAfter(timeout)
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  private wake (queue: string): void {
+    const waiters = this.waiters.get(queue)
+    if (waiters === undefined) return
+    for (const waiter of waiters) waiter.wake()
+  }
+
+  // Observation
+
+  async waitForTrace (after: number, timeout: number, max: number, signal?: AbortSignal): Promise<{ events: TraceEvent[], next: number }> {
+    let events = this.trace.since(after, max)
+    if (events.length === 0 && timeout > 0 && !this.stopping && signal?.aborted !== true) {
+      await new Promise<void>((resolve) => {
+        const finish = (): void => {
+          clearTimeout(timer)
+          stop()
+          signal?.removeEventListener('abort', finish)
+          resolve()
+        }
+        const timer = setTimeout(finish, Math.min(timeout, this.options.maxTimeout))
+        const stop = this.trace.listen(finish)
+        signal?.addEventListener('abort', finish, { once: true })
+      })
+      events = this.trace.since(after, max)
+    }
+    return { events, next: events.length === 0 ? Math.min(after, this.trace.lastId) : events[events.length - 1].id }
+  }
+
+  diagnostics (): Diagnostics {
+    const now = this.now()
+    const queues = [...this.queues.values()].map((queue) => {
+      const entry: Diagnostics['queues'][number] = {
+        name: queue.name,
+        kind: queue.kind,
+        messages: [...queue.messages()].map((message) => {
+          const described: Diagnostics['queues'][number]['messages'][number] = {
+            id: message.id,
+            origin: message.origin,
+            time: message.time,
+            age: now - message.time,
+            size: message.payload.length,
+            preview: message.payload.subarray(0, PREVIEW_BYTES).toString('utf8')
+          }
+          if (message.correlationId !== undefined) described.correlationId = message.correlationId
+          if (message.replyTo !== undefined) described.replyTo = message.replyTo
+          return described
+        }),
+        waiting: this.waiters.get(queue.name)?.size ?? 0
+      }
+      const owner = this.ownerName(queue)
+      if (owner !== undefined) entry.owner = owner
+      if (queue.lastTransfer !== undefined) entry.lastTransfer = queue.lastTransfer
+      if (queue.nextTransferExpected !== undefined) entry.nextTransferExpected = queue.nextTransferExpected
+      return entry
+    })
+    const sessions = [...this.sessions.values()].map((session) => ({
+      client: session.client,
+      tokenPrefix: session.token.slice(0, 6),
+      subscriptions: [...session.subscriptions],
+      queues: [...session.queues],
+      lastActivity: session.lastActivity,
+      inFlight: session.holds
+    }))
+    return { startTime: this.startTime, now, store: this.storeInfo, queues, sessions }
+  }
+
+  // Life cycle
+
+  private refuseIfStopping (): void {
+    if (this.stopping) throw new ShuttingDownError()
+  }
+
+  private sweep (): void {
+    const now = this.now()
+    for (const session of this.sessions.values()) {
+      if (session.expired(now, this.options.sessionTtl)) {
+        this.endSession(session)
+        this.persist({ type: 'session_end', token: session.token }).catch(() => {
+          // A failed write leaves the session in the store; it expires again after the next start.
+        })
+      }
+    }
+    this.idempotency.prune(now)
+  }
+
+  /** Stops taking new work and answers every waiting long-poll with what it has (nothing). */
+  shutdown (): void {
+    if (this.stopping) return
+    this.stopping = true
+    clearInterval(this.sweeper)
+    for (const waiters of [...this.waiters.values()]) {
+      for (const waiter of [...waiters]) waiter.settle([])
+    }
+    this.trace.releaseAll()
+  }
+
+  async close (): Promise<void> {
+    this.shutdown()
+    await this.store.close()
+  }
+
+  private restore (snapshot: Snapshot): void {
+    const now = this.now()
+    this.lastId = snapshot.lastId
+    for (const persisted of snapshot.sessions) {
+      // Lease clocks restart at boot: a client has one TTL to come back.
+      const session = new Session(persisted.token, persisted.client, now)
+      for (const name of persisted.subscriptions) session.subscriptions.add(name)
+      this.sessions.set(session.token, session)
+    }
+    for (const persisted of snapshot.queues) {
+      this.queues.set(persisted.name, new Queue(persisted.name, persisted.kind, persisted.owner))
+      if (persisted.owner !== undefined) this.sessions.get(persisted.owner)?.queues.add(persisted.name)
+    }
+    for (const message of snapshot.messages) {
+      const queue = this.queues.get(message.queue)
+      if (queue === undefined) continue
+      queue.push(message)
+      this.messageQueue.set(message.id, queue)
+    }
+    for (const entry of snapshot.idempotencyKeys) {
+      if (entry.expires > now) this.idempotency.remember(entry.queue, entry.key, entry.id, entry.expires)
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import type { Session } from './session.js'
+import type { StoredMessage } from './queue.js'
+
+/** Long-polls waiting per queue name: a send looks up only the waiters of its own queue. */
+export type WaiterRegistry = Map<string, Set<Waiter>>
+
+/**
+ * One waiting transfer. It registers under each queue it watches; a send to one of them wakes it, it collects
+ * what is new (once per burst of sends, via a microtask) and settles, unregistering everywhere.
+ */
+export class Waiter {
+  readonly session: Session
+  readonly after: number
+  private readonly registry: WaiterRegistry
+  private readonly collect: (waiter: Waiter) => StoredMessage[]
+  private readonly finish: (messages: StoredMessage[]) => void
+  private readonly watched: string[] = []
+  private timer: NodeJS.Timeout | undefined
+  private settled = false
+  private scheduled = false
+
+  constructor (
+    session: Session,
+    after: number,
+    registry: WaiterRegistry,
+    collect: (waiter: Waiter) => StoredMessage[],
+    finish: (messages: StoredMessage[]) => void
+  ) {
+    this.session = session
+    this.after = after
+    this.registry = registry
+    this.collect = collect
+    this.finish = finish
+  }
+
+  get done (): boolean {
+    return this.settled
+  }
+
+  watch (queue: string): void {
+    if (this.settled) return
+    let waiters = this.registry.get(queue)
+    if (waiters === undefined) {
+      waiters = new Set()
+      this.registry.set(queue, waiters)
+    }
+    waiters.add(this)
+    this.watched.push(queue)
+  }
+
+  expireAfter (ms: number): void {
+    this.timer = setTimeout(() => { this.settle([]) }, ms)
+  }
+
+  wake (): void {
+    if (this.settled || this.scheduled) return
+    this.scheduled = true
+    queueMicrotask(() => {
+      this.scheduled = false
+      if (this.settled) return
+      const messages = this.collect(this)
+      if (messages.length > 0) this.settle(messages)
+    })
+  }
+
+  settle (messages: StoredMessage[]): void {
+    if (this.settled) return
+    this.settled = true
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    for (const queue of this.watched) {
+      const waiters = this.registry.get(queue)
+      if (waiters === undefined) continue
+      waiters.delete(this)
+      if (waiters.size === 0) this.registry.delete(queue)
+    }
+    this.finish(messages)
+  }
+}

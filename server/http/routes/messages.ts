@@ -1,0 +1,54 @@
+import type { FastifyInstance } from 'fastify'
+import type { Switch } from '../../core/switch.js'
+import { abortedWith } from '../aborted.js'
+import { secondsToMs } from '../seconds.js'
+import { toWireMessage } from '../wire.js'
+import { ackSchema, sendSchema, subscriptionSchema, transferSchema } from '../schemas.js'
+import { sessionOf } from '../session-auth.js'
+
+interface SendQuery { correlationId?: string, replyTo?: string, ack?: number, error?: boolean }
+interface TransferQuery { after?: number, timeout?: number, max?: number }
+
+export function messageRoutes (app: FastifyInstance, core: Switch): void {
+  // The payload is the raw body, whatever its content type: the switch never parses it.
+  app.register(async (raw) => {
+    raw.removeAllContentTypeParsers()
+    raw.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => { done(null, body) })
+    raw.post<{ Params: { name: string }, Querystring: SendQuery, Headers: { 'idempotency-key'?: string } }>(
+      '/queues/:name/messages',
+      { schema: sendSchema, config: { session: true }, bodyLimit: core.options.maxPayload },
+      async (request, reply) => {
+        const payload = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
+        const { correlationId, replyTo, ack, error } = request.query
+        const result = await core.send(sessionOf(request), request.params.name, payload, {
+          correlationId, replyTo, ack, error, idempotencyKey: request.headers['idempotency-key']
+        })
+        return reply.code(201).send(result)
+      }
+    )
+  })
+
+  app.delete<{ Params: { id: number } }>('/messages/:id', { schema: ackSchema, config: { session: true } }, async (request, reply) => {
+    await core.ack(sessionOf(request), request.params.id)
+    return reply.code(204).send()
+  })
+
+  app.put<{ Params: { name: string } }>('/session/subscriptions/:name', { schema: subscriptionSchema, config: { session: true } }, async (request, reply) => {
+    await core.subscribe(sessionOf(request), request.params.name)
+    return reply.code(204).send()
+  })
+
+  app.delete<{ Params: { name: string } }>('/session/subscriptions/:name', { schema: subscriptionSchema, config: { session: true } }, async (request, reply) => {
+    await core.unsubscribe(sessionOf(request), request.params.name)
+    return reply.code(204).send()
+  })
+
+  app.get<{ Querystring: TransferQuery }>('/transfer', { schema: transferSchema, config: { session: true } }, async (request, reply) => {
+    const { after = 0, timeout, max } = request.query
+    const result = await core.transfer(sessionOf(request), {
+      after, timeout: secondsToMs(timeout), max, signal: abortedWith(reply.raw)
+    })
+    return { messages: result.messages.map(toWireMessage), next: result.next }
+  })
+}
+

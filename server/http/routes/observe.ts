@@ -1,0 +1,33 @@
+import type { FastifyInstance } from 'fastify'
+import type { HealthResponse } from '../../../lib/protocol.js'
+import type { Switch } from '../../core/switch.js'
+import { diagnosticsSchema, healthSchema, shutdownSchema, traceSchema } from '../schemas.js'
+import { abortedWith } from '../aborted.js'
+import { secondsToMs } from '../seconds.js'
+
+export interface ObserveHooks {
+  /** Begins a graceful shutdown of the whole server (called after the response is sent). */
+  shutdown: () => void
+}
+
+export function observeRoutes (app: FastifyInstance, core: Switch, hooks: ObserveHooks): void {
+  app.get('/diagnostics', { schema: diagnosticsSchema }, async () => core.diagnostics())
+
+  app.get<{ Querystring: { after?: number, timeout?: number, max?: number } }>('/trace', { schema: traceSchema }, async (request, reply) => {
+    const { after = 0, timeout, max = 1000 } = request.query
+    return await core.waitForTrace(after, secondsToMs(timeout), max, abortedWith(reply.raw))
+  })
+
+  app.get('/health', { schema: healthSchema }, async () => {
+    const health: HealthResponse = {
+      status: core.shuttingDown ? 'shutting_down' : 'ok',
+      uptime: Date.now() - core.startTime
+    }
+    return health
+  })
+
+  app.post('/shutdown', { schema: shutdownSchema }, async (_request, reply) => {
+    reply.raw.once('finish', hooks.shutdown)
+    return reply.code(202).send({ status: 'shutting_down' })
+  })
+}

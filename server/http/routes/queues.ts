@@ -1,0 +1,35 @@
+import type { FastifyInstance } from 'fastify'
+import type { QueueInfo } from '../../../lib/protocol.js'
+import { QueueNotFoundError } from '../../core/errors.js'
+import type { Switch } from '../../core/switch.js'
+import { createQueueSchema, createTemporarySchema, destroySchema, listSchema, queueSchema } from '../schemas.js'
+import { sessionOf } from '../session-auth.js'
+
+interface NameParams { name: string }
+
+export function queueRoutes (app: FastifyInstance, core: Switch): void {
+  app.get<{ Querystring: { prefix?: string, alive?: boolean } }>('/queues', { schema: listSchema }, async (request) => {
+    return { queues: core.list(request.query.prefix ?? '', request.query.alive === true) }
+  })
+
+  app.post('/queues', { schema: createTemporarySchema, config: { session: true } }, async (request, reply) => {
+    return reply.code(201).send(await core.createTemporaryQueue(sessionOf(request)))
+  })
+
+  app.put<{ Params: NameParams }>('/queues/:name', { schema: createQueueSchema, config: { session: true } }, async (request, reply) => {
+    const result = await core.createQueue(sessionOf(request), request.params.name)
+    return reply.code(result.created ? 201 : 200).send(result)
+  })
+
+  app.get<{ Params: NameParams }>('/queues/:name', { schema: queueSchema }, async (request) => {
+    const { name } = request.params
+    const info: QueueInfo | undefined = core.list(name, false).find((queue) => queue.name === name)
+    if (info === undefined) throw new QueueNotFoundError(name)
+    return info
+  })
+
+  app.delete<{ Params: NameParams }>('/queues/:name', { schema: destroySchema, config: { session: true } }, async (request, reply) => {
+    await core.destroy(sessionOf(request), request.params.name)
+    return reply.code(204).send()
+  })
+}

@@ -1,0 +1,274 @@
+// JSON Schemas for the routes: Fastify validates requests and serializes responses with them.
+// openapi.yaml documents the same shapes; test/openapi.test.ts holds the two together.
+import { QUEUE_NAME_MAX_LENGTH } from '../../lib/protocol.js'
+
+const queueName = { type: 'string', minLength: 1, maxLength: QUEUE_NAME_MAX_LENGTH } as const
+const messageId = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const
+const cursor = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const
+const seconds = { type: 'number', minimum: 0, maximum: 86_400 } as const
+const max = { type: 'integer', minimum: 1, maximum: 1_000_000 } as const
+
+export const errorSchema = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: { code: { type: 'string' }, message: { type: 'string' } }
+    }
+  }
+} as const
+
+const queueInfo = {
+  type: 'object',
+  required: ['name', 'kind', 'length', 'alive'],
+  properties: {
+    name: { type: 'string' },
+    kind: { type: 'string', enum: ['persistent', 'temporary'] },
+    owner: { type: 'string' },
+    length: { type: 'integer' },
+    alive: { type: 'boolean' }
+  }
+} as const
+
+const message = {
+  type: 'object',
+  required: ['id', 'queue', 'payload', 'origin', 'time'],
+  properties: {
+    id: { type: 'integer' },
+    queue: { type: 'string' },
+    payload: { type: 'string' },
+    encoding: { type: 'string', enum: ['base64'] },
+    correlationId: { type: 'string' },
+    replyTo: { type: 'string' },
+    error: { type: 'boolean' },
+    origin: { type: 'string' },
+    time: { type: 'integer' }
+  }
+} as const
+
+const traceEvent = {
+  type: 'object',
+  required: ['id', 'time', 'type'],
+  properties: {
+    id: { type: 'integer' },
+    time: { type: 'integer' },
+    type: { type: 'string', enum: ['send', 'deliver', 'ack', 'create', 'destroy', 'login', 'session_end', 'drop'] },
+    client: { type: 'string' },
+    queue: { type: 'string' },
+    messageId: { type: 'integer' },
+    correlationId: { type: 'string' },
+    processingTime: { type: 'integer' }
+  }
+} as const
+
+const stringList = { type: 'array', items: { type: 'string' } } as const
+
+export const queueParams = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: queueName }
+} as const
+
+export const loginSchema = {
+  body: {
+    type: 'object',
+    required: ['client'],
+    additionalProperties: false,
+    properties: { client: { type: 'string', minLength: 1, maxLength: 200 } }
+  },
+  response: {
+    201: {
+      type: 'object',
+      required: ['token', 'client', 'ttl'],
+      properties: { token: { type: 'string' }, client: { type: 'string' }, ttl: { type: 'number' } }
+    }
+  }
+} as const
+
+export const sessionInfoSchema = {
+  response: {
+    200: {
+      type: 'object',
+      required: ['token', 'client', 'subscriptions', 'queues', 'lastActivity', 'inFlight'],
+      properties: {
+        token: { type: 'string' },
+        client: { type: 'string' },
+        subscriptions: stringList,
+        queues: stringList,
+        lastActivity: { type: 'integer' },
+        inFlight: { type: 'integer' }
+      }
+    }
+  }
+} as const
+
+const createQueueResponse = {
+  type: 'object',
+  required: ['name', 'kind', 'created'],
+  properties: {
+    name: { type: 'string' },
+    kind: { type: 'string', enum: ['persistent', 'temporary'] },
+    created: { type: 'boolean' }
+  }
+} as const
+
+export const createTemporarySchema = { response: { 201: createQueueResponse } } as const
+
+export const createQueueSchema = {
+  params: queueParams,
+  response: { 200: createQueueResponse, 201: createQueueResponse }
+} as const
+
+export const queueSchema = { params: queueParams, response: { 200: queueInfo } } as const
+
+export const destroySchema = { params: queueParams } as const
+
+export const listSchema = {
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { prefix: { type: 'string', maxLength: QUEUE_NAME_MAX_LENGTH }, alive: { type: 'boolean' } }
+  },
+  response: {
+    200: { type: 'object', required: ['queues'], properties: { queues: { type: 'array', items: queueInfo } } }
+  }
+} as const
+
+export const sendSchema = {
+  params: queueParams,
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      correlationId: { type: 'string', maxLength: 200 },
+      replyTo: queueName,
+      ack: messageId,
+      error: { type: 'boolean' }
+    }
+  },
+  headers: {
+    type: 'object',
+    properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 200 } }
+  },
+  response: {
+    201: {
+      type: 'object',
+      required: ['id', 'duplicate'],
+      properties: { id: { type: 'integer' }, duplicate: { type: 'boolean' } }
+    }
+  }
+} as const
+
+export const ackSchema = {
+  params: { type: 'object', required: ['id'], properties: { id: messageId } }
+} as const
+
+export const subscriptionSchema = { params: queueParams } as const
+
+export const transferSchema = {
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { after: cursor, timeout: seconds, max }
+  },
+  response: {
+    200: {
+      type: 'object',
+      required: ['messages', 'next'],
+      properties: { messages: { type: 'array', items: message }, next: { type: 'integer' } }
+    }
+  }
+} as const
+
+export const traceSchema = {
+  querystring: transferSchema.querystring,
+  response: {
+    200: {
+      type: 'object',
+      required: ['events', 'next'],
+      properties: { events: { type: 'array', items: traceEvent }, next: { type: 'integer' } }
+    }
+  }
+} as const
+
+const diagnosticsMessage = {
+  type: 'object',
+  required: ['id', 'origin', 'time', 'age', 'size', 'preview'],
+  properties: {
+    id: { type: 'integer' },
+    origin: { type: 'string' },
+    time: { type: 'integer' },
+    age: { type: 'integer' },
+    correlationId: { type: 'string' },
+    replyTo: { type: 'string' },
+    size: { type: 'integer' },
+    preview: { type: 'string' }
+  }
+} as const
+
+export const diagnosticsSchema = {
+  response: {
+    200: {
+      type: 'object',
+      required: ['startTime', 'now', 'store', 'queues', 'sessions'],
+      properties: {
+        startTime: { type: 'integer' },
+        now: { type: 'integer' },
+        store: {
+          type: 'object',
+          required: ['kind'],
+          properties: { kind: { type: 'string' }, location: { type: 'string' } }
+        },
+        queues: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['name', 'kind', 'messages', 'waiting'],
+            properties: {
+              name: { type: 'string' },
+              kind: { type: 'string', enum: ['persistent', 'temporary'] },
+              owner: { type: 'string' },
+              messages: { type: 'array', items: diagnosticsMessage },
+              lastTransfer: { type: 'integer' },
+              nextTransferExpected: { type: 'integer' },
+              waiting: { type: 'integer' }
+            }
+          }
+        },
+        sessions: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['client', 'tokenPrefix', 'subscriptions', 'queues', 'lastActivity', 'inFlight'],
+            properties: {
+              client: { type: 'string' },
+              tokenPrefix: { type: 'string' },
+              subscriptions: stringList,
+              queues: stringList,
+              lastActivity: { type: 'integer' },
+              inFlight: { type: 'integer' }
+            }
+          }
+        }
+      }
+    }
+  }
+} as const
+
+export const healthSchema = {
+  response: {
+    200: {
+      type: 'object',
+      required: ['status', 'uptime'],
+      properties: { status: { type: 'string', enum: ['ok', 'shutting_down'] }, uptime: { type: 'integer' } }
+    }
+  }
+} as const
+
+export const shutdownSchema = {
+  response: {
+    202: { type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['shutting_down'] } } }
+  }
+} as const

@@ -1,0 +1,20 @@
+import { isUtf8 } from 'node:buffer'
+import type { Message } from '../../lib/protocol.js'
+import type { StoredMessage } from '../core/queue.js'
+
+/** A stored message as the JSON API shows it: text payloads as they are, anything else in base64. */
+export function toWireMessage (stored: StoredMessage): Message {
+  const text = isUtf8(stored.payload)
+  const message: Message = {
+    id: stored.id,
+    queue: stored.queue,
+    payload: stored.payload.toString(text ? 'utf8' : 'base64'),
+    origin: stored.origin,
+    time: stored.time
+  }
+  if (!text) message.encoding = 'base64'
+  if (stored.correlationId !== undefined) message.correlationId = stored.correlationId
+  if (stored.replyTo !== undefined) message.replyTo = stored.replyTo
+  if (stored.error === true) message.error = true
+  return message
+}

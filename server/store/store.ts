@@ -1,0 +1,56 @@
+import type { QueueKind } from '../../lib/protocol.js'
+import type { StoredMessage } from '../core/queue.js'
+
+/**
+ * What the core asks a store to make durable. Each change is a small record; the core applies it to its
+ * in-memory state first and answers the client only once `write` has resolved, so a store that commits to
+ * disk (in groups) makes every "done" durable, and the in-memory store makes it free.
+ */
+export type StoreRecord =
+  | { type: 'session', token: string, client: string }
+  | { type: 'session_end', token: string }
+  | { type: 'queue', name: string, kind: QueueKind, owner?: string }
+  | { type: 'destroy', name: string }
+  | { type: 'subscribe', token: string, queue: string }
+  | { type: 'unsubscribe', token: string, queue: string }
+  | { type: 'send', message: StoredMessage, idempotencyKey?: string, idempotencyExpires?: number, ack?: number }
+  | { type: 'ack', id: number }
+
+export interface PersistedSession {
+  token: string
+  client: string
+  subscriptions: string[]
+}
+
+export interface PersistedQueue {
+  name: string
+  kind: QueueKind
+  owner?: string
+}
+
+export interface PersistedIdempotencyKey {
+  queue: string
+  key: string
+  id: number
+  expires: number
+}
+
+/** Everything a store hands back at start-up. */
+export interface Snapshot {
+  lastId: number
+  sessions: PersistedSession[]
+  queues: PersistedQueue[]
+  /** In id order. */
+  messages: StoredMessage[]
+  idempotencyKeys: PersistedIdempotencyKey[]
+}
+
+export interface Store {
+  /** For diagnostics: which store, and where. */
+  readonly kind: string
+  readonly location?: string
+  load (): Snapshot
+  /** Resolves once the record is durable; rejects if it could not be made so (then nothing of it applies). */
+  write (record: StoreRecord): Promise<void> | undefined
+  close (): Promise<void>
+}
