@@ -168,6 +168,8 @@ export interface StoreInfo {
 export interface Diagnostics {
   startTime: number
   now: number
+  /** Messages dropped since start because their queue did not exist (sends through the original protocols). */
+  dropped?: number
   store: StoreInfo
   queues: DiagnosticsQueue[]
   sessions: DiagnosticsSession[]

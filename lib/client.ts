@@ -1,0 +1,227 @@
+import { basename } from 'node:path'
+import { Connection, encodeName } from './connection.js'
+import { ClientClosedError } from './errors.js'
+import * as operations from './operations.js'
+import type { RequestOptions, SendOptions, TransferOptions } from './operations.js'
+import type {
+  CreateQueueResponse,
+  Diagnostics,
+  HealthResponse,
+  ListResponse,
+  LoginResponse,
+  QueueInfo,
+  SendResponse,
+  SessionInfo,
+  TraceResponse,
+  TransferResponse
+} from './protocol.js'
+import { RpcEngine, type RpcOptions } from './rpc.js'
+import { Service, type Handler, type ServeHandle, type ServeOptions } from './serve.js'
+import { Transport } from './transport.js'
+
+export interface SwitchClientOptions {
+  /** Default: $SWITCH_URL, else http://127.0.0.1:8080. With `socketPath` it only gives the Host header. */
+  url?: string
+  /** Connect over this Unix socket instead of TCP. */
+  socketPath?: string
+  /** The name the switch shows as this client's origin. Default: `<script>:<pid>`. */
+  client?: string
+  /** Milliseconds to keep retrying while the switch is unreachable (not up yet, restarting). Default 30000. */
+  retryFor?: number
+  /** Pool size. Every long-poll (transfer, trace, rpc and serve loops) holds a connection. Default 64. */
+  connections?: number
+}
+
+export interface ListOptions extends RequestOptions {
+  prefix?: string
+  /** Only queues that someone is polling (or polled within a session TTL). */
+  alive?: boolean
+}
+
+export type TraceOptions = TransferOptions
+
+export const DEFAULT_URL = 'http://127.0.0.1:8080'
+export const DEFAULT_RETRY_FOR = 30_000
+export const DEFAULT_CONNECTIONS = 64
+
+/**
+ * A typed client of one switch. Every method that needs a session logs in on first use, and logs in again
+ * (restoring its subscriptions) when the switch has forgotten the session. Requests that cannot reach the
+ * switch are retried for `retryFor` ms; failures are SwitchClientError subclasses with a stable `code`.
+ */
+export class SwitchClient {
+  readonly url: string
+  readonly client: string
+  private readonly transport: Transport
+  private readonly connection: Connection
+  private readonly rpcEngine: RpcEngine
+  private readonly services = new Set<Service>()
+  private closing: Promise<void> | undefined
+
+  constructor (options: SwitchClientOptions = {}) {
+    this.url = options.url ?? process.env.SWITCH_URL ?? DEFAULT_URL
+    this.client = options.client ?? `${basename(process.argv[1] ?? 'node')}:${process.pid}`
+    this.transport = new Transport({
+      url: this.url,
+      socketPath: options.socketPath,
+      connections: options.connections ?? DEFAULT_CONNECTIONS,
+      retryFor: options.retryFor ?? DEFAULT_RETRY_FOR
+    })
+    this.connection = new Connection(this.transport, this.client)
+    this.rpcEngine = new RpcEngine(this.connection)
+  }
+
+  /**
+   * How many times this client has logged in. It moves when the session changes (a re-login after expiry or
+   * a switch restart): temporary queues and unacked message ids of the old session are gone.
+   */
+  get sessionEpoch (): number {
+    return this.connection.epoch
+  }
+
+  private get open (): Connection {
+    if (this.closing !== undefined) throw new ClientClosedError()
+    return this.connection
+  }
+
+  // Session
+
+  /** The current session, logging in if there is none (other methods do that themselves). */
+  async login (options: RequestOptions = {}): Promise<LoginResponse> {
+    return (await this.open.ensureSession(options.signal)).login
+  }
+
+  /** Ends the session (its temporary queues go with it); a later call logs in afresh, without subscriptions. */
+  async logout (options: RequestOptions = {}): Promise<void> {
+    await this.open.logout(options)
+  }
+
+  async session (options: RequestOptions = {}): Promise<SessionInfo> {
+    return await this.open.request<SessionInfo>({ method: 'GET', path: '/session', ...options })
+  }
+
+  /**
+   * Stops every serve (letting running handlers reply), fails waiting rpc calls with ClientClosedError, logs out
+   * (best effort) and closes the connections. Idempotent.
+   */
+  async close (): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.services].map(async (service) => { await service.stop() }))
+      await this.rpcEngine.close()
+      // Whatever the caller still has in flight fails with ClientClosedError before the logout could end it.
+      this.transport.abort()
+      await this.connection.logout({ retry: false, final: true }).catch(() => {
+        // Best effort: an unreachable switch ends the session when its lease runs out.
+      })
+      await this.transport.close()
+    })()
+    await this.closing
+  }
+
+  // Queues
+
+  /** Creates a persistent queue; idempotent (`created` is false if it existed). */
+  async createQueue (name: string, options: RequestOptions = {}): Promise<CreateQueueResponse> {
+    return await operations.createQueue(this.open, name, options)
+  }
+
+  /** Creates a queue with a fresh name that lives as long as this session. */
+  async createTemporaryQueue (options: RequestOptions = {}): Promise<CreateQueueResponse> {
+    return await operations.createTemporaryQueue(this.open, options)
+  }
+
+  async destroy (name: string, options: RequestOptions = {}): Promise<void> {
+    await this.open.request<void>({ method: 'DELETE', path: `/queues/${encodeName(name)}`, ...options })
+  }
+
+  async list (options: ListOptions = {}): Promise<QueueInfo[]> {
+    const { prefix, alive, ...rest } = options
+    const query = { prefix, alive: alive === true ? true : undefined }
+    const { queues } = await this.open.transport.request<ListResponse>({ method: 'GET', path: '/queues', query, ...rest })
+    return queues
+  }
+
+  async queue (name: string, options: RequestOptions = {}): Promise<QueueInfo> {
+    return await this.open.transport.request<QueueInfo>({ method: 'GET', path: `/queues/${encodeName(name)}`, ...options })
+  }
+
+  // Messages
+
+  /**
+   * Sends a message. It carries an idempotency key (yours, or a fresh one) kept over retries, so a retried
+   * send is enqueued once. A send with `ack` is not repeated after a re-login (see `ack`).
+   */
+  async send (queue: string, body: string | Uint8Array, options: SendOptions = {}): Promise<SendResponse> {
+    return await operations.send(this.open, queue, body, options)
+  }
+
+  /**
+   * Acks (deletes) a message. Not repeated after a transparent re-login: a switch restarted in memory numbers
+   * messages afresh, so the id could name another message; the session_not_found error is passed on instead.
+   */
+  async ack (id: number, options: RequestOptions = {}): Promise<void> {
+    await operations.ack(this.open, id, options)
+  }
+
+  /** Subscribes this session to a queue; remembered and restored after a re-login. */
+  async subscribe (queue: string, options: RequestOptions = {}): Promise<void> {
+    await operations.subscribe(this.open, queue, options)
+  }
+
+  async unsubscribe (queue: string, options: RequestOptions = {}): Promise<void> {
+    await operations.unsubscribe(this.open, queue, options)
+  }
+
+  /**
+   * Long-polls the subscribed queues for messages with ids above `after`. After a re-login (see
+   * `sessionEpoch`) a switch that restarted in memory counts ids from 1 again: start over from cursor 0.
+   */
+  async transfer (options: TransferOptions = {}): Promise<TransferResponse> {
+    return await operations.transfer(this.open, options)
+  }
+
+  // Observation
+
+  async diagnostics (options: RequestOptions = {}): Promise<Diagnostics> {
+    return await this.open.transport.request<Diagnostics>({ method: 'GET', path: '/diagnostics', ...options })
+  }
+
+  /** Long-polls the switch's trace of recent events with ids above `after`. */
+  async trace (options: TraceOptions = {}): Promise<TraceResponse> {
+    const { after, timeout, max, ...rest } = options
+    return await this.open.transport.request<TraceResponse>({
+      method: 'GET', path: '/trace', query: { after, timeout, max }, poll: timeout, ...rest
+    })
+  }
+
+  async health (options: RequestOptions = {}): Promise<HealthResponse> {
+    return await this.open.transport.request<HealthResponse>({ method: 'GET', path: '/health', ...options })
+  }
+
+  /** Asks the switch to shut down gracefully. */
+  async shutdown (options: RequestOptions = {}): Promise<void> {
+    await this.open.transport.request<unknown>({ method: 'POST', path: '/shutdown', ...options })
+  }
+
+  // Patterns
+
+  /**
+   * Calls the service on `queue` and resolves with its reply. Rejects with RemoteError if the service replied
+   * with an error, RpcTimeoutError after `timeout` seconds (default 30), AbortError on abort.
+   */
+  async rpc (queue: string, body: string | Uint8Array, options: RpcOptions = {}): Promise<Buffer> {
+    if (this.closing !== undefined) throw new ClientClosedError()
+    return await this.rpcEngine.call(queue, body, options)
+  }
+
+  /** Serves `queue` with `handler` until stopped (or until close()). */
+  serve (queue: string, handler: Handler, options: ServeOptions = {}): ServeHandle {
+    const service = new Service(this.open, queue, handler, options)
+    this.services.add(service)
+    service.done.then(
+      () => { this.services.delete(service) },
+      () => { this.services.delete(service) }
+    )
+    return service
+  }
+}

@@ -1,0 +1,96 @@
+import { AbortError, hasCode, isSessionLost, SessionChangedError } from './errors.js'
+import type { LoginResponse } from './protocol.js'
+import { raceAbort } from './signals.js'
+import type { HttpRequest, Transport } from './transport.js'
+
+export interface SessionRequest extends Omit<HttpRequest, 'token'> {
+  /**
+   * Run only in this session (its `epoch`), else fail with SessionChangedError; never repeated after a
+   * re-login. For loops that keep state tied to one session: a cursor, a reply queue, a message id.
+   */
+  pin?: number
+  /**
+   * Never repeated after a re-login: the request names a message id, and a switch that restarted in memory
+   * numbers its messages from 1 again, so the id may now name someone else's message.
+   */
+  once?: boolean
+}
+
+export interface CurrentSession {
+  token: string
+  /** Counts logins: a new epoch means a new session, whose switch may have forgotten everything. */
+  epoch: number
+  login: LoginResponse
+}
+
+export const encodeName = (name: string): string => encodeURIComponent(name)
+
+/**
+ * The client's session: logs in lazily, logs in again when the switch says the session is gone (expired, or a
+ * switch restarted in memory), restores the subscriptions, and repeats the request that found out.
+ */
+export class Connection {
+  /** Queues this client subscribed to, restored after every re-login. */
+  readonly subscriptions = new Set<string>()
+  private current: CurrentSession | undefined
+  private loggingIn: Promise<CurrentSession> | undefined
+  private logins = 0
+
+  constructor (readonly transport: Transport, readonly client: string) {}
+
+  /** The number of logins so far; it changes whenever the session does. */
+  get epoch (): number {
+    return this.logins
+  }
+
+  async ensureSession (signal?: AbortSignal): Promise<CurrentSession> {
+    if (this.current !== undefined) return this.current
+    // One login for everyone who finds the session missing at the same time.
+    this.loggingIn ??= this.login().finally(() => { this.loggingIn = undefined })
+    return await raceAbort(this.loggingIn, signal, () => new AbortError())
+  }
+
+  private async login (): Promise<CurrentSession> {
+    const login = await this.transport.request<LoginResponse>({ method: 'POST', path: '/sessions', json: { client: this.client } })
+    await Promise.all([...this.subscriptions].map(async (queue) => {
+      try {
+        await this.transport.request<void>({ method: 'PUT', path: `/session/subscriptions/${encodeName(queue)}`, token: login.token })
+      } catch (error) {
+        // A queue that is gone (temporary, or a switch restarted in memory) is forgotten; its owner re-creates it.
+        if (!hasCode(error, 'queue_not_found')) throw error
+        this.subscriptions.delete(queue)
+      }
+    }))
+    this.current = { token: login.token, epoch: ++this.logins, login }
+    return this.current
+  }
+
+  async request<T> (request: SessionRequest): Promise<T> {
+    const { pin, once, ...http } = request
+    for (let repeated = false; ; repeated = true) {
+      const session = await this.ensureSession(http.signal)
+      if (pin !== undefined && pin !== session.epoch) throw new SessionChangedError()
+      try {
+        return await this.transport.request<T>({ ...http, token: session.token })
+      } catch (error) {
+        if (!isSessionLost(error)) throw error
+        // Only the first to notice drops the session; the next ensureSession logs in again.
+        if (this.current === session) this.current = undefined
+        if (repeated || pin !== undefined || once === true) throw error
+      }
+    }
+  }
+
+  /** Ends the session if there is one; subscriptions are forgotten, the next request logs in afresh. */
+  async logout (options: Pick<HttpRequest, 'retry' | 'final' | 'signal'> = {}): Promise<void> {
+    const session = this.current
+    if (session === undefined) return
+    this.current = undefined
+    this.subscriptions.clear()
+    try {
+      await this.transport.request<void>({ method: 'DELETE', path: '/session', token: session.token, ...options })
+    } catch (error) {
+      if (!isSessionLost(error)) throw error
+    }
+  }
+}

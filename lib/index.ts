@@ -1,0 +1,25 @@
+// The package entry: the typed client, its errors, the rpc/serve types, and the wire protocol.
+export * from './protocol.js'
+export {
+  SwitchClient,
+  DEFAULT_URL,
+  DEFAULT_RETRY_FOR,
+  DEFAULT_CONNECTIONS,
+  type SwitchClientOptions,
+  type ListOptions,
+  type TraceOptions
+} from './client.js'
+export type { RequestOptions, SendOptions, TransferOptions } from './operations.js'
+export { DEFAULT_RPC_TIMEOUT, type RpcOptions } from './rpc.js'
+export type { Handler, ServeHandle, ServeOptions } from './serve.js'
+export { messageBody } from './payload.js'
+export {
+  SwitchClientError,
+  SwitchRequestError,
+  SwitchUnavailableError,
+  RpcTimeoutError,
+  RemoteError,
+  AbortError,
+  ClientClosedError,
+  type ClientErrorCode
+} from './errors.js'

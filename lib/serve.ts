@@ -1,0 +1,219 @@
+import { nanoid } from 'nanoid'
+import type { Connection } from './connection.js'
+import { hasCode, isSessionLost, SwitchRequestError } from './errors.js'
+import { ack, createQueue, send, subscribe, transfer, unsubscribe } from './operations.js'
+import { messageBody } from './payload.js'
+import type { Message } from './protocol.js'
+
+/** Answers one request: the reply's payload. A throw becomes an error reply carrying the error's message. */
+export type Handler = (request: Buffer, message: Message) => Promise<string | Uint8Array> | string | Uint8Array
+
+export interface ServeOptions {
+  /** Handlers running at once (default 1); no more requests are taken while all are busy. */
+  concurrency?: number
+  /** Aborting it stops the service like `stop()`. */
+  signal?: AbortSignal
+}
+
+export interface ServeHandle {
+  /** Stops taking requests, waits for the handlers running to reply, then resolves (as does `done`). */
+  stop: () => Promise<void>
+  /** Resolves once stopped; rejects if serving failed for good (e.g. the switch stayed unreachable). */
+  done: Promise<void>
+}
+
+/** Seconds each request long-poll may wait. */
+const POLL_SECONDS = 30
+/** Re-logins tolerated while setting the queue up, before giving up. */
+const SESSION_ATTEMPTS = 3
+
+interface Job {
+  readonly message: Message
+  /** The session in which the message's id is known to name it: the one whose transfer delivered it last. */
+  epoch: number
+}
+
+/**
+ * Serves a queue: creates it, subscribes, long-polls it and runs the handler on each request, replying and
+ * acking in one request. Processing is at-least-once: a request is acked only with its reply.
+ */
+export class Service implements ServeHandle {
+  readonly done: Promise<void>
+  private readonly concurrency: number
+  private readonly stopping = new AbortController()
+  /** Requests being handled, by id and time: a request delivered again after a re-login is not run twice. */
+  private readonly jobs = new Map<string, Job>()
+  private readonly running = new Set<Promise<void>>()
+  private failure: unknown
+  private wakeLoop: (() => void) | undefined
+
+  constructor (
+    private readonly connection: Connection,
+    private readonly queue: string,
+    private readonly handler: Handler,
+    options: ServeOptions = {}
+  ) {
+    const { concurrency = 1, signal } = options
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, not ${concurrency}`)
+    this.concurrency = concurrency
+    const onAbort = (): void => { this.halt() }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    if (signal?.aborted === true) this.halt()
+    this.done = this.run().finally(() => { signal?.removeEventListener('abort', onAbort) })
+  }
+
+  async stop (): Promise<void> {
+    this.halt()
+    await this.done.catch(() => {
+      // stop() reports the end, `done` reports how it ended.
+    })
+  }
+
+  private halt (): void {
+    this.stopping.abort()
+    this.wake()
+  }
+
+  private wake (): void {
+    const wake = this.wakeLoop
+    this.wakeLoop = undefined
+    wake?.()
+  }
+
+  private async run (): Promise<void> {
+    const signal = this.stopping.signal
+    let epoch: number | undefined
+    try {
+      let cursor = 0
+      while (!signal.aborted) {
+        const session = await this.connection.ensureSession(signal)
+        if (session.epoch !== epoch) {
+          // A new session: ids are counted afresh (the switch may have restarted), and the queue may be gone.
+          epoch = await this.setup()
+          cursor = 0
+        }
+        if (this.jobs.size >= this.concurrency) {
+          await new Promise<void>((resolve) => { this.wakeLoop = resolve })
+          continue
+        }
+        let result
+        try {
+          result = await transfer(this.connection, {
+            after: cursor, timeout: POLL_SECONDS, max: this.concurrency - this.jobs.size, pin: epoch, signal
+          })
+        } catch (error) {
+          if (isSessionLost(error)) continue
+          throw error
+        }
+        for (const message of result.messages) {
+          if (message.queue === this.queue) this.accept(message, epoch)
+        }
+        cursor = result.next
+      }
+    } catch (error) {
+      if (!signal.aborted) this.failure ??= error
+    }
+    await Promise.all(this.running)
+    if (epoch !== undefined) {
+      await unsubscribe(this.connection, this.queue, { pin: epoch, retry: false }).catch(() => {
+        // Best effort: the subscription ends with the session anyway.
+      })
+    }
+    if (this.failure !== undefined) throw this.failure
+  }
+
+  private async setup (): Promise<number> {
+    const signal = this.stopping.signal
+    for (let attempt = 1; ; attempt++) {
+      const { epoch } = await this.connection.ensureSession(signal)
+      try {
+        await createQueue(this.connection, this.queue, { pin: epoch, signal })
+        await subscribe(this.connection, this.queue, { pin: epoch, signal })
+        return epoch
+      } catch (error) {
+        if (!isSessionLost(error) || attempt >= SESSION_ATTEMPTS) throw error
+      }
+    }
+  }
+
+  private accept (message: Message, epoch: number): void {
+    const key = `${message.id}@${message.time}`
+    const known = this.jobs.get(key)
+    if (known !== undefined) {
+      // Delivered again in this session: its id is valid here, so its reply may ack it.
+      known.epoch = epoch
+      return
+    }
+    const job: Job = { message, epoch }
+    this.jobs.set(key, job)
+    const running: Promise<void> = this.handle(job)
+      .catch((error: unknown) => {
+        this.failure ??= error
+        this.halt()
+      })
+      .finally(() => {
+        this.jobs.delete(key)
+        this.running.delete(running)
+        this.wake()
+      })
+    this.running.add(running)
+  }
+
+  private async handle (job: Job): Promise<void> {
+    let reply: string | Uint8Array
+    let error = false
+    try {
+      reply = await this.handler(messageBody(job.message), job.message)
+    } catch (failure) {
+      reply = failure instanceof Error ? failure.message : String(failure)
+      error = true
+    }
+    await this.respond(job, reply, error)
+  }
+
+  /** Replies and acks in one request, falling back to what is still possible when the request or caller is gone. */
+  private async respond (job: Job, reply: string | Uint8Array, error: boolean): Promise<void> {
+    const { message } = job
+    const { replyTo, correlationId, id } = message
+    const idempotencyKey = nanoid()
+    for (;;) {
+      const epoch = job.epoch
+      try {
+        if (replyTo === undefined) await ack(this.connection, id, { pin: epoch })
+        else await send(this.connection, replyTo, reply, { ack: id, correlationId, error, idempotencyKey, pin: epoch })
+        return
+      } catch (failure) {
+        if (isSessionLost(failure)) {
+          if (job.epoch !== epoch) continue
+          // The session that delivered the request is gone, and with it the proof that its id still names it:
+          // a switch restarted in memory numbers messages from 1 again. Reply without the ack; if the request
+          // survived, it is delivered again and answered again, and the caller drops the second reply.
+          if (replyTo !== undefined) await this.replyOnly(replyTo, reply, { correlationId, error, idempotencyKey })
+          return
+        }
+        // Already acked: another server on this queue answered it.
+        if (hasCode(failure, 'message_not_found')) return
+        if (hasCode(failure, 'queue_not_found')) {
+          // The caller's reply queue is gone: it stopped waiting. The request is done all the same.
+          await ack(this.connection, id, { pin: epoch }).catch(() => {})
+          return
+        }
+        if (failure instanceof SwitchRequestError && !error) {
+          // The switch refused the reply (too large, say): tell the caller rather than leave it waiting.
+          reply = `the reply could not be sent: ${failure.message}`
+          error = true
+          continue
+        }
+        throw failure
+      }
+    }
+  }
+
+  private async replyOnly (replyTo: string, reply: string | Uint8Array, options: { correlationId?: string, error: boolean, idempotencyKey: string }): Promise<void> {
+    try {
+      await send(this.connection, replyTo, reply, options)
+    } catch (failure) {
+      if (!hasCode(failure, 'queue_not_found')) throw failure
+    }
+  }
+}

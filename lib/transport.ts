@@ -1,0 +1,208 @@
+import { setMaxListeners } from 'node:events'
+import { Pool } from 'undici'
+import { Backoff, sleep } from './backoff.js'
+import {
+  AbortError,
+  ClientClosedError,
+  SwitchRequestError,
+  SwitchUnavailableError
+} from './errors.js'
+import { API_PREFIX, ERROR_CODES, IDEMPOTENCY_HEADER, SESSION_HEADER, type ErrorCode } from './protocol.js'
+import { linkSignals } from './signals.js'
+
+export interface TransportOptions {
+  url: string
+  socketPath?: string
+  connections: number
+  /** Milliseconds to keep retrying while the switch cannot be reached. */
+  retryFor: number
+}
+
+export type Query = Record<string, string | number | boolean | undefined>
+
+export interface HttpRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE'
+  /** The path under /v1, already percent-encoded. */
+  path: string
+  query?: Query
+  /** A raw body (a message payload). */
+  body?: string | Uint8Array
+  /** A JSON body. */
+  json?: unknown
+  token?: string
+  idempotencyKey?: string
+  /** Seconds the switch may hold the request open (a long-poll); undici's timeouts are widened to fit. */
+  poll?: number
+  /** False: one attempt, no waiting for an unreachable switch (best-effort requests like the logout in close). */
+  retry?: boolean
+  /** Sent while closing (the logout): not cut off by `abort()`. */
+  final?: boolean
+  signal?: AbortSignal
+}
+
+/** Beyond a long-poll's own timeout, how long undici waits before it calls the switch dead. */
+const POLL_GRACE_MS = 30_000
+
+/** Failures that mean "the switch is not there right now" (not up yet, restarting, socket not created yet). */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ENOENT', 'EHOSTUNREACH', 'ENETUNREACH',
+  'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT'
+])
+
+/** Codes for error bodies that are not the switch's own (a proxy, or Fastify answering while it closes). */
+const CODE_BY_STATUS: Record<number, ErrorCode> = {
+  400: 'invalid_request',
+  401: 'session_required',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'limit_exceeded',
+  503: 'shutting_down'
+}
+
+function errorCodeOf (value: unknown): ErrorCode | undefined {
+  return ERROR_CODES.find((code) => code === value)
+}
+
+function errorCodeOfCause (error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined
+  const { code } = error as Error & { code?: unknown }
+  if (typeof code === 'string') return code
+  return errorCodeOfCause(error.cause)
+}
+
+export function toRequestError (status: number, text: string): SwitchRequestError {
+  try {
+    const parsed: unknown = JSON.parse(text)
+    const error = (parsed as { error?: { code?: unknown, message?: unknown } } | null)?.error
+    const code = errorCodeOf(error?.code)
+    if (code !== undefined && typeof error?.message === 'string') return new SwitchRequestError(code, status, error.message)
+  } catch {
+    // Not JSON: described below from the status.
+  }
+  const shown = text.length > 200 ? `${text.slice(0, 200)}…` : text
+  return new SwitchRequestError(CODE_BY_STATUS[status] ?? 'internal', status, `HTTP ${status}${shown === '' ? '' : `: ${shown}`}`)
+}
+
+function isUnreachable (error: unknown): boolean {
+  // A switch that is shutting down comes back (a restart) or stays away (then retryFor runs out).
+  if (error instanceof SwitchRequestError) return error.status === 503 && error.code !== 'storage_failed'
+  const code = errorCodeOfCause(error)
+  return code !== undefined && UNREACHABLE_CODES.has(code)
+}
+
+/**
+ * HTTP to one switch over a keep-alive undici Pool: JSON in and out, the switch's error bodies turned into
+ * SwitchRequestError, and requests that could not reach the switch retried with backoff for `retryFor` ms.
+ */
+export class Transport {
+  readonly target: string
+  private readonly pool: Pool
+  private readonly base: string
+  private readonly retryFor: number
+  private readonly closing = new AbortController()
+  private closed: Promise<void> | undefined
+
+  constructor (options: TransportOptions) {
+    const url = new URL(options.url)
+    this.target = options.socketPath ?? url.origin
+    this.base = url.pathname.replace(/\/+$/, '') + API_PREFIX
+    this.retryFor = options.retryFor
+    // Every request in flight listens for the close: hundreds at once are normal.
+    setMaxListeners(0, this.closing.signal)
+    this.pool = new Pool(url.origin, {
+      connections: options.connections,
+      ...(options.socketPath === undefined ? {} : { socketPath: options.socketPath })
+    })
+  }
+
+  async request<T> (request: HttpRequest): Promise<T> {
+    const { signal, dispose } = linkSignals(request.signal, request.final === true ? undefined : this.closing.signal)
+    const backoff = new Backoff()
+    let firstFailure: number | undefined
+    try {
+      for (;;) {
+        let failure: unknown
+        try {
+          return await this.attempt<T>(request, signal)
+        } catch (error) {
+          this.throwIfAborted(request)
+          if (!isUnreachable(error)) throw error
+          failure = error
+        }
+        const now = Date.now()
+        firstFailure ??= now
+        const wait = backoff.next()
+        if (request.retry === false || now - firstFailure + wait > this.retryFor) {
+          throw new SwitchUnavailableError(this.target, request.retry === false ? 0 : this.retryFor, failure)
+        }
+        try {
+          await sleep(wait, signal)
+        } catch {
+          this.throwIfAborted(request)
+        }
+      }
+    } finally {
+      dispose()
+    }
+  }
+
+  /** After a failure: the caller's abort and the client's close win over whatever undici reported. */
+  private throwIfAborted ({ signal: callerSignal, final }: HttpRequest): void {
+    if (callerSignal?.aborted === true) throw new AbortError()
+    if (this.closing.signal.aborted && final !== true) throw new ClientClosedError()
+  }
+
+  private async attempt<T> (request: HttpRequest, signal: AbortSignal): Promise<T> {
+    const headers: Record<string, string> = {}
+    let body: string | Uint8Array | undefined
+    if (request.json !== undefined) {
+      headers['content-type'] = 'application/json'
+      body = JSON.stringify(request.json)
+    } else if (request.body !== undefined) {
+      headers['content-type'] = typeof request.body === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream'
+      body = request.body
+    }
+    if (request.token !== undefined) headers[SESSION_HEADER] = `Bearer ${request.token}`
+    if (request.idempotencyKey !== undefined) headers[IDEMPOTENCY_HEADER] = request.idempotencyKey
+    const timeout = request.poll === undefined ? {} : { headersTimeout: request.poll * 1000 + POLL_GRACE_MS, bodyTimeout: request.poll * 1000 + POLL_GRACE_MS }
+    const response = await this.pool.request({
+      method: request.method,
+      path: this.base + request.path + queryString(request.query),
+      headers,
+      body,
+      signal,
+      ...timeout
+    })
+    if (response.statusCode === 204) {
+      await response.body.dump()
+      return undefined as T
+    }
+    const text = await response.body.text()
+    if (response.statusCode < 200 || response.statusCode >= 300) throw toRequestError(response.statusCode, text)
+    return JSON.parse(text) as T
+  }
+
+  /** Aborts every request and backoff wait still running (except `final` ones); later ones fail at once. */
+  abort (): void {
+    this.closing.abort()
+  }
+
+  /** Aborts, then closes the pool once the `final` requests are done. Idempotent. */
+  async close (): Promise<void> {
+    this.abort()
+    this.closed ??= this.pool.close()
+    await this.closed
+  }
+}
+
+function queryString (query: Query | undefined): string {
+  if (query === undefined) return ''
+  const params = new URLSearchParams()
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined) params.set(key, String(value))
+  }
+  const text = params.toString()
+  return text === '' ? '' : `?${text}`
+}

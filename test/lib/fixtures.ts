@@ -1,0 +1,82 @@
+// Helpers shared by the client library's tests: a real switch and clients closed with the test, and waits on
+// the switch's own reports (trace, diagnostics) instead of sleeps.
+import { createServer } from 'node:net'
+import { setTimeout as delay } from 'node:timers/promises'
+import type { Test } from 'tap'
+import { SwitchClient, type SwitchClientOptions, type TraceEvent } from '../../lib/index.js'
+import { startSwitch, type RunningSwitch, type ServerConfig } from '../../server/index.js'
+
+export async function runSwitch (t: Test, config: ServerConfig = {}): Promise<RunningSwitch> {
+  const running = await startSwitch({ port: 0, ...config })
+  t.teardown(running.stop)
+  return running
+}
+
+/** A client closed with the test. A short retry window keeps a broken test from hanging. */
+export function clientOf (t: Test, url: string, options: SwitchClientOptions = {}): SwitchClient {
+  const client = new SwitchClient({ url, retryFor: 10_000, ...options })
+  t.teardown(async () => { await client.close() })
+  return client
+}
+
+export function portOf (url: string): number {
+  return Number(new URL(url).port)
+}
+
+/** A port nobody listens on right now. */
+export async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  await new Promise<void>((resolve) => server.close(() => { resolve() }))
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return address.port
+}
+
+/** Polls `probe` until it returns something: for states the switch does not announce (a long-poll waiting). */
+export async function eventually<T> (what: string, probe: () => Promise<T | undefined>, limitMs = 5000): Promise<T> {
+  const deadline = Date.now() + limitMs
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`)
+    await delay(10)
+  }
+}
+
+/** Long-polls the trace (from cursor `after`) until an event matches. */
+export async function traced (observer: SwitchClient, match: (event: TraceEvent) => boolean, after = 0): Promise<TraceEvent> {
+  for (let cursor = after; ;) {
+    const { events, next } = await observer.trace({ after: cursor, timeout: 10 })
+    const found = events.find(match)
+    if (found !== undefined) return found
+    cursor = next
+  }
+}
+
+/** Resolves once `count` long-polls wait on `queue`. */
+export async function waitingOn (observer: SwitchClient, queue: string, count: number): Promise<void> {
+  await eventually(`${count} long-poll(s) on ${queue}`, async () => {
+    const entry = (await observer.diagnostics()).queues.find((q) => q.name === queue)
+    return entry?.waiting === count ? true : undefined
+  })
+}
+
+/** Resolves once `queue` holds `length` unacked messages. */
+export async function queueLength (observer: SwitchClient, queue: string, length: number): Promise<void> {
+  await eventually(`${length} message(s) on ${queue}`, async () => {
+    const info = (await observer.list({ prefix: queue })).find((q) => q.name === queue)
+    return info?.length === length ? true : undefined
+  })
+}
+
+export interface Deferred<T> {
+  promise: Promise<T>
+  resolve: (value: T) => void
+}
+
+export function deferred<T = void> (): Deferred<T> {
+  let resolve: (value: T) => void = () => {}
+  const promise = new Promise<T>((done) => { resolve = done })
+  return { promise, resolve }
+}
