@@ -1,0 +1,107 @@
+// What every `switch` command shares: where the switch is, how to connect, how a failure is shown.
+import { Command, Errors, Flags } from '@oclif/core'
+import { readFile } from 'node:fs/promises'
+import { buffer } from 'node:stream/consumers'
+import { stripVTControlCharacters } from 'node:util'
+import { DEFAULT_URL, SwitchClient } from '../lib/index.js'
+
+/** A one-shot command gives up on an unreachable switch after this long: a person is waiting for an answer. */
+export const ONE_SHOT_RETRY_MS = 2_000
+
+/** A duration flag in seconds, fractions allowed (tests and impatient people use sub-second values). */
+export const seconds = Flags.custom<number>({
+  helpValue: 'SECONDS',
+  parse: async (input) => {
+    const value = Number(input)
+    if (input.trim() === '' || !Number.isFinite(value) || value < 0) throw new Error(`expected a number of seconds, got ${input}`)
+    return value
+  }
+})
+
+/** `--body TEXT | --file PATH`, for the commands that send a payload. */
+export const payloadFlags = {
+  body: Flags.string({ description: 'the payload', helpValue: 'TEXT', exactlyOne: ['body', 'file'] }),
+  file: Flags.string({ description: 'read the payload from a file (- for stdin)', helpValue: 'PATH', exactlyOne: ['body', 'file'] })
+}
+
+export async function readPayload (flags: { body?: string, file?: string }): Promise<string | Buffer> {
+  if (flags.body !== undefined) return flags.body
+  if (flags.file === undefined || flags.file === '-') return await buffer(process.stdin)
+  try {
+    return await readFile(flags.file)
+  } catch (error) {
+    // "ENOENT: no such file or directory, open 'x'" -> "cannot read x: no such file or directory"
+    const reason = (error as Error).message.replace(/^E[A-Z]+: /, '').replace(/, \w+( '.*')?$/, '')
+    throw new Error(`cannot read ${flags.file}: ${reason}`)
+  }
+}
+
+/**
+ * Aborts on the first SIGINT or SIGTERM so that long-running commands stop cleanly (a second SIGINT still
+ * kills at once, since the listener is gone by then).
+ */
+export function stopSignal (): AbortSignal {
+  const controller = new AbortController()
+  const stop = (): void => { controller.abort() }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  return controller.signal
+}
+
+/** Resolves once `signal` aborts (at once if it already has). */
+export async function aborted (signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return
+  await new Promise((resolve) => { signal.addEventListener('abort', resolve, { once: true }) })
+}
+
+/** Squeezes an error message (oclif's parse errors span several lines) onto the one line a failure gets. */
+export function oneLine (message: string): string {
+  return stripVTControlCharacters(message)
+    .replace(/Parsing (--[\w-]+)\s*\n\s*/g, '$1: ')
+    .split('\n')
+    .map((line) => line.trim().replace(/\s+/g, ' '))
+    .filter((line) => line !== '' && !line.startsWith('See more help with') && !/^The following errors? occurred:$/.test(line))
+    .reduce((text, line) => text === '' ? line : `${text}${text.endsWith(':') ? ' ' : '; '}${line}`, '')
+}
+
+interface ExitInfo {
+  oclif?: { exit?: number | false }
+  parse?: unknown
+}
+
+export abstract class SwitchCommand extends Command {
+  static override baseFlags = {
+    url: Flags.string({ description: 'the switch to talk to', env: 'SWITCH_URL', default: DEFAULT_URL, helpGroup: 'CONNECTION' }),
+    socket: Flags.string({ description: 'reach the switch over this Unix socket instead', helpValue: 'PATH', helpGroup: 'CONNECTION' })
+  }
+
+  private client?: SwitchClient
+
+  /** A client for this command run; closed (and logged out) when the command ends, however it ends. */
+  protected connect (flags: { url: string, socket?: string }, retryFor = ONE_SHOT_RETRY_MS): SwitchClient {
+    this.client = new SwitchClient({
+      url: flags.url,
+      ...(flags.socket === undefined ? {} : { socketPath: flags.socket }),
+      client: `switch-${this.id ?? 'cli'}:${process.pid}`,
+      retryFor
+    })
+    return this.client
+  }
+
+  override async finally (error: Error | undefined): Promise<void> {
+    const client = this.client
+    this.client = undefined
+    // A failure to log out must not hide the command's own outcome.
+    await client?.close().catch(() => {})
+    await super.finally(error)
+  }
+
+  /** Every failure is one line on stderr and a non-zero exit: no stack trace, no help dump. */
+  override async catch (error: Error & ExitInfo): Promise<never> {
+    if (error instanceof Errors.ExitError) throw error
+    const hint = error.parse === undefined ? '' : ' (see --help)'
+    process.stderr.write(`switch: ${oneLine(error.message)}${hint}\n`)
+    const code = error.oclif?.exit
+    this.exit(typeof code === 'number' && code !== 0 ? code : 1)
+  }
+}

@@ -1,0 +1,22 @@
+// The explicit command map oclif loads (package.json "oclif.commands"): no directory scan at startup.
+import Ack from './commands/ack.js'
+import Call from './commands/call.js'
+import Destroy from './commands/destroy.js'
+import Diagnostics from './commands/diagnostics.js'
+import List from './commands/list.js'
+import Send from './commands/send.js'
+import Serve from './commands/serve.js'
+import Shutdown from './commands/shutdown.js'
+import Tail from './commands/tail.js'
+
+export default {
+  serve: Serve,
+  call: Call,
+  send: Send,
+  list: List,
+  diagnostics: Diagnostics,
+  tail: Tail,
+  ack: Ack,
+  destroy: Destroy,
+  shutdown: Shutdown
+}

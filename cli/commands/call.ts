@@ -1,0 +1,40 @@
+import { Args, Errors } from '@oclif/core'
+import { RemoteError, RpcTimeoutError } from '../../lib/index.js'
+import { SwitchCommand, payloadFlags, readPayload, seconds, stopSignal } from '../base.js'
+
+export default class Call extends SwitchCommand {
+  static override summary = 'Call a service: send a request and print its reply'
+  static override description = 'Blocks until the reply arrives (a service may start later) or --timeout passes. ' +
+    'Waits as long for a switch that is not up yet.'
+
+  static override examples = [
+    '<%= config.bin %> call foo --body hello',
+    'echo hello | <%= config.bin %> call foo --file -'
+  ]
+
+  static override args = {
+    queue: Args.string({ description: 'the service queue', required: true })
+  }
+
+  static override flags = {
+    ...payloadFlags,
+    timeout: seconds({ description: 'give up when no reply came within this long', default: 30 })
+  }
+
+  async run (): Promise<void> {
+    const { args, flags } = await this.parse(Call)
+    const payload = await readPayload(flags)
+    const client = this.connect(flags, flags.timeout * 1000)
+    const signal = stopSignal()
+    let reply: Buffer
+    try {
+      reply = await client.rpc(args.queue, payload, { timeout: flags.timeout, signal })
+    } catch (error) {
+      if (error instanceof RpcTimeoutError) throw new Error(`no reply from ${args.queue} within ${flags.timeout} s`)
+      if (error instanceof RemoteError) throw new Error(`${args.queue} failed: ${error.payload}`)
+      if (signal.aborted) throw new Errors.CLIError('interrupted', { exit: 130 })
+      throw error
+    }
+    process.stdout.write(reply)
+  }
+}

@@ -1,0 +1,27 @@
+import { Args, Flags } from '@oclif/core'
+import { SwitchCommand, payloadFlags, readPayload } from '../base.js'
+
+export default class Send extends SwitchCommand {
+  static override summary = 'Send one message to a queue and print its id'
+
+  static override args = {
+    queue: Args.string({ description: 'the queue', required: true })
+  }
+
+  static override flags = {
+    ...payloadFlags,
+    'correlation-id': Flags.string({ description: 'correlation id, to match a reply to its request', helpValue: 'ID' }),
+    'reply-to': Flags.string({ description: 'queue the receiver should reply to', helpValue: 'QUEUE' })
+  }
+
+  async run (): Promise<void> {
+    const { args, flags } = await this.parse(Send)
+    const payload = await readPayload(flags)
+    const client = this.connect(flags)
+    const sent = await client.send(args.queue, payload, {
+      ...(flags['correlation-id'] === undefined ? {} : { correlationId: flags['correlation-id'] }),
+      ...(flags['reply-to'] === undefined ? {} : { replyTo: flags['reply-to'] })
+    })
+    this.log(String(sent.id))
+  }
+}

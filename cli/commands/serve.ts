@@ -1,0 +1,119 @@
+import { Args, Flags } from '@oclif/core'
+import { spawn } from 'node:child_process'
+import { DEFAULT_URL } from '../../lib/index.js'
+import { DEFAULT_SWITCH_OPTIONS } from '../../server/core/switch.js'
+import { SwitchCommand, aborted, seconds, stopSignal } from '../base.js'
+
+/** By default the switch listens where clients look for it by default. */
+const DEFAULT_ADDRESS = new URL(DEFAULT_URL)
+
+/** `serve <queue>` keeps trying to reach a switch for this long: a service may well start before its switch. */
+const SERVICE_RETRY_MS = 24 * 3600_000
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+/**
+ * Runs `program` through the shell with `input` on its stdin and resolves with its stdout. A non-zero exit
+ * rejects with the exit status and the first line of stderr, which becomes the caller's error reply.
+ */
+export async function runProgram (program: string, input: Buffer): Promise<Buffer> {
+  return await new Promise((resolve, reject) => {
+    const child = spawn(program, { shell: true, stdio: ['pipe', 'pipe', 'pipe'] })
+    const stdout: Buffer[] = []
+    const stderr: Buffer[] = []
+    child.stdout.on('data', (chunk: Buffer) => { stdout.push(chunk) })
+    child.stderr.on('data', (chunk: Buffer) => { stderr.push(chunk) })
+    // A program may exit without reading its input (EPIPE); its exit status is what tells.
+    child.stdin.on('error', () => {})
+    child.on('error', (error) => { reject(new Error(`cannot run ${program}: ${error.message}`)) })
+    child.on('close', (code, signal) => {
+      if (code === 0) {
+        resolve(Buffer.concat(stdout))
+        return
+      }
+      const status = code === null ? `was killed by ${signal ?? 'a signal'}` : `exited with code ${code}`
+      const firstLine = Buffer.concat(stderr).toString('utf8').split('\n').find((line) => line.trim() !== '')
+      reject(new Error(`${program} ${status}${firstLine === undefined ? '' : `: ${firstLine.trim()}`}`))
+    })
+    child.stdin.end(input)
+  })
+}
+
+export default class Serve extends SwitchCommand {
+  static override summary = 'Run the switch, or serve RPCs on a queue with a program'
+  static override description = 'Without a queue: run the switch in this process until SIGINT, SIGTERM or ' +
+    '`switch shutdown`. With a queue: answer each request on it by running --program with the request on its ' +
+    'stdin; its stdout is the reply, a non-zero exit an error reply.'
+
+  static override examples = [
+    '<%= config.bin %> serve --port 8080',
+    '<%= config.bin %> serve upper --program "tr a-z A-Z"'
+  ]
+
+  static override args = {
+    queue: Args.string({ description: 'the service queue to answer requests on' })
+  }
+
+  static override flags = {
+    program: Flags.string({ description: 'the program to run per request (through the shell)', helpValue: 'CMD' }),
+    concurrency: Flags.integer({ description: 'requests handled at once', min: 1, default: 1 }),
+    host: Flags.string({ description: 'address to listen on', default: DEFAULT_ADDRESS.hostname, helpGroup: 'SWITCH' }),
+    port: Flags.integer({ description: 'port to listen on (0 picks a free one)', min: 0, max: 65535, default: Number(DEFAULT_ADDRESS.port), helpGroup: 'SWITCH' }),
+    'session-ttl': seconds({ description: 'a session ends this long after its last request', default: DEFAULT_SWITCH_OPTIONS.sessionTtl / 1000, helpGroup: 'SWITCH' }),
+    'max-payload': Flags.integer({ description: 'largest message payload in bytes', min: 1, default: DEFAULT_SWITCH_OPTIONS.maxPayload, helpGroup: 'SWITCH', helpValue: 'BYTES' }),
+    'max-timeout': seconds({ description: 'longest a long-poll may wait', default: DEFAULT_SWITCH_OPTIONS.maxTimeout / 1000, helpGroup: 'SWITCH' }),
+    'log-level': Flags.option({ options: LOG_LEVELS, default: 'info' as const, description: 'log level (logs go to stderr)', helpGroup: 'SWITCH' })()
+  }
+
+  async run (): Promise<void> {
+    const { args, flags } = await this.parse(Serve)
+    if (args.queue === undefined) {
+      if (flags.program !== undefined) throw new Error('--program needs a queue to serve: switch serve QUEUE --program CMD')
+      await this.runSwitch(flags)
+      return
+    }
+    if (flags.program === undefined) throw new Error(`serving ${args.queue} needs --program CMD`)
+    const program = flags.program
+    const client = this.connect(flags, SERVICE_RETRY_MS)
+    const signal = stopSignal()
+    const service = client.serve(args.queue, async (request) => await runProgram(program, request), {
+      concurrency: flags.concurrency,
+      signal
+    })
+    await service.done
+  }
+
+  private async runSwitch (flags: {
+    host: string
+    port: number
+    'session-ttl': number
+    'max-payload': number
+    'max-timeout': number
+    'log-level': typeof LOG_LEVELS[number]
+  }): Promise<void> {
+    // Loaded here so that the client commands do not pay for loading the server.
+    const { startSwitch } = await import('../../server/index.js')
+    const level = flags['log-level']
+    const signal = stopSignal()
+    let running
+    try {
+      running = await startSwitch({
+        host: flags.host,
+        port: flags.port,
+        sessionTtl: flags['session-ttl'] * 1000,
+        maxPayload: flags['max-payload'],
+        maxTimeout: flags['max-timeout'] * 1000,
+        // stdout carries only the "listening" line that scripts wait for.
+        logger: level === 'silent' ? false : { level, stream: process.stderr }
+      })
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'EADDRINUSE') throw new Error(`cannot listen on ${flags.host}:${flags.port}: address already in use`)
+      if (code === 'EADDRNOTAVAIL') throw new Error(`cannot listen on ${flags.host}:${flags.port}: address not available`)
+      throw error
+    }
+    process.stdout.write(`switch listening on ${running.url}\n`)
+    await Promise.race([running.stopped, aborted(signal)])
+    await running.stop()
+  }
+}

@@ -1,0 +1,150 @@
+// Human-readable views of the switch's state: the diagnostics report (after the original message-switch CLI) and
+// trace lines. Pure functions of the wire types, so they are tested without a switch.
+import type { Diagnostics, DiagnosticsMessage, DiagnosticsQueue, TraceEvent } from '../lib/protocol.js'
+
+/** A long-poll deadline further in the past than this, with requests waiting, means the service is stuck. */
+export const CRASHED_AFTER_MS = 30_000
+
+/** How a queue is being polled: now, lately, never, or not for a suspiciously long time. */
+export type PollState = 'polling' | 'recent' | 'never' | 'stale'
+
+export function pollState (queue: DiagnosticsQueue, now: number): PollState {
+  if (queue.waiting > 0) return 'polling'
+  if (queue.lastTransfer === undefined || queue.nextTransferExpected === undefined) return 'never'
+  return now - queue.nextTransferExpected <= CRASHED_AFTER_MS ? 'recent' : 'stale'
+}
+
+export type ServiceState = 'running' | 'never_started' | 'crashed' | 'idle'
+
+/** The original's classification of a service queue. A queue with nothing waiting is never in trouble. */
+export function serviceState (queue: DiagnosticsQueue, now: number): ServiceState {
+  const poll = pollState(queue, now)
+  if (poll === 'polling' || poll === 'recent') return 'running'
+  if (queue.messages.length === 0) return 'idle'
+  return poll === 'never' ? 'never_started' : 'crashed'
+}
+
+export function formatDuration (ms: number): string {
+  const t = Math.max(0, Math.round(ms))
+  if (t < 1000) return `${t}ms`
+  if (t < 59_950) return `${(t / 1000).toFixed(1)}s`
+  const s = Math.round(t / 1000)
+  const pad = (n: number): string => String(n).padStart(2, '0')
+  if (s < 3600) return `${Math.floor(s / 60)}m${pad(s % 60)}s`
+  if (s < 86_400) return `${Math.floor(s / 3600)}h${pad(Math.floor(s / 60) % 60)}m`
+  return `${Math.floor(s / 86_400)}d${pad(Math.floor(s / 3600) % 24)}h`
+}
+
+function plural (n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
+}
+
+function byName (a: { name: string }, b: { name: string }): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+}
+
+function describeService (queue: DiagnosticsQueue, now: number): string {
+  const waiting = plural(queue.messages.length, 'request') + ' waiting'
+  const poll = pollState(queue, now)
+  if (poll === 'polling') return `${plural(queue.waiting, 'long-poll')} waiting on it now, ${waiting}`
+  if (poll === 'never') return `never polled, ${waiting}`
+  const deadline = queue.nextTransferExpected ?? now
+  const when = deadline > now ? `ends in ${formatDuration(deadline - now)}` : `ended ${formatDuration(now - deadline)} ago`
+  return `last long-poll ${when}, ${waiting}`
+}
+
+function describeReplyQueue (name: string, queues: Map<string, DiagnosticsQueue>, now: number): string {
+  const queue = queues.get(name)
+  if (queue === undefined) return 'reply queue gone: the caller gave up'
+  switch (pollState(queue, now)) {
+    case 'polling': return 'caller waiting'
+    case 'recent': return 'caller polled recently'
+    case 'never': return 'caller not waiting yet'
+    case 'stale': return 'caller appears to have crashed'
+  }
+}
+
+function preview (message: DiagnosticsMessage): string {
+  const shown = JSON.stringify(message.preview)
+  const cut = Buffer.byteLength(message.preview) < message.size ? '...' : ''
+  return `${shown}${cut} (${plural(message.size, 'byte')})`
+}
+
+function describeMessage (message: DiagnosticsMessage, queues: Map<string, DiagnosticsQueue>, now: number): string[] {
+  const facts = [`#${message.id} from ${message.origin}`, `sent ${formatDuration(message.age)} ago`]
+  if (message.correlationId !== undefined) facts.push(`correlation id ${message.correlationId}`)
+  if (message.replyTo !== undefined) {
+    facts.push(`reply to ${message.replyTo} (${describeReplyQueue(message.replyTo, queues, now)})`)
+  }
+  return [`    ${facts.join(', ')}`, `      ${preview(message)}`]
+}
+
+function section (title: string, lines: string[], whenEmpty?: string): string[] {
+  if (lines.length === 0) return whenEmpty === undefined ? [] : [`${title}: ${whenEmpty}`]
+  return [`${title}:`, ...lines.map((line) => `  ${line}`)]
+}
+
+/** The diagnostics report: what runs, what was called but never started, what looks stuck, and who waits. */
+export function diagnosticsReport (diagnostics: Diagnostics): string {
+  const { now } = diagnostics
+  const queues = [...diagnostics.queues].sort(byName)
+  const index = new Map(queues.map((queue) => [queue.name, queue]))
+  const services = queues.filter((queue) => queue.kind === 'persistent')
+  const width = Math.max(0, ...services.map((queue) => queue.name.length))
+  const servicesIn = (state: ServiceState): string[] => services
+    .filter((queue) => serviceState(queue, now) === state)
+    .map((queue) => `${queue.name.padEnd(width)}  ${describeService(queue, now)}`)
+
+  const store = diagnostics.store.location === undefined
+    ? diagnostics.store.kind
+    : `${diagnostics.store.kind} at ${diagnostics.store.location}`
+  const lines = [
+    `Switch up ${formatDuration(now - diagnostics.startTime)} (since ${new Date(diagnostics.startTime).toISOString()}), ` +
+      `store: ${store}, ${plural(queues.length, 'queue')}, ${plural(diagnostics.sessions.length, 'session')}`,
+    '',
+    ...section('Running', servicesIn('running'), 'none'),
+    ...section('Called but never started', servicesIn('never_started'), 'none'),
+    ...section('Crashed or deadlocked', servicesIn('crashed'), 'none'),
+    ...section('Idle', servicesIn('idle')),
+    ...section('Temporary queues holding replies', queues
+      .filter((queue) => queue.kind === 'temporary' && queue.messages.length > 0)
+      .map((queue) => `${queue.name} (owner ${queue.owner ?? 'gone'}): ${plural(queue.messages.length, 'reply')} waiting, ` +
+        describeReplyQueue(queue.name, index, now)))
+  ]
+
+  const waiting = queues.filter((queue) => queue.messages.length > 0)
+  lines.push('')
+  if (waiting.length === 0) {
+    lines.push('No messages waiting.')
+  } else {
+    lines.push('Messages waiting:')
+    for (const queue of waiting) {
+      lines.push(`  ${queue.name}:`)
+      for (const message of queue.messages) lines.push(...describeMessage(message, index, now))
+    }
+  }
+
+  const sessions = [...diagnostics.sessions].sort((a, b) => a.client < b.client ? -1 : a.client > b.client ? 1 : 0)
+  lines.push('', ...section('Sessions', sessions.map((session) => {
+    const facts = [`${session.client} [${session.tokenPrefix}]`, `last active ${formatDuration(now - session.lastActivity)} ago`]
+    if (session.inFlight > 0) facts.push(`${plural(session.inFlight, 'request')} in flight`)
+    if (session.subscriptions.length > 0) facts.push(`subscribed to ${session.subscriptions.join(' ')}`)
+    if (session.queues.length > 0) facts.push(`owns ${session.queues.join(' ')}`)
+    return facts.join(', ')
+  }), 'none'))
+  return lines.join('\n') + '\n'
+}
+
+/** One trace event on one line: time, type, client, queue, message id and, for replies, the processing time. */
+export function formatTraceEvent (event: TraceEvent): string {
+  const fields = [
+    new Date(event.time).toISOString(),
+    event.type.padEnd(11),
+    event.client ?? '-',
+    event.queue ?? '-',
+    event.messageId === undefined ? '-' : `#${event.messageId}`
+  ]
+  if (event.correlationId !== undefined) fields.push(`correlation=${event.correlationId}`)
+  if (event.processingTime !== undefined) fields.push(`took ${formatDuration(event.processingTime)}`)
+  return fields.join(' ')
+}

@@ -1,0 +1,131 @@
+import t from 'tap'
+import type { Diagnostics, DiagnosticsQueue } from '../../lib/protocol.js'
+import { diagnosticsReport, formatDuration, formatTraceEvent, pollState, serviceState } from '../../cli/report.js'
+
+const NOW = Date.UTC(2024, 0, 2, 3, 4, 5)
+
+function queue (name: string, fields: Partial<DiagnosticsQueue> = {}): DiagnosticsQueue {
+  return { name, kind: 'persistent', messages: [], waiting: 0, ...fields }
+}
+
+function request (id: number, fields: Partial<DiagnosticsQueue['messages'][number]> = {}): DiagnosticsQueue['messages'][number] {
+  return { id, origin: 'caller', time: NOW - 5000, age: 5000, size: 5, preview: 'hello', ...fields }
+}
+
+const diagnostics: Diagnostics = {
+  startTime: NOW - (2 * 3600 + 3 * 60) * 1000,
+  now: NOW,
+  store: { kind: 'memory' },
+  queues: [
+    // Long-polled right now.
+    queue('svc.running', { waiting: 1, lastTransfer: NOW - 1000, nextTransferExpected: NOW + 29_000 }),
+    // Between two long-polls: its last one ended 2 s ago.
+    queue('svc.between', { lastTransfer: NOW - 32_000, nextTransferExpected: NOW - 2000, messages: [request(7)] }),
+    queue('svc.never', {
+      messages: [request(3, { correlationId: 'c-3', replyTo: 'tmp-waiting' }), request(4, { replyTo: 'tmp-gone', age: 90_000 })]
+    }),
+    queue('svc.stuck', {
+      lastTransfer: NOW - 100_000,
+      nextTransferExpected: NOW - 70_000,
+      messages: [request(5, { replyTo: 'tmp-crashed', preview: 'a'.repeat(80), size: 4096 })]
+    }),
+    queue('svc.idle', { lastTransfer: NOW - 100_000, nextTransferExpected: NOW - 70_000 }),
+    queue('tmp-waiting', { kind: 'temporary', owner: 'caller', waiting: 1, lastTransfer: NOW - 100, nextTransferExpected: NOW + 5000 }),
+    queue('tmp-crashed', { kind: 'temporary', owner: 'old-caller', lastTransfer: NOW - 99_000, nextTransferExpected: NOW - 69_000 }),
+    queue('tmp-replied', {
+      kind: 'temporary',
+      owner: 'slow-caller',
+      messages: [request(9, { origin: 'svc.between-server', correlationId: 'c-1', preview: 'line1\nline2', size: 11 })]
+    })
+  ],
+  sessions: [
+    { client: 'caller', tokenPrefix: 'abc123', subscriptions: ['tmp-waiting'], queues: ['tmp-waiting'], lastActivity: NOW - 100, inFlight: 1 },
+    { client: 'server', tokenPrefix: 'def456', subscriptions: ['svc.running'], queues: [], lastActivity: NOW - 1000, inFlight: 0 }
+  ]
+}
+
+t.test('services are classified as the original did', async (t) => {
+  const state = (name: string): string => {
+    const found = diagnostics.queues.find((q) => q.name === name)
+    if (found === undefined) throw new Error(name)
+    return `${pollState(found, NOW)}/${serviceState(found, NOW)}`
+  }
+  t.equal(state('svc.running'), 'polling/running')
+  t.equal(state('svc.between'), 'recent/running', 'a deadline up to 30 s past is between two polls')
+  t.equal(state('svc.never'), 'never/never_started')
+  t.equal(state('svc.stuck'), 'stale/crashed')
+  t.equal(state('svc.idle'), 'stale/idle', 'nothing waiting: nobody is kept waiting')
+  t.equal(serviceState(queue('fresh'), NOW), 'idle', 'created, never called')
+})
+
+t.test('the report', async (t) => {
+  const report = diagnosticsReport(diagnostics)
+  const lines = report.split('\n')
+  t.equal(lines[0], 'Switch up 2h03m (since 2024-01-02T01:01:05.000Z), store: memory, 8 queues, 2 sessions')
+  const sectionOf = (title: string): string[] => {
+    const start = lines.indexOf(`${title}:`)
+    t.not(start, -1, `has a ${title} section`)
+    const end = lines.findIndex((line, i) => i > start && !line.startsWith('  '))
+    return lines.slice(start + 1, end)
+  }
+  t.match(sectionOf('Running'), [/^ {2}svc\.between +last long-poll ended 2\.0s ago, 1 request waiting$/, /^ {2}svc\.running +1 long-poll waiting on it now, 0 requests waiting$/])
+  t.match(sectionOf('Called but never started'), [/^ {2}svc\.never +never polled, 2 requests waiting$/])
+  t.match(sectionOf('Crashed or deadlocked'), [/^ {2}svc\.stuck +last long-poll ended 1m10s ago, 1 request waiting$/])
+  t.match(sectionOf('Idle'), [/^ {2}svc\.idle /])
+  t.same(sectionOf('Temporary queues holding replies'), ['  tmp-replied (owner slow-caller): 1 reply waiting, caller not waiting yet'])
+  t.same(sectionOf('Messages waiting'), [
+    '  svc.between:',
+    '    #7 from caller, sent 5.0s ago',
+    '      "hello" (5 bytes)',
+    '  svc.never:',
+    '    #3 from caller, sent 5.0s ago, correlation id c-3, reply to tmp-waiting (caller waiting)',
+    '      "hello" (5 bytes)',
+    '    #4 from caller, sent 1m30s ago, reply to tmp-gone (reply queue gone: the caller gave up)',
+    '      "hello" (5 bytes)',
+    '  svc.stuck:',
+    '    #5 from caller, sent 5.0s ago, reply to tmp-crashed (caller appears to have crashed)',
+    `      "${'a'.repeat(80)}"... (4096 bytes)`,
+    '  tmp-replied:',
+    '    #9 from svc.between-server, sent 5.0s ago, correlation id c-1',
+    '      "line1\\nline2" (11 bytes)'
+  ])
+  t.same(sectionOf('Sessions'), [
+    '  caller [abc123], last active 100ms ago, 1 request in flight, subscribed to tmp-waiting, owns tmp-waiting',
+    '  server [def456], last active 1.0s ago, subscribed to svc.running'
+  ])
+  t.ok(report.endsWith('\n'))
+})
+
+t.test('an empty switch', async (t) => {
+  const report = diagnosticsReport({ startTime: NOW - 1500, now: NOW, store: { kind: 'file', location: '/var/lib/switch' }, queues: [], sessions: [] })
+  t.equal(report, [
+    'Switch up 1.5s (since 2024-01-02T03:04:03.500Z), store: file at /var/lib/switch, 0 queues, 0 sessions',
+    '',
+    'Running: none',
+    'Called but never started: none',
+    'Crashed or deadlocked: none',
+    '',
+    'No messages waiting.',
+    '',
+    'Sessions: none',
+    ''
+  ].join('\n'))
+})
+
+t.test('durations', async (t) => {
+  t.equal(formatDuration(-5), '0ms')
+  t.equal(formatDuration(999), '999ms')
+  t.equal(formatDuration(1000), '1.0s')
+  t.equal(formatDuration(59_949), '59.9s')
+  t.equal(formatDuration(61_000), '1m01s')
+  t.equal(formatDuration(3_600_000 + 5 * 60_000), '1h05m')
+  t.equal(formatDuration(2 * 86_400_000 + 3 * 3_600_000), '2d03h')
+})
+
+t.test('trace lines', async (t) => {
+  t.equal(
+    formatTraceEvent({ id: 4, time: NOW, type: 'ack', client: 'srv', queue: 'svc', messageId: 12, correlationId: 'c', processingTime: 42 }),
+    '2024-01-02T03:04:05.000Z ack         srv svc #12 correlation=c took 42ms'
+  )
+  t.equal(formatTraceEvent({ id: 1, time: NOW, type: 'login', client: 'a' }), '2024-01-02T03:04:05.000Z login       a - -')
+})

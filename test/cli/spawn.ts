@@ -1,0 +1,120 @@
+// Runs the real built `switch` binary (bin/run.js over dist/cli) as a child process.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { EventEmitter, once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import type { LoginResponse, TraceEvent, TraceResponse } from '../../lib/protocol.js'
+
+export const BIN = fileURLToPath(new URL('../../../bin/run.js', import.meta.url))
+
+export interface Result {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+export interface Teardown {
+  teardown: (fn: () => unknown) => void
+}
+
+export interface RunOptions {
+  /** Written to its stdin (which is closed either way). */
+  input?: string
+  env?: Record<string, string>
+}
+
+export class Cli {
+  readonly child: ChildProcessWithoutNullStreams
+  readonly result: Promise<Result>
+  private stdout = ''
+  private stderr = ''
+  /** Complete stdout lines so far. */
+  private readonly lines: string[] = []
+  private ended = false
+  private readonly changes = new EventEmitter()
+
+  constructor (args: string[], options: RunOptions = {}) {
+    const env = { ...process.env }
+    delete env.SWITCH_URL
+    Object.assign(env, options.env)
+    this.child = spawn(process.execPath, [BIN, ...args], { env, stdio: 'pipe' })
+    this.child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      const pending = this.stdout.length - this.stdout.lastIndexOf('\n') - 1
+      this.stdout += chunk
+      const complete = this.stdout.slice(this.stdout.length - chunk.length - pending).split('\n').slice(0, -1)
+      this.lines.push(...complete)
+      this.changes.emit('change')
+    })
+    this.child.stderr.setEncoding('utf8').on('data', (chunk: string) => { this.stderr += chunk })
+    this.child.stdin.end(options.input)
+    this.result = new Promise((resolve, reject) => {
+      this.child.on('error', reject)
+      this.child.on('close', (code, signal) => {
+        this.ended = true
+        this.changes.emit('change')
+        resolve({ code, signal, stdout: this.stdout, stderr: this.stderr })
+      })
+    })
+  }
+
+  /** The first stdout line (printed so far or later) matching `pattern`; rejects if the process ends first. */
+  async line (pattern: RegExp): Promise<RegExpMatchArray> {
+    for (let i = 0; ; i++) {
+      while (i >= this.lines.length) {
+        if (this.ended) throw new Error(`switch exited (${this.child.exitCode}) before printing ${pattern}: ${this.stderr}`)
+        await once(this.changes, 'change')
+      }
+      const match = pattern.exec(this.lines[i])
+      if (match !== null) return match
+    }
+  }
+
+  /** Ends the process if it still runs and waits for it to be gone. */
+  async kill (): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL')
+    await this.result.catch(() => {})
+  }
+}
+
+/** Starts `switch ...args`, killed at teardown if still running. */
+export function start (t: Teardown, args: string[], options?: RunOptions): Cli {
+  const cli = new Cli(args, options)
+  t.teardown(async () => { await cli.kill() })
+  return cli
+}
+
+/** Runs `switch ...args` to completion. */
+export async function run (t: Teardown, args: string[], options?: RunOptions): Promise<Result> {
+  return await start(t, args, options).result
+}
+
+/** Starts `switch serve` (by default on a free port) and resolves with its URL and process. */
+export async function startSwitch (t: Teardown, port = 0): Promise<{ url: string, server: Cli }> {
+  const server = start(t, ['serve', '--port', String(port), '--log-level', 'warn'])
+  const [, url] = await server.line(/^switch listening on (\S+)$/)
+  return { url, server }
+}
+
+/** Long-polls the switch's trace until an event matches: waiting on the switch itself, not on the clock. */
+export async function waitForEvent (url: string, matches: (event: TraceEvent) => boolean): Promise<TraceEvent> {
+  let after = 0
+  for (;;) {
+    const response = await fetch(`${url}/v1/trace?after=${after}&timeout=10`)
+    const { events, next } = await response.json() as TraceResponse
+    const found = events.find(matches)
+    if (found !== undefined) return found
+    if (events.length === 0) throw new Error('no matching trace event within 10 s')
+    after = next
+  }
+}
+
+/** Sets state up over plain HTTP, so that a test's premise never depends on how fast a CLI process ran. */
+export async function session (url: string): Promise<(method: string, path: string) => Promise<unknown>> {
+  const login = await fetch(`${url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"client":"tester"}' })
+  const { token } = await login.json() as LoginResponse
+  return async (method, path) => {
+    const response = await fetch(`${url}/v1${path}`, { method, headers: { authorization: `Bearer ${token}` } })
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`)
+    return response.status === 204 ? undefined : await response.json()
+  }
+}
