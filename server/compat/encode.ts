@@ -1,0 +1,133 @@
+// The response bodies of the original message-switch protocols, byte for byte: JSON as OCaml's rpclib writes
+// it (records in field order, absent options omitted, variants as ["Tag", args]), and how our messages look
+// through each protocol's message type.
+import type { TraceEvent } from '../../lib/protocol.js'
+import type { StoredMessage } from '../core/queue.js'
+import type { QueueContents } from '../core/switch.js'
+
+/** A message id in the xapi protocol: `["<queue>", n]`, n being our global id. */
+export type MessageRef = [string, number]
+
+export type XapiKind = ['Request', string] | ['Response', MessageRef]
+
+export interface XapiMessage {
+  payload: string
+  kind: XapiKind
+}
+
+// A xapi response names the request it answers; we keep that as its correlation id "<queue>/<n>".
+const RESPONSE_CORRELATION = /^(.*)\/(-?\d+)$/
+const INTEGER = /^-?\d+$/
+
+/**
+ * The correlation id a xapi response is stored with: the request's own, when it has one (a caller of another
+ * protocol matches replies by it), else a reference to the request that the xapi view turns back into its kind.
+ */
+export function responseCorrelation (ref: MessageRef, request: StoredMessage | undefined): string {
+  return request?.correlationId ?? `${ref[0]}/${ref[1]}`
+}
+
+/**
+ * A message has a reply-to queue, or it is a response; one without a recognisable request is shown as answering
+ * message 0 of queue "", which no xapi client waits for (a xapi server ignores responses).
+ */
+export function xapiKind (message: StoredMessage): XapiKind {
+  if (message.replyTo !== undefined) return ['Request', message.replyTo]
+  const match = message.correlationId === undefined ? null : RESPONSE_CORRELATION.exec(message.correlationId)
+  return ['Response', match === null ? ['', 0] : [match[1], Number(match[2])]]
+}
+
+export function xapiMessage (message: StoredMessage): XapiMessage {
+  return { payload: message.payload.toString('utf8'), kind: xapiKind(message) }
+}
+
+export function ref (message: StoredMessage): MessageRef {
+  return [message.queue, message.id]
+}
+
+/** A send's answer: the new message's id, or none when the queue did not exist and the message was dropped. */
+export function sendResult (queue: string, id: number | undefined): string {
+  return JSON.stringify(id === undefined ? [] : [[queue, id]])
+}
+
+export function xapiTransfer (messages: StoredMessage[], next: number): string {
+  return JSON.stringify({ messages: messages.map((message) => [ref(message), xapiMessage(message)]), next: String(next) })
+}
+
+export function queueNames (names: string[]): string {
+  return JSON.stringify(names)
+}
+
+/** Times in the xapi diagnostics are nanoseconds on the switch's clock, which starts at 0. */
+function nanoseconds (ms: number, startTime: number): number {
+  return Math.round((ms - startTime) * 1e6)
+}
+
+export function xapiDiagnostics (contents: QueueContents[], startTime: number, now: number): string {
+  const permanent: Record<string, unknown> = {}
+  const transient: Record<string, unknown> = {}
+  const sorted = [...contents].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+  for (const queue of sorted) {
+    const described: Record<string, unknown> = {}
+    if (queue.nextTransferExpected !== undefined) {
+      described.next_transfer_expected = nanoseconds(queue.nextTransferExpected, startTime)
+    }
+    described.queue_contents = queue.messages.map((message) => [ref(message), {
+      origin: ['Name', message.origin],
+      time: nanoseconds(message.time, startTime),
+      message: xapiMessage(message)
+    }])
+    if (queue.kind === 'temporary') transient[queue.name] = described
+    else permanent[queue.name] = described
+  }
+  return JSON.stringify({
+    start_time: 0,
+    current_time: nanoseconds(now, startTime),
+    permanent_queues: permanent,
+    transient_queues: transient
+  })
+}
+
+/**
+ * One of our trace events as a xapi trace event, or undefined for the kinds it has no form for (logins, queue
+ * creation, drops...). `subject` is the message the event is about.
+ */
+export function xapiTraceEvent (event: TraceEvent, subject: StoredMessage | undefined): Record<string, unknown> | undefined {
+  const { queue, messageId, client } = event
+  if (queue === undefined || messageId === undefined) return undefined
+  const time = event.time / 1000
+  switch (event.type) {
+    case 'send':
+      if (subject === undefined) return undefined
+      return { time, input: client, queue, message: ['Message', [queue, messageId], xapiMessage(subject)] }
+    case 'deliver':
+      if (subject === undefined) return undefined
+      return { time, queue, output: client, message: ['Message', [queue, messageId], xapiMessage(subject)] }
+    case 'ack': {
+      const ack: Record<string, unknown> = { time, input: client, queue, message: ['Ack', [queue, messageId]] }
+      if (event.processingTime !== undefined) ack.processing_time = Math.round(event.processingTime * 1e6)
+      return ack
+    }
+    default:
+      return undefined
+  }
+}
+
+export function traceEvents (events: Array<[number, Record<string, unknown>]>): string {
+  return JSON.stringify({ events })
+}
+
+/** The 2013 message: its correlation id is an integer; ours are strings, shown as 0 when not integers. */
+export function legacyMessage (message: StoredMessage): Record<string, unknown> {
+  const correlation = message.correlationId
+  const described: Record<string, unknown> = {
+    payload: message.payload.toString('utf8'),
+    correlation_id: correlation !== undefined && INTEGER.test(correlation) ? Number(correlation) : 0
+  }
+  if (message.replyTo !== undefined) described.reply_to = message.replyTo
+  return described
+}
+
+export function legacyTransfer (messages: StoredMessage[]): string {
+  return JSON.stringify({ messages: messages.map((message) => [message.id, legacyMessage(message)]) })
+}

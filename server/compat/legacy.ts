@@ -1,0 +1,55 @@
+// The 2013 protocol (djs55/message-switch, the one its README describes) over our core: subscriptions and
+// transfer by cursor, messages with an integer correlation id, acks by global id.
+import type { FastifyInstance } from 'fastify'
+import { MessageNotFoundError } from '../core/errors.js'
+import { abortedWith } from '../http/aborted.js'
+import { legacyTransfer } from './encode.js'
+import { integer, loggedIn, seconds, type CompatContext } from './shared.js'
+
+interface SendParams {
+  name: string
+  correlationId: string
+  replyTo?: string
+}
+
+export function legacyRoutes (app: FastifyInstance, { core, sessions }: CompatContext): void {
+  app.get('/create', loggedIn(sessions, async (_request, session) => {
+    return (await core.createTemporaryQueue(session)).name
+  }))
+
+  app.get<{ Params: { name: string } }>('/create/:name', loggedIn(sessions, async (request, session) => {
+    return (await core.createQueue(session, request.params.name)).name
+  }))
+
+  app.get<{ Params: { name: string } }>('/subscribe/:name', loggedIn(sessions, async (request, session) => {
+    await core.subscribe(session, request.params.name)
+    return ''
+  }))
+
+  const send = loggedIn<{ Params: SendParams }>(sessions, async (request, session) => {
+    const { name, correlationId, replyTo } = request.params
+    const payload = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
+    // A message to a queue that does not exist is dropped, as the original did (and traced, as it did not).
+    await core.sendOrDrop(session, name, payload, replyTo === undefined ? { correlationId } : { correlationId, replyTo })
+    return ''
+  })
+  app.post('/send/:name/:correlationId', send)
+  app.post('/send/:name/:correlationId/:replyTo', send)
+
+  app.get<{ Params: { from: string, timeout: string } }>('/transfer/:from/:timeout', loggedIn(sessions, async (request, session, reply) => {
+    const { from, timeout } = request.params
+    const { messages } = await core.transfer(session, {
+      after: integer(from, 'from'), timeout: seconds(timeout, 'timeout'), signal: abortedWith(reply.raw)
+    })
+    return legacyTransfer(messages)
+  }))
+
+  app.get<{ Params: { id: string } }>('/ack/:id', loggedIn(sessions, async (request, session) => {
+    try {
+      await core.ack(session, integer(request.params.id, 'the message id'))
+    } catch (error) {
+      if (!(error instanceof MessageNotFoundError)) throw error
+    }
+    return ''
+  }))
+}
