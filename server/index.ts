@@ -1,25 +1,45 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
-import type { AddressInfo } from 'node:net'
+import { createServer, type AddressInfo, type Server } from 'node:net'
+import { compatPlugin } from './compat/index.js'
 import { Switch, type SwitchOptions } from './core/switch.js'
 import { buildApp } from './http/app.js'
+import { SqliteStore } from './store/sqlite.js'
+import type { ObserveHooks } from './http/routes/observe.js'
+import { DEFAULT_SOCKET_MODE, listenOnSocket } from './socket.js'
 
 export { Switch, DEFAULT_SWITCH_OPTIONS } from './core/switch.js'
 export type { SwitchOptions } from './core/switch.js'
 export { MemoryStore } from './store/memory.js'
+export { SqliteStore, DataDirError, type DataDirProblem } from './store/sqlite.js'
 export type { Store, StoreRecord, Snapshot } from './store/store.js'
 export { buildApp } from './http/app.js'
+export { DEFAULT_SOCKET_MODE, SocketPathError, SocketInUseError, NotASocketError } from './socket.js'
 
 export interface ServerConfig extends Partial<SwitchOptions> {
   host?: string
   /** 0 picks a free port. */
   port?: number
+  /** Listen on TCP at `host`:`port` (the default); false, with `socketPath`, listens on the socket alone. */
+  listenTcp?: boolean
+  /**
+   * Listen on a Unix socket at this path too (or only). A socket file left by a crashed switch is replaced; one
+   * another switch answers on is refused with a SocketInUseError.
+   */
+  socketPath?: string
+  /** Permissions of the socket file; DEFAULT_SOCKET_MODE (0o600, the owner only) unless given. */
+  socketMode?: number
   logger?: FastifyServerOptions['logger']
+  /** Keep state durably in a SQLite database in this directory (created if missing) instead of in memory. */
+  dataDir?: string
 }
 
 export interface RunningSwitch {
   core: Switch
   app: FastifyInstance
+  /** Where to send requests: the TCP address, or `http://localhost` on a switch listening on its socket alone. */
   url: string
+  /** The Unix socket it listens on, if any. */
+  socketPath?: string
   /** Graceful stop: refuse new work, answer waiting long-polls empty, finish in-flight responses, close. */
   stop: () => Promise<void>
   /** Resolves once the switch has stopped, however the stop was asked for (API, signal, `stop`). */
@@ -30,28 +50,56 @@ export const DEFAULT_HOST = '127.0.0.1'
 export const DEFAULT_PORT = 8080
 
 export async function startSwitch (config: ServerConfig = {}): Promise<RunningSwitch> {
-  const { host = DEFAULT_HOST, port = DEFAULT_PORT, logger, ...switchOptions } = config
+  const {
+    host = DEFAULT_HOST, port = DEFAULT_PORT, listenTcp = true, socketPath, socketMode = DEFAULT_SOCKET_MODE, logger,
+    dataDir, ...switchOptions
+  } = config
+  if (!listenTcp && socketPath === undefined) throw new TypeError('a switch needs TCP or a socket path to listen on')
+  if (dataDir !== undefined) {
+    if (switchOptions.store !== undefined) throw new TypeError('give a store or a data directory, not both')
+    switchOptions.store = new SqliteStore(dataDir)
+  }
   const core = new Switch(switchOptions)
+  // Beside TCP, the socket's own listener hands its connections to the one HTTP server (Fastify listens once).
+  let socketServer: Server | undefined
   let resolveStopped: () => void = () => {}
   const stopped = new Promise<void>((resolve) => { resolveStopped = resolve })
   let stopping: Promise<void> | undefined
   const stop = async (): Promise<void> => {
     stopping ??= (async () => {
       core.shutdown()
+      const socketClosed = new Promise<void>((resolve) => {
+        if (socketServer === undefined) resolve()
+        else socketServer.close(() => { resolve() })
+      })
       await app.close()
+      await socketClosed
       await core.close()
       resolveStopped()
     })()
     return await stopping
   }
-  const app = buildApp(core, { shutdown: () => { void stop() } }, { logger })
+  const hooks: ObserveHooks = { shutdown: () => { void stop() } }
+  const app = buildApp(core, hooks, { logger, plugins: [compatPlugin(core, hooks)] })
   try {
-    await app.listen({ host, port })
+    if (listenTcp) await app.listen({ host, port })
+    else await app.ready()
+    if (socketPath !== undefined) {
+      if (listenTcp) socketServer = createServer((socket) => { app.server.emit('connection', socket) })
+      await listenOnSocket(socketServer ?? app.server, socketPath, socketMode)
+    }
   } catch (error) {
+    socketServer?.close()
+    await app.close()
     await core.close()
     throw error
   }
-  const address = app.server.address() as AddressInfo
-  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address
-  return { core, app, url: `http://${shownHost}:${address.port}`, stop, stopped }
+  const running: RunningSwitch = { core, app, url: 'http://localhost', stop, stopped }
+  if (socketPath !== undefined) running.socketPath = socketPath
+  if (listenTcp) {
+    const address = app.server.address() as AddressInfo
+    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address
+    running.url = `http://${shownHost}:${address.port}`
+  }
+  return running
 }

@@ -62,7 +62,10 @@ export default class Serve extends SwitchCommand {
     'session-ttl': seconds({ description: 'a session ends this long after its last request', default: DEFAULT_SWITCH_OPTIONS.sessionTtl / 1000, helpGroup: 'SWITCH' }),
     'max-payload': Flags.integer({ description: 'largest message payload in bytes', min: 1, default: DEFAULT_SWITCH_OPTIONS.maxPayload, helpGroup: 'SWITCH', helpValue: 'BYTES' }),
     'max-timeout': seconds({ description: 'longest a long-poll may wait', default: DEFAULT_SWITCH_OPTIONS.maxTimeout / 1000, helpGroup: 'SWITCH' }),
-    'log-level': Flags.option({ options: LOG_LEVELS, default: 'info' as const, description: 'log level (logs go to stderr)', helpGroup: 'SWITCH' })()
+    'log-level': Flags.option({ options: LOG_LEVELS, default: 'info' as const, description: 'log level (logs go to stderr)', helpGroup: 'SWITCH' })(),
+    'data-dir': Flags.string({ description: 'keep state in an SQLite database in this directory (created if missing); without it, state lives in memory', helpValue: 'DIR', helpGroup: 'SWITCH' }),
+    'socket-mode': Flags.string({ description: 'permissions of the Unix socket given with --socket (octal)', default: '600', helpValue: 'MODE', helpGroup: 'SWITCH' }),
+    tcp: Flags.boolean({ description: 'listen on TCP; --no-tcp with --socket listens on the socket alone', default: true, allowNo: true, helpGroup: 'SWITCH' })
   }
 
   async run (): Promise<void> {
@@ -90,11 +93,17 @@ export default class Serve extends SwitchCommand {
     'max-payload': number
     'max-timeout': number
     'log-level': typeof LOG_LEVELS[number]
+    'data-dir'?: string
+    'socket-mode': string
+    socket?: string
+    tcp: boolean
   }): Promise<void> {
     // Loaded here so that the client commands do not pay for loading the server.
     const { startSwitch } = await import('../../server/index.js')
     const level = flags['log-level']
     const signal = stopSignal()
+    if (!/^[0-7]{3,4}$/.test(flags['socket-mode'])) throw new Error(`--socket-mode must be octal like 600 or 0660, not ${flags['socket-mode']}`)
+    if (!flags.tcp && flags.socket === undefined) throw new Error('--no-tcp needs --socket PATH: the switch must listen somewhere')
     let running
     try {
       running = await startSwitch({
@@ -103,6 +112,9 @@ export default class Serve extends SwitchCommand {
         sessionTtl: flags['session-ttl'] * 1000,
         maxPayload: flags['max-payload'],
         maxTimeout: flags['max-timeout'] * 1000,
+        listenTcp: flags.tcp,
+        ...(flags.socket === undefined ? {} : { socketPath: flags.socket, socketMode: Number.parseInt(flags['socket-mode'], 8) }),
+        ...(flags['data-dir'] === undefined ? {} : { dataDir: flags['data-dir'] }),
         // stdout carries only the "listening" line that scripts wait for.
         logger: level === 'silent' ? false : { level, stream: process.stderr }
       })
@@ -112,7 +124,8 @@ export default class Serve extends SwitchCommand {
       if (code === 'EADDRNOTAVAIL') throw new Error(`cannot listen on ${flags.host}:${flags.port}: address not available`)
       throw error
     }
-    process.stdout.write(`switch listening on ${running.url}\n`)
+    const where = [flags.tcp ? running.url : undefined, running.socketPath].filter((place) => place !== undefined)
+    process.stdout.write(`switch listening on ${where.join(' and ')}\n`)
     await Promise.race([running.stopped, aborted(signal)])
     await running.stop()
   }

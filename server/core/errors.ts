@@ -66,3 +66,11 @@ export class ShuttingDownError extends SwitchError {
     this.name = 'ShuttingDownError'
   }
 }
+
+/** The store could not make a change durable; the change was undone, in memory too. */
+export class StorageFailedError extends SwitchError {
+  constructor (reason: string) {
+    super('storage_failed', `the change could not be stored, so it was not made (${reason}); try again`)
+    this.name = 'StorageFailedError'
+  }
+}

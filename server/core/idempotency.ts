@@ -25,7 +25,10 @@ export class IdempotencyKeys {
   }
 
   remember (queue: string, key: string, id: number, expires: number): void {
-    this.entries.set(IdempotencyKeys.compose(queue, key), { id, expires })
+    const composed = IdempotencyKeys.compose(queue, key)
+    // A key reused after its window lapsed must move to the end, or it would hold back `prune`.
+    this.entries.delete(composed)
+    this.entries.set(composed, { id, expires })
   }
 
   prune (now: number): void {

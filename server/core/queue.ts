@@ -68,6 +68,9 @@ export class Queue {
 
   /** Appends to `out` up to `max` messages with id > `after`, in id order. */
   collectAfter (after: number, max: number, out: StoredMessage[]): void {
+    // The budget is this queue's own: `out` may already hold another queue's messages, and a transfer over
+    // several queues must see each queue's lowest ids before it merges and trims them.
+    const limit = out.length + max
     const ids = this.ids
     let lo = 0
     let hi = ids.length
@@ -76,7 +79,7 @@ export class Queue {
       if (ids[mid] <= after) lo = mid + 1
       else hi = mid
     }
-    for (let i = lo; i < ids.length && out.length < max; i++) {
+    for (let i = lo; i < ids.length && out.length < limit; i++) {
       const message = this.byId.get(ids[i])
       if (message !== undefined) out.push(message)
     }

@@ -4,6 +4,7 @@ import {
   type CreateQueueResponse,
   type Diagnostics,
   type QueueInfo,
+  type QueueKind,
   type SendResponse,
   type TraceEvent
 } from '../../lib/protocol.js'
@@ -14,7 +15,8 @@ import {
   PayloadTooLargeError,
   QueueNotFoundError,
   SessionNotFoundError,
-  ShuttingDownError
+  ShuttingDownError,
+  StorageFailedError
 } from './errors.js'
 import { IdempotencyKeys } from './idempotency.js'
 import { Queue, type StoredMessage } from './queue.js'
@@ -63,11 +65,22 @@ export interface TransferOptions {
   timeout: number
   max?: number
   signal?: AbortSignal
+  /** Watch these queues instead of the session's subscriptions (a protocol that names them on every call). */
+  queues?: string[]
 }
 
 export interface TransferResult {
   messages: StoredMessage[]
   next: number
+}
+
+/** A queue with its whole messages, for the original protocols' diagnostics. */
+export interface QueueContents {
+  name: string
+  kind: QueueKind
+  /** The deadline of the latest long-poll on it; absent if never polled. */
+  nextTransferExpected?: number
+  messages: StoredMessage[]
 }
 
 const PREVIEW_BYTES = 80
@@ -87,9 +100,19 @@ export class Switch {
   /** Which queue holds each unacked message, for ack by id. */
   private readonly messageQueue = new Map<number, Queue>()
   private readonly waiters: WaiterRegistry = new Map()
-  private readonly idempotency = new IdempotencyKeys()
+  private idempotency = new IdempotencyKeys()
   readonly trace: TraceLog
   private lastId = 0
+  /** Messages sendOrDrop dropped, for diagnostics. */
+  private dropped = 0
+  /** The highest message id known durable: transfers show nothing beyond it, as its send may still fail. */
+  private durableId = 0
+  /** The latest write the store has not answered yet (see `caughtUp`). */
+  private unsettled: Promise<void> | undefined
+  /** The failure already rolled back, so that the other writes of its batch do not roll back again. */
+  private lastFailure: unknown
+  /** A rollback could not read the store back: memory may hold failed changes until one can. */
+  private needsRollback = false
   private stopping = false
   private readonly sweeper: NodeJS.Timeout
 
@@ -119,19 +142,76 @@ export class Switch {
     return this.options.now()
   }
 
+  /**
+   * Hands a change already made in memory to the store; resolves once it is durable. If the store fails, memory
+   * is put back to what the store holds (the first failed write of a batch does it for the batch), so nothing
+   * of the change stays, and the request fails with storage_failed.
+   */
   private async persist (record: StoreRecord): Promise<void> {
+    if (this.needsRollback) {
+      this.rollBack()
+      throw new StorageFailedError('the store cannot be read back')
+    }
     const pending = this.store.write(record)
-    if (pending !== undefined) await pending
+    if (pending === undefined) return
+    this.unsettled = pending
+    try {
+      await pending
+    } catch (error) {
+      if (error !== this.lastFailure) {
+        this.lastFailure = error
+        this.rollBack()
+      }
+      throw new StorageFailedError(error instanceof Error ? error.message : String(error))
+    } finally {
+      if (this.unsettled === pending) this.unsettled = undefined
+    }
+  }
+
+  private rollBack (): void {
+    try {
+      this.restore(this.store.load())
+      this.needsRollback = false
+    } catch {
+      this.needsRollback = true
+    }
+  }
+
+  /**
+   * Waits until every change made so far is durable or undone. An answer that changes nothing ("exists
+   * already", "already subscribed", a retried send) stands on an earlier change: it must wait for it, then look
+   * again. Stores complete writes in order, so the latest one settling means all have.
+   */
+  private async caughtUp (): Promise<void> {
+    await this.unsettled?.catch(() => {})
   }
 
   // Sessions
 
   async login (client: string): Promise<Session> {
+    return await this.startSession(nanoid(), client)
+  }
+
+  /**
+   * The session of a token the client chose, started if there is none: in the original protocols a client logs
+   * several connections in with one token (its program name and PID) and they share one session.
+   */
+  async loginWithToken (token: string): Promise<Session> {
+    this.refuseIfStopping()
+    return this.sessions.get(token) ?? await this.startSession(token, token)
+  }
+
+  /** False once the session has ended (logout, expiry), for a caller that kept the object. */
+  isCurrent (session: Session): boolean {
+    return this.sessions.get(session.token) === session
+  }
+
+  private async startSession (token: string, client: string): Promise<Session> {
     this.refuseIfStopping()
     if (client.length === 0 || client.length > 200) {
       throw new InvalidRequestError('client name must be 1 to 200 characters')
     }
-    const session = new Session(nanoid(), client, this.now())
+    const session = new Session(token, client, this.now())
     this.sessions.set(session.token, session)
     this.trace.record({ time: this.now(), type: 'login', client })
     await this.persist({ type: 'session', token: session.token, client })
@@ -153,7 +233,7 @@ export class Switch {
   }
 
   async logout (session: Session): Promise<void> {
-    if (this.sessions.get(session.token) !== session) throw new SessionNotFoundError()
+    if (!this.isCurrent(session)) throw new SessionNotFoundError()
     this.endSession(session)
     await this.persist({ type: 'session_end', token: session.token })
   }
@@ -184,6 +264,7 @@ export class Switch {
   async createQueue (session: Session, name: string): Promise<CreateQueueResponse> {
     this.refuseIfStopping()
     this.checkName(name)
+    if (this.queues.has(name)) await this.caughtUp()
     const existing = this.queues.get(name)
     if (existing !== undefined) return { name, kind: existing.kind, created: false }
     this.queues.set(name, new Queue(name, 'persistent'))
@@ -192,10 +273,23 @@ export class Switch {
     return { name, kind: 'persistent', created: true }
   }
 
-  async createTemporaryQueue (session: Session): Promise<CreateQueueResponse> {
+  /**
+   * A queue owned by the session, removed when the session ends. Its name is fresh unless the client chooses one
+   * (the xapi protocol does); a chosen name that exists already is left as it is, as createQueue does.
+   */
+  async createTemporaryQueue (session: Session, chosen?: string): Promise<CreateQueueResponse> {
     this.refuseIfStopping()
+    this.refuseIfEnded(session)
     let name: string
-    do name = `tmp-${temporaryName()}`; while (this.queues.has(name))
+    if (chosen === undefined) {
+      do name = `tmp-${temporaryName()}`; while (this.queues.has(name))
+    } else {
+      this.checkName(chosen)
+      if (this.queues.has(chosen)) await this.caughtUp()
+      const existing = this.queues.get(chosen)
+      if (existing !== undefined) return { name: chosen, kind: existing.kind, created: false }
+      name = chosen
+    }
     this.queues.set(name, new Queue(name, 'temporary', session.token))
     session.queues.add(name)
     this.trace.record({ time: this.now(), type: 'create', client: session.client, queue: name })
@@ -245,9 +339,13 @@ export class Switch {
   async send (session: Session, queueName: string, payload: Buffer, options: SendOptions = {}): Promise<SendResponse> {
     this.refuseIfStopping()
     if (payload.length > this.options.maxPayload) throw new PayloadTooLargeError(this.options.maxPayload)
+    const { idempotencyKey } = options
+    // A retry is answered once the send it repeats is durable; should that one fail, this one is no retry.
+    if (idempotencyKey !== undefined && this.idempotency.lookup(queueName, idempotencyKey, this.now()) !== undefined) {
+      await this.caughtUp()
+    }
     const queue = this.queue(queueName)
     const now = this.now()
-    const { idempotencyKey } = options
     if (idempotencyKey !== undefined) {
       const earlier = this.idempotency.lookup(queueName, idempotencyKey, now)
       if (earlier !== undefined) return { id: earlier, duplicate: true }
@@ -265,7 +363,7 @@ export class Switch {
     this.trace.record({
       time: now, type: 'send', client: session.client, queue: queueName, messageId: message.id,
       ...(message.correlationId === undefined ? {} : { correlationId: message.correlationId })
-    })
+    }, message)
 
     const record: StoreRecord & { type: 'send' } = { type: 'send', message }
     if (idempotencyKey !== undefined) {
@@ -278,13 +376,27 @@ export class Switch {
       this.removeMessage(acked, options.ack, session, now)
     }
     await this.persist(record)
+    if (message.id > this.durableId) this.durableId = message.id
     this.wake(queueName)
     return { id: message.id, duplicate: false }
   }
 
-  async ack (session: Session, id: number): Promise<void> {
+  /**
+   * A send as the original protocols make it: a message to a queue that does not exist is dropped (undefined),
+   * and the drop is traced so that it can be seen.
+   */
+  async sendOrDrop (session: Session, queueName: string, payload: Buffer, options: SendOptions = {}): Promise<SendResponse | undefined> {
+    if (this.queues.has(queueName)) return await this.send(session, queueName, payload, options)
+    this.refuseIfStopping()
+    this.dropped++
+    this.trace.record({ time: this.now(), type: 'drop', client: session.client, queue: queueName })
+    return undefined
+  }
+
+  /** Removes message `id`; given `queueName`, only if that queue holds it (the xapi protocol names both). */
+  async ack (session: Session, id: number, queueName?: string): Promise<void> {
     const queue = this.messageQueue.get(id)
-    if (queue === undefined) throw new MessageNotFoundError(id)
+    if (queue === undefined || (queueName !== undefined && queue.name !== queueName)) throw new MessageNotFoundError(id)
     this.removeMessage(queue, id, session, this.now())
     await this.persist({ type: 'ack', id })
   }
@@ -301,12 +413,14 @@ export class Switch {
 
   async subscribe (session: Session, name: string): Promise<void> {
     this.checkName(name)
+    if (session.subscriptions.has(name)) await this.caughtUp()
     const queue = this.queue(name)
     if (session.subscriptions.has(name)) return
     // Subscriptions are kept by name: a queue destroyed and created again keeps its subscribers.
     session.subscriptions.add(name)
     // A long-poll already waiting honours the new subscription.
     for (const waiter of session.waiters) {
+      if (!waiter.followsSubscriptions) continue
       waiter.watch(name)
       if (queue.hasAfter(waiter.after)) waiter.wake()
     }
@@ -315,37 +429,41 @@ export class Switch {
 
   async unsubscribe (session: Session, name: string): Promise<void> {
     this.checkName(name)
+    if (!session.subscriptions.has(name)) await this.caughtUp()
     if (!session.subscriptions.delete(name)) return
     await this.persist({ type: 'unsubscribe', token: session.token, queue: name })
   }
 
   async transfer (session: Session, options: TransferOptions): Promise<TransferResult> {
+    this.refuseIfEnded(session)
     const { after } = options
     const max = Math.min(options.max ?? this.options.maxTransfer, this.options.maxTransfer)
     const timeout = Math.min(options.timeout, this.options.maxTimeout)
     const now = this.now()
-    for (const name of session.subscriptions) {
+    // The subscriptions are read live, so a subscription added while the transfer waits counts.
+    const names: Iterable<string> = options.queues === undefined ? session.subscriptions : new Set(options.queues)
+    for (const name of names) {
       const queue = this.queues.get(name)
       if (queue === undefined) continue
       queue.lastTransfer = now
       queue.nextTransferExpected = now + timeout
     }
-    let messages = this.collect(session, after, max)
+    let messages = this.collect(names, after, max)
     if (messages.length === 0 && timeout > 0 && !this.stopping && options.signal?.aborted !== true) {
-      messages = await this.wait(session, after, max, timeout, options.signal)
+      messages = await this.wait(session, names, options.queues === undefined, { after, max, timeout, signal: options.signal })
     }
     if (messages.length === 0) return { messages, next: after }
     const delivered = this.now()
     for (const message of messages) {
-      this.trace.record({ time: delivered, type: 'deliver', client: session.client, queue: message.queue, messageId: message.id })
+      this.trace.record({ time: delivered, type: 'deliver', client: session.client, queue: message.queue, messageId: message.id }, message)
     }
     return { messages, next: messages[messages.length - 1].id }
   }
 
-  private collect (session: Session, after: number, max: number): StoredMessage[] {
+  private collect (names: Iterable<string>, after: number, max: number): StoredMessage[] {
     const out: StoredMessage[] = []
     let sources = 0
-    for (const name of session.subscriptions) {
+    for (const name of names) {
       const queue = this.queues.get(name)
       if (queue === undefined) continue
       const before = out.length
@@ -356,19 +474,27 @@ export class Switch {
       out.sort((a, b) => a.id - b.id)
       out.length = Math.min(out.length, max)
     }
+    // Out of sight until its send is durable: it may yet fail and be undone.
+    while (out.length > 0 && out[out.length - 1].id > this.durableId) out.pop()
     return out
   }
 
-  private async wait (session: Session, after: number, max: number, timeout: number, signal?: AbortSignal): Promise<StoredMessage[]> {
+  private async wait (
+    session: Session,
+    names: Iterable<string>,
+    followsSubscriptions: boolean,
+    { after, max, timeout, signal }: { after: number, max: number, timeout: number, signal: AbortSignal | undefined }
+  ): Promise<StoredMessage[]> {
     return await new Promise((resolve) => {
       const onAbort = (): void => { waiter.settle([]) }
-      const waiter = new Waiter(session, after, this.waiters, () => this.collect(session, after, max), (messages) => {
+      const collect = (): StoredMessage[] => this.collect(names, after, max)
+      const waiter = new Waiter(session, after, this.waiters, collect, followsSubscriptions, (messages) => {
         session.waiters.delete(waiter)
         signal?.removeEventListener('abort', onAbort)
         resolve(messages)
       })
       session.waiters.add(waiter)
-      for (const name of session.subscriptions) waiter.watch(name)
+      for (const name of names) waiter.watch(name)
       waiter.expireAfter(timeout)
       signal?.addEventListener('abort', onAbort, { once: true })
     })
@@ -399,6 +525,19 @@ export class Switch {
       events = this.trace.since(after, max)
     }
     return { events, next: events.length === 0 ? Math.min(after, this.trace.lastId) : events[events.length - 1].id }
+  }
+
+  /** A message still held: sent and not yet acked. */
+  message (id: number): StoredMessage | undefined {
+    return this.messageQueue.get(id)?.get(id)
+  }
+
+  contents (): QueueContents[] {
+    return [...this.queues.values()].map((queue) => {
+      const entry: QueueContents = { name: queue.name, kind: queue.kind, messages: [...queue.messages()] }
+      if (queue.nextTransferExpected !== undefined) entry.nextTransferExpected = queue.nextTransferExpected
+      return entry
+    })
   }
 
   diagnostics (): Diagnostics {
@@ -436,7 +575,7 @@ export class Switch {
       lastActivity: session.lastActivity,
       inFlight: session.holds
     }))
-    return { startTime: this.startTime, now, store: this.storeInfo, queues, sessions }
+    return { startTime: this.startTime, now, dropped: this.dropped, store: this.storeInfo, queues, sessions }
   }
 
   // Life cycle
@@ -445,13 +584,22 @@ export class Switch {
     if (this.stopping) throw new ShuttingDownError()
   }
 
-  private sweep (): void {
+  /**
+   * For a Session object held past its end (a logout raced the request): nothing would ever remove a temporary
+   * queue it created, nor answer a long-poll it started.
+   */
+  private refuseIfEnded (session: Session): void {
+    if (!this.isCurrent(session)) throw new SessionNotFoundError()
+  }
+
+  /** Ends the sessions whose lease ran out and forgets lapsed idempotency keys; the timer calls it. */
+  sweep (): void {
     const now = this.now()
     for (const session of this.sessions.values()) {
       if (session.expired(now, this.options.sessionTtl)) {
         this.endSession(session)
         this.persist({ type: 'session_end', token: session.token }).catch(() => {
-          // A failed write leaves the session in the store; it expires again after the next start.
+          // Rolled back: the session is there again, and a later sweep ends it again.
         })
       }
     }
@@ -463,8 +611,9 @@ export class Switch {
     if (this.stopping) return
     this.stopping = true
     clearInterval(this.sweeper)
-    for (const waiters of [...this.waiters.values()]) {
-      for (const waiter of [...waiters]) waiter.settle([])
+    // By session, not by queue: a long-poll of a session with no subscriptions watches no queue.
+    for (const session of this.sessions.values()) {
+      for (const waiter of [...session.waiters]) waiter.settle([])
     }
     this.trace.releaseAll()
   }
@@ -474,17 +623,40 @@ export class Switch {
     await this.store.close()
   }
 
+  /**
+   * Makes memory what the store holds: at start-up, and after a failed write, to undo every change not durable.
+   * Sessions and queues that stay keep their live state (leases, long-polls, poll times).
+   */
   private restore (snapshot: Snapshot): void {
     const now = this.now()
-    this.lastId = snapshot.lastId
+    const sessionsBefore = new Map(this.sessions)
+    const queuesBefore = new Map(this.queues)
+    this.sessions.clear()
+    this.queues.clear()
+    this.messageQueue.clear()
+    this.idempotency = new IdempotencyKeys()
+    // An id handed out for a change that failed is not handed out again.
+    this.lastId = Math.max(this.lastId, snapshot.lastId)
+    this.durableId = this.lastId
     for (const persisted of snapshot.sessions) {
       // Lease clocks restart at boot: a client has one TTL to come back.
-      const session = new Session(persisted.token, persisted.client, now)
+      const session = sessionsBefore.get(persisted.token) ?? new Session(persisted.token, persisted.client, now)
+      sessionsBefore.delete(persisted.token)
+      session.subscriptions.clear()
+      session.queues.clear()
       for (const name of persisted.subscriptions) session.subscriptions.add(name)
       this.sessions.set(session.token, session)
     }
+    // Sessions whose login failed.
+    for (const session of sessionsBefore.values()) {
+      for (const waiter of [...session.waiters]) waiter.settle([])
+    }
     for (const persisted of snapshot.queues) {
-      this.queues.set(persisted.name, new Queue(persisted.name, persisted.kind, persisted.owner))
+      const queue = new Queue(persisted.name, persisted.kind, persisted.owner)
+      const before = queuesBefore.get(persisted.name)
+      queue.lastTransfer = before?.lastTransfer
+      queue.nextTransferExpected = before?.nextTransferExpected
+      this.queues.set(persisted.name, queue)
       if (persisted.owner !== undefined) this.sessions.get(persisted.owner)?.queues.add(persisted.name)
     }
     for (const message of snapshot.messages) {
@@ -495,6 +667,10 @@ export class Switch {
     }
     for (const entry of snapshot.idempotencyKeys) {
       if (entry.expires > now) this.idempotency.remember(entry.queue, entry.key, entry.id, entry.expires)
+    }
+    // Long-polls look again: a failed ack has brought its message back.
+    for (const waiters of this.waiters.values()) {
+      for (const waiter of waiters) waiter.wake()
     }
   }
 }

@@ -1,28 +1,35 @@
 import type { TraceEvent } from '../../lib/protocol.js'
+import type { StoredMessage } from './queue.js'
 
 type Listener = () => void
 
 /** A ring buffer of recent events with increasing ids, which readers poll with a cursor like transfer. */
 export class TraceLog {
   private readonly events: TraceEvent[] = []
+  /**
+   * The message each event is about, in the same slots: the original protocols' trace shows whole messages,
+   * acked or not. The ring's capacity bounds what this keeps alive.
+   */
+  private readonly subjects: Array<StoredMessage | undefined> = []
   private readonly capacity: number
   private nextId = 1
   private readonly listeners = new Set<Listener>()
   private notifyScheduled = false
 
   constructor (capacity: number) {
-    this.capacity = capacity
+    this.capacity = Math.max(1, capacity)
   }
 
   get lastId (): number {
     return this.nextId - 1
   }
 
-  record (event: Omit<TraceEvent, 'id'>): void {
+  record (event: Omit<TraceEvent, 'id'>, subject?: StoredMessage): void {
     const full = event as TraceEvent
     full.id = this.nextId++
-    this.events.push(full)
-    if (this.events.length > this.capacity) this.events.shift()
+    // A circular buffer: slot of event n is n % capacity, so recording never moves the others.
+    this.events[full.id % this.capacity] = full
+    this.subjects[full.id % this.capacity] = subject
     if (this.listeners.size > 0 && !this.notifyScheduled) {
       // One wake-up per burst of events, not one per event.
       this.notifyScheduled = true
@@ -35,9 +42,17 @@ export class TraceLog {
 
   /** Events with id > `after`, oldest first, at most `max`. */
   since (after: number, max: number): TraceEvent[] {
-    const first = this.events.length === 0 ? this.nextId : this.events[0].id
-    const start = Math.max(0, after + 1 - first)
-    return this.events.slice(start, start + max)
+    const oldest = Math.max(1, this.nextId - this.capacity)
+    const from = Math.max(after + 1, oldest)
+    const to = Math.min(this.nextId, from + max)
+    const out: TraceEvent[] = []
+    for (let id = from; id < to; id++) out.push(this.events[id % this.capacity])
+    return out
+  }
+
+  /** The message event `id` is about, while the event is in the buffer. */
+  subject (id: number): StoredMessage | undefined {
+    return this.events[id % this.capacity]?.id === id ? this.subjects[id % this.capacity] : undefined
   }
 
   listen (listener: Listener): () => void {

@@ -11,6 +11,8 @@ export type WaiterRegistry = Map<string, Set<Waiter>>
 export class Waiter {
   readonly session: Session
   readonly after: number
+  /** False for a long-poll on queues named by the caller: a new subscription does not concern it. */
+  readonly followsSubscriptions: boolean
   private readonly registry: WaiterRegistry
   private readonly collect: (waiter: Waiter) => StoredMessage[]
   private readonly finish: (messages: StoredMessage[]) => void
@@ -24,10 +26,12 @@ export class Waiter {
     after: number,
     registry: WaiterRegistry,
     collect: (waiter: Waiter) => StoredMessage[],
+    followsSubscriptions: boolean,
     finish: (messages: StoredMessage[]) => void
   ) {
     this.session = session
     this.after = after
+    this.followsSubscriptions = followsSubscriptions
     this.registry = registry
     this.collect = collect
     this.finish = finish

@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import { API_PREFIX } from '../../lib/protocol.js'
+import { API_PREFIX, QUEUE_NAME_MAX_LENGTH } from '../../lib/protocol.js'
 import type { Switch } from '../core/switch.js'
-import { installErrorHandling } from './errors.js'
+import { answerFrameworkError, installErrorHandling } from './errors.js'
 import { installSessionAuth } from './session-auth.js'
 import { messageRoutes } from './routes/messages.js'
 import { observeRoutes, type ObserveHooks } from './routes/observe.js'
@@ -23,12 +23,23 @@ export function buildApp (core: Switch, hooks: ObserveHooks, options: AppOptions
     // Room for the payload plus the JSON around it; the core enforces the exact payload limit.
     bodyLimit: core.options.maxPayload + 64 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
-    return503OnClosing: true,
+    // The router's default (100) would refuse the longer half of the valid queue names.
+    routerOptions: { maxParamLength: QUEUE_NAME_MAX_LENGTH },
+    frameworkErrors: answerFrameworkError,
+    // Fastify's own 503 body is not our error shape; while draining, the core refuses new work itself.
+    return503OnClosing: false,
     forceCloseConnections: 'idle'
   })
   installErrorHandling(app)
   installSessionAuth(app, core)
+  // A connection kept alive past the shutdown would hold the close for the whole keep-alive timeout.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (core.shuttingDown) reply.header('connection', 'close')
+    done(null, payload)
+  })
   app.register(async (api) => {
+    // JSON bodies only (login): a text/plain body is a 415, not a string that fails validation.
+    api.removeContentTypeParser('text/plain')
     sessionRoutes(api, core)
     queueRoutes(api, core)
     messageRoutes(api, core)

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { ErrorBody, ErrorCode } from '../../lib/protocol.js'
+import { QUEUE_NAME_MAX_LENGTH, type ErrorBody, type ErrorCode } from '../../lib/protocol.js'
 import { SwitchError } from '../core/errors.js'
 
 const STATUS: Record<ErrorCode, number> = {
@@ -46,6 +46,14 @@ function classify (error: FastifyError): { code: ErrorCode, message: string } {
     return { code: 'invalid_request', message: error.message }
   }
   return { code: 'internal', message: 'internal error' }
+}
+
+/** Requests the router refuses before any route runs (a bad percent-encoding, an overlong path segment). */
+export function answerFrameworkError (error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const problem = error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+    ? `a path segment is longer than ${QUEUE_NAME_MAX_LENGTH} characters`
+    : 'the URL is not validly percent-encoded'
+  void reply.code(400).send(errorBody('invalid_request', problem))
 }
 
 /** One error shape everywhere: `{"error": {"code", "message"}}` with the status its code implies. */

@@ -216,6 +216,7 @@ export const diagnosticsSchema = {
       properties: {
         startTime: { type: 'integer' },
         now: { type: 'integer' },
+        dropped: { type: 'integer' },
         store: {
           type: 'object',
           required: ['kind'],

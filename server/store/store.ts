@@ -49,8 +49,14 @@ export interface Store {
   /** For diagnostics: which store, and where. */
   readonly kind: string
   readonly location?: string
+  /** What is durable now: read at start-up, and again after a failed write to undo it in memory. */
   load (): Snapshot
-  /** Resolves once the record is durable; rejects if it could not be made so (then nothing of it applies). */
+  /**
+   * Resolves once the record is durable; rejects if it could not be made so (then nothing of it applies).
+   * Writes settle in the order they were made, and a failure fails every write made before it was reported:
+   * they may build on the failed one. Failures are reported in their own event-loop turn, so that the core can
+   * read the store back (`load`) before anything else runs.
+   */
   write (record: StoreRecord): Promise<void> | undefined
   close (): Promise<void>
 }

@@ -28,6 +28,6 @@ export function observeRoutes (app: FastifyInstance, core: Switch, hooks: Observ
 
   app.post('/shutdown', { schema: shutdownSchema }, async (_request, reply) => {
     reply.raw.once('finish', hooks.shutdown)
-    return reply.code(202).send({ status: 'shutting_down' })
+    return reply.code(202).header('connection', 'close').send({ status: 'shutting_down' })
   })
 }

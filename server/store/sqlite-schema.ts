@@ -1,0 +1,51 @@
+import type { Database } from 'better-sqlite3'
+
+/**
+ * Marks a database as the switch's: SQLite keeps it in the file header (`PRAGMA application_id`), where it can
+ * be read without opening the file with SQLite at all. "MSWT".
+ */
+export const APPLICATION_ID = 0x4d535754
+
+/**
+ * Migration n (index n - 1) takes a database from schema version n - 1 to n; version 0 is an empty file. The
+ * version lives in the header too (`PRAGMA user_version`). Append new migrations; never edit a shipped one.
+ */
+const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
+  (db) => {
+    db.exec(`
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT INTO meta (key, value) VALUES ('last_id', 0);
+      CREATE TABLE sessions (token TEXT PRIMARY KEY, client TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE queues (name TEXT PRIMARY KEY, kind TEXT NOT NULL, owner TEXT) WITHOUT ROWID;
+      CREATE INDEX queues_by_owner ON queues (owner) WHERE owner IS NOT NULL;
+      CREATE TABLE subscriptions (
+        token TEXT NOT NULL, queue TEXT NOT NULL, PRIMARY KEY (token, queue)
+      ) WITHOUT ROWID;
+      CREATE TABLE messages (
+        id INTEGER PRIMARY KEY, queue TEXT NOT NULL, payload BLOB NOT NULL, correlation_id TEXT,
+        reply_to TEXT, error INTEGER NOT NULL, origin TEXT NOT NULL, time INTEGER NOT NULL
+      );
+      -- Destroying a queue or ending a session deletes by queue name.
+      CREATE INDEX messages_by_queue ON messages (queue);
+      CREATE TABLE idempotency_keys (
+        queue TEXT NOT NULL, key TEXT NOT NULL, id INTEGER NOT NULL, expires INTEGER NOT NULL,
+        PRIMARY KEY (queue, key)
+      ) WITHOUT ROWID;
+      CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires);
+    `)
+  }
+]
+
+export const SCHEMA_VERSION = MIGRATIONS.length
+
+/**
+ * Brings the database from `from` to SCHEMA_VERSION in one transaction, stamping marker and version with it, so
+ * a crash leaves either the old schema or the new one.
+ */
+export function migrate (db: Database, from: number): void {
+  db.transaction(() => {
+    for (let version = from; version < SCHEMA_VERSION; version++) MIGRATIONS[version](db)
+    db.pragma(`application_id = ${APPLICATION_ID}`)
+    db.pragma(`user_version = ${SCHEMA_VERSION}`)
+  })()
+}

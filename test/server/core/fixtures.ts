@@ -1,0 +1,52 @@
+// Helpers shared by the core's tests: a switch closed with the test, a clock the test moves, and a wait on
+// the trace instead of a sleep.
+import type { Test } from 'tap'
+import type { TraceEvent, TraceEventType } from '../../../lib/protocol.js'
+import { Switch, type SwitchOptions } from '../../../server/core/switch.js'
+
+export function startCore (t: Test, options: Partial<SwitchOptions> = {}): Switch {
+  const core = new Switch(options)
+  t.teardown(() => core.close())
+  return core
+}
+
+export interface Clock {
+  now: () => number
+  advance: (ms: number) => void
+}
+
+export function manualClock (start = 1_000_000): Clock {
+  let time = start
+  return { now: () => time, advance: (ms) => { time += ms } }
+}
+
+/**
+ * Resolves with the first event of `type` recorded after the call that satisfies `match`. It long-polls the
+ * trace, whose timer keeps the process alive while an event only the (unref'd) sweeper will cause is pending.
+ */
+export async function traced (
+  core: Switch,
+  type: TraceEventType,
+  match: (event: TraceEvent) => boolean = () => true
+): Promise<TraceEvent> {
+  let after = core.trace.lastId
+  for (;;) {
+    const { events, next } = await core.waitForTrace(after, 60_000, 1000)
+    const found = events.find((event) => event.type === type && match(event))
+    if (found !== undefined) return found
+    if (core.shuttingDown) throw new Error(`the switch shut down before a ${type} event`)
+    after = next
+  }
+}
+
+/** Lets every pending microtask and the current event-loop turn run: a woken waiter has settled by then. */
+export async function settle (): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve))
+}
+
+/** Tracks whether a promise has settled, to assert that a long-poll is still waiting. */
+export function watch<T> (promise: Promise<T>): { readonly done: boolean, promise: Promise<T> } {
+  const state = { done: false, promise }
+  promise.then(() => { state.done = true }, () => { state.done = true })
+  return state
+}
