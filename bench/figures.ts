@@ -1,0 +1,174 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { withProcesses, type Processes } from './proc.js'
+import type { RoleName } from './roles/index.js'
+import { openFilesLimit } from './rss.js'
+import { SPARE_FILES, type Group, type Settings } from './settings.js'
+import { median, type Throughput } from './stats.js'
+
+/** What a group of figures may do: start processes, and fill in rows of the table. */
+export interface Context {
+  settings: Settings
+  execArgvFor: (role: RoleName) => string[]
+  set: (id: string, value: number) => void
+  /** Marks every row under `prefix` that has no value yet as not measured, and why. */
+  skip: (prefix: string, reason: string) => void
+  note: (id: string, text: string) => void
+  detail: (key: string, value: unknown) => void
+}
+
+const QUEUE = 'bench'
+// Bounds on a job beyond its own measured time: setup, connection, warm-up on a busy machine.
+const JOB_SLACK_SECONDS = 60
+
+async function run<T> (context: Context, body: (processes: Processes) => Promise<T>): Promise<T> {
+  return await withProcesses(context.execArgvFor, body)
+}
+
+function setThroughput (context: Context, prefix: string, result: Throughput): void {
+  context.set(`${prefix}.rps`, result.rps)
+  context.set(`${prefix}.p50`, result.latency.p50)
+  context.set(`${prefix}.p99`, result.latency.p99)
+  if (result.failed > 0) context.note(`${prefix}.rps`, `${result.failed} requests failed`)
+}
+
+/** The most this machine serves over HTTP from one Node process: every other figure is read against it. */
+async function ceiling (context: Context): Promise<void> {
+  const s = context.settings
+  await run(context, async (processes) => {
+    const [bare, load] = await Promise.all([processes.start('bare', undefined), processes.start('load', undefined)])
+    const timeout = s.cannonWarmupSeconds + s.cannonSeconds + JOB_SLACK_SECONDS
+    for (const connections of [s.connections, 1]) {
+      const result = await load.run('cannon', {
+        url: bare.info.url, path: '/', connections, seconds: s.cannonSeconds, warmupSeconds: s.cannonWarmupSeconds
+      }, timeout)
+      setThroughput(context, `ceiling.c${connections}`, result)
+      context.detail(`ceiling.c${connections}`, result)
+    }
+  })
+}
+
+/** Many senders, one queue: the switch's raw intake, in memory and with a durable store. */
+async function send (context: Context): Promise<void> {
+  const s = context.settings
+  const timeout = s.cannonWarmupSeconds + s.cannonSeconds + JOB_SLACK_SECONDS
+  for (const durable of [false, true]) {
+    const store = durable ? 'durable' : 'memory'
+    const dataDir = durable ? await mkdtemp(join(tmpdir(), 'switch-bench-')) : undefined
+    try {
+      await run(context, async (processes) => {
+        const [server, load] = await Promise.all([
+          processes.start('switch', dataDir === undefined ? {} : { dataDir }),
+          processes.start('load', undefined)
+        ])
+        const tokens = await load.run('prepareSenders', { url: server.info.url, queue: QUEUE, senders: s.connections }, JOB_SLACK_SECONDS)
+        const result = await load.run('cannon', {
+          url: server.info.url,
+          path: `/v1/queues/${QUEUE}/messages`,
+          connections: s.connections,
+          seconds: s.cannonSeconds,
+          warmupSeconds: s.cannonWarmupSeconds,
+          tokens
+        }, timeout)
+        setThroughput(context, `send.${store}`, result)
+        context.detail(`send.${store}`, { store: server.info.store, ...result })
+      })
+    } finally {
+      if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true })
+    }
+  }
+}
+
+/**
+ * Request/reply through the switch and through Aedes, each with its responder in a process of its own and the
+ * callers in a third; the two take turns at each concurrency, round after round, so drift hits both alike.
+ */
+async function rpc (context: Context): Promise<void> {
+  const s = context.settings
+  const timeout = s.rpcWarmupSeconds + s.rpcSeconds + JOB_SLACK_SECONDS
+  const maxConcurrency = Math.max(...s.rpcConcurrency)
+  await run(context, async (processes) => {
+    const [server, broker, load] = await Promise.all([
+      processes.start('switch', {}),
+      processes.start('aedes', undefined),
+      processes.start('load', undefined)
+    ])
+    await Promise.all([
+      processes.start('switch-responder', { url: server.info.url, queue: QUEUE, concurrency: maxConcurrency }),
+      processes.start('mqtt-responder', { url: broker.info.url })
+    ])
+    const rounds = new Map<string, Throughput[]>()
+    const keep = (id: string, result: Throughput): void => { rounds.set(id, [...(rounds.get(id) ?? []), result]) }
+    for (let round = 0; round < s.rpcRounds; round++) {
+      for (const concurrency of s.rpcConcurrency) {
+        const loop = { concurrency, seconds: s.rpcSeconds, warmupSeconds: s.rpcWarmupSeconds }
+        const turns = [
+          async () => { keep(`rpc.switch.c${concurrency}`, await load.run('rpcSwitch', { url: server.info.url, queue: QUEUE, ...loop }, timeout)) },
+          async () => { keep(`rpc.aedes.c${concurrency}`, await load.run('rpcMqtt', { url: broker.info.url, ...loop }, timeout)) }
+        ]
+        if (round % 2 === 1) turns.reverse()
+        for (const turn of turns) await turn()
+      }
+    }
+    for (const [id, results] of rounds) {
+      context.set(`${id}.rps`, median(results.map((r) => r.rps)))
+      context.set(`${id}.p50`, median(results.map((r) => r.latency.p50)))
+      context.set(`${id}.p99`, median(results.map((r) => r.latency.p99)))
+      context.detail(id, results)
+    }
+  })
+}
+
+/** Thousands of clients each holding a long-poll open: their memory, and how fast one still gets its message. */
+async function waiters (context: Context): Promise<void> {
+  const s = context.settings
+  const limit = openFilesLimit()
+  if (limit < s.waiters + SPARE_FILES) {
+    context.skip('waiters.', `not measured: ulimit -n is ${limit}, ${s.waiters + SPARE_FILES} needed (raise it in the shell running the bench)`)
+    return
+  }
+  await run(context, async (processes) => {
+    const [server, load] = await Promise.all([processes.start('switch', {}), processes.start('load', undefined)])
+    const result = await load.run('waiters', {
+      url: server.info.url,
+      switchPid: server.pid,
+      waiters: s.waiters,
+      probes: s.waiterProbes,
+      batch: s.waiterBatch,
+      batchTimeoutSeconds: JOB_SLACK_SECONDS
+    }, s.mode === 'full' ? 900 : 120)
+    context.set('waiters.perWaiter', result.bytesPerWaiter / 1024)
+    context.set('waiters.perPoll', result.bytesPerPoll / 1024)
+    context.set('waiters.p50', result.sendToWaiter.p50)
+    context.set('waiters.p99', result.sendToWaiter.p99)
+    context.detail('waiters', result)
+  })
+}
+
+/** Whether the switch's costs grow with what it holds: a long queue, many sessions and queues. */
+async function size (context: Context): Promise<void> {
+  const s = context.settings
+  const timeout = s.mode === 'full' ? 600 : 120
+  await run(context, async (processes) => {
+    const [server, load] = await Promise.all([processes.start('switch', {}), processes.start('load', undefined)])
+    const result = await load.run('tailTransfer', { url: server.info.url, messages: s.tailMessages, probes: s.tailProbes }, timeout)
+    context.set('size.tail.p50', result.tail.p50)
+    context.set('size.tail.p99', result.tail.p99)
+    context.set('size.empty.p50', result.empty.p50)
+    context.set('size.empty.p99', result.empty.p99)
+    context.detail('size.tail', result)
+  })
+  await run(context, async (processes) => {
+    const [server, load] = await Promise.all([processes.start('switch', {}), processes.start('load', undefined)])
+    const result = await load.run('manySessions', { url: server.info.url, sessions: s.sessions, probes: s.sessionProbes }, timeout)
+    context.set('size.alone.p50', result.alone.p50)
+    context.set('size.alone.p99', result.alone.p99)
+    context.set('size.crowded.p50', result.crowded.p50)
+    context.set('size.crowded.p99', result.crowded.p99)
+    context.note('size.crowded.p50', `${(result.crowded.p50 / result.alone.p50).toFixed(2)}× alone`)
+    context.detail('size.sessions', result)
+  })
+}
+
+export const figures: Record<Group, (context: Context) => Promise<void>> = { ceiling, send, rpc, waiters, size }

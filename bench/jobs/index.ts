@@ -1,0 +1,14 @@
+import { cannon } from './cannon.js'
+import { rpcMqtt } from './rpc-mqtt.js'
+import { rpcSwitch } from './rpc-switch.js'
+import { prepareSenders } from './setup.js'
+import { manySessions, tailTransfer } from './size.js'
+import { waiters } from './waiters.js'
+
+/** What a load process can be asked to run; each job is a function of plain, serializable data. */
+export const jobs = { cannon, prepareSenders, rpcMqtt, rpcSwitch, waiters, tailTransfer, manySessions }
+
+export type Jobs = typeof jobs
+export type JobName = keyof Jobs
+export type JobParams<K extends JobName> = Parameters<Jobs[K]>[0]
+export type JobResult<K extends JobName> = Awaited<ReturnType<Jobs[K]>>

@@ -1,0 +1,24 @@
+import { startSwitch } from '../../server/index.js'
+import type { Running } from '../ipc.js'
+
+export interface SwitchParams {
+  /** Keep state durably in this directory. */
+  dataDir?: string
+}
+
+export interface SwitchInfo {
+  url: string
+  /** The store the switch reports using (memory, sqlite, …). */
+  store: string
+}
+
+/** The switch under test, alone in its process. */
+export async function startBenchSwitch (params: SwitchParams): Promise<Running<SwitchInfo>> {
+  const running = await startSwitch({
+    port: 0,
+    // Long enough that no session of a figure's setup expires while the figure runs.
+    sessionTtl: 600_000,
+    ...params
+  })
+  return { info: { url: running.url, store: running.core.storeInfo.kind }, stop: running.stop }
+}
