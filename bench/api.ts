@@ -1,5 +1,6 @@
 import { Pool, type Dispatcher } from 'undici'
 import type { LoginResponse, ListResponse, SendResponse, TransferResponse } from '../lib/protocol.js'
+import type { PublishResponse } from '../lib/pubsub.js'
 
 /** A 64-byte payload: the message size every figure uses. */
 export const PAYLOAD = Buffer.alloc(64, 'x')
@@ -62,6 +63,16 @@ export class Api {
   async send (token: string, queue: string, payload: Buffer = PAYLOAD): Promise<number> {
     const text = await this.call('POST', `/v1/queues/${encodeURIComponent(queue)}/messages`, token, payload)
     return (JSON.parse(text) as SendResponse).id
+  }
+
+  async bind (token: string, queue: string, filter: string): Promise<void> {
+    await this.call('PUT', `/v1/queues/${encodeURIComponent(queue)}/bindings/${encodeURIComponent(filter)}`, token)
+  }
+
+  /** Publishes a 64-byte payload; resolves with how many queues received it. */
+  async publish (token: string, topic: string, payload: Buffer = PAYLOAD): Promise<number> {
+    const text = await this.call('POST', `/v1/topics/${encodeURIComponent(topic)}/messages`, token, payload)
+    return (JSON.parse(text) as PublishResponse).count
   }
 
   async ack (token: string, id: number): Promise<void> {

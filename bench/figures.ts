@@ -171,4 +171,21 @@ async function size (context: Context): Promise<void> {
   })
 }
 
-export const figures: Record<Group, (context: Context) => Promise<void>> = { ceiling, send, rpc, waiters, size }
+/** Whether a publish costs more when the switch holds many topic bindings: it should not (a trie, not a scan). */
+async function topics (context: Context): Promise<void> {
+  const s = context.settings
+  await run(context, async (processes) => {
+    const [server, load] = await Promise.all([processes.start('switch', {}), processes.start('load', undefined)])
+    const result = await load.run('publishLatency', {
+      url: server.info.url, few: s.fewBindings, many: s.bindings, probes: s.publishProbes
+    }, s.mode === 'full' ? 600 : 120)
+    context.set('topics.few.p50', result.few.latency.p50)
+    context.set('topics.few.p99', result.few.latency.p99)
+    context.set('topics.many.p50', result.many.latency.p50)
+    context.set('topics.many.p99', result.many.latency.p99)
+    context.note('topics.many.p50', `${(result.many.latency.p50 / result.few.latency.p50).toFixed(2)}× with ${s.fewBindings}`)
+    context.detail('topics', result)
+  })
+}
+
+export const figures: Record<Group, (context: Context) => Promise<void>> = { ceiling, send, rpc, waiters, size, topics }

@@ -102,6 +102,14 @@ export function catalog (s: Settings): RowSpec[] {
     { id: 'size.crowded.p50', figure: `Send with ${n} sessions and ${n} queues: p50`, unit: 'microseconds', ratioTo: 'ceiling.c1.p50' },
     { id: 'size.crowded.p99', figure: `Send with ${n} sessions and ${n} queues: p99`, unit: 'microseconds', ratioTo: 'ceiling.c1.p99' }
   )
+  const few = thousands(s.fewBindings)
+  const many = thousands(s.bindings)
+  rows.push(
+    { id: 'topics.few.p50', figure: `Publish to 1 of ${few} topic bindings: p50`, unit: 'microseconds', ratioTo: 'ceiling.c1.p50' },
+    { id: 'topics.few.p99', figure: `Publish to 1 of ${few} topic bindings: p99`, unit: 'microseconds', ratioTo: 'ceiling.c1.p99' },
+    { id: 'topics.many.p50', figure: `Publish to 1 of ${many} topic bindings: p50`, unit: 'microseconds', ratioTo: 'ceiling.c1.p50' },
+    { id: 'topics.many.p99', figure: `Publish to 1 of ${many} topic bindings: p99`, unit: 'microseconds', ratioTo: 'ceiling.c1.p99' }
+  )
   return rows
 }
 
@@ -119,7 +127,8 @@ function targets (s: Settings): Target[] {
     { id: 'rpc.switch.c1.p50', text: '≤ 5× ceiling p50 (1 connection)', check: (v, get) => within(get('ceiling.c1.p50'), (c) => v <= 5 * c) },
     { id: 'waiters.perWaiter', text: '≤ 16 KiB', check: (v) => v <= 16 },
     { id: 'waiters.p99', text: '≤ 10 ms', check: (v) => v <= 10_000 },
-    { id: 'size.tail.p50', text: '≤ 2× empty queue', check: (v, get) => within(get('size.empty.p50'), (e) => v <= 2 * e) }
+    { id: 'size.tail.p50', text: '≤ 2× empty queue', check: (v, get) => within(get('size.empty.p50'), (e) => v <= 2 * e) },
+    { id: 'topics.many.p50', text: `≤ 2× with ${thousands(s.fewBindings)} bindings`, check: (v, get) => within(get('topics.few.p50'), (f) => v <= 2 * f) }
   ]
   for (const concurrency of s.rpcConcurrency) {
     const id = `rpc.switch.c${concurrency}.rps`

@@ -1,7 +1,7 @@
 import { openFilesLimit } from './rss.js'
 
 export type Mode = 'quick' | 'full'
-export const GROUPS = ['ceiling', 'send', 'rpc', 'waiters', 'size'] as const
+export const GROUPS = ['ceiling', 'send', 'rpc', 'waiters', 'size', 'topics'] as const
 export type Group = typeof GROUPS[number]
 
 export interface Settings {
@@ -23,6 +23,10 @@ export interface Settings {
   tailProbes: number
   sessions: number
   sessionProbes: number
+  /** Topic bindings of the publish figures: few, then many. */
+  fewBindings: number
+  bindings: number
+  publishProbes: number
 }
 
 const FULL: Settings = {
@@ -40,7 +44,10 @@ const FULL: Settings = {
   tailMessages: 100_000,
   tailProbes: 2000,
   sessions: 1000,
-  sessionProbes: 2000
+  sessionProbes: 2000,
+  fewBindings: 10,
+  bindings: 10_000,
+  publishProbes: 2000
 }
 
 /** A few seconds per figure: enough to show the harness still runs end to end, not to judge anything. */
@@ -58,7 +65,9 @@ const QUICK: Settings = {
   tailMessages: 3000,
   tailProbes: 100,
   sessions: 100,
-  sessionProbes: 100
+  sessionProbes: 100,
+  bindings: 1000,
+  publishProbes: 100
 }
 
 /** File descriptors a process keeps for itself beyond the waiters' sockets. */

@@ -4,15 +4,19 @@ import Call from './commands/call.js'
 import Destroy from './commands/destroy.js'
 import Diagnostics from './commands/diagnostics.js'
 import List from './commands/list.js'
+import Publish from './commands/publish.js'
 import Send from './commands/send.js'
 import Serve from './commands/serve.js'
 import Shutdown from './commands/shutdown.js'
+import Subscribe from './commands/subscribe.js'
 import Tail from './commands/tail.js'
 
 export default {
   serve: Serve,
   call: Call,
   send: Send,
+  publish: Publish,
+  subscribe: Subscribe,
   list: List,
   diagnostics: Diagnostics,
   tail: Tail,

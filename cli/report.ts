@@ -124,6 +124,14 @@ export function diagnosticsReport (diagnostics: Diagnostics): string {
     }
   }
 
+  // Publish/subscribe, shown only where it is in use.
+  const bound = queues.filter((queue) => queue.bindings !== undefined && queue.bindings.length > 0)
+  const retained = diagnostics.retained?.topics ?? []
+  if (bound.length > 0 || retained.length > 0) {
+    lines.push('', ...section('Topic bindings', bound.map((queue) => `${queue.name}  <- ${(queue.bindings ?? []).join(', ')}`), 'none'))
+    lines.push(...section(`Retained messages (${plural(retained.length, 'topic')})`, retained, 'none'))
+  }
+
   const sessions = [...diagnostics.sessions].sort((a, b) => a.client < b.client ? -1 : a.client > b.client ? 1 : 0)
   lines.push('', ...section('Sessions', sessions.map((session) => {
     const facts = [`${session.client} [${session.tokenPrefix}]`, `last active ${formatDuration(now - session.lastActivity)} ago`]

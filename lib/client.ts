@@ -1,4 +1,6 @@
+import { nanoid } from 'nanoid'
 import { basename } from 'node:path'
+import { Batches } from './batches.js'
 import { Connection, encodeName } from './connection.js'
 import { ClientClosedError } from './errors.js'
 import * as operations from './operations.js'
@@ -9,14 +11,17 @@ import type {
   HealthResponse,
   ListResponse,
   LoginResponse,
+  Message,
   QueueInfo,
   SendResponse,
   SessionInfo,
   TraceResponse,
   TransferResponse
 } from './protocol.js'
+import type { BindResponse, BindingsResponse, PublishResponse } from './pubsub.js'
 import { RpcEngine, type RpcOptions } from './rpc.js'
 import { Service, type Handler, type ServeHandle, type ServeOptions } from './serve.js'
+import { streamMessages, type StreamOptions } from './stream.js'
 import { Transport } from './transport.js'
 
 export interface SwitchClientOptions {
@@ -40,6 +45,13 @@ export interface ListOptions extends RequestOptions {
 
 export type TraceOptions = TransferOptions
 
+export interface PublishOptions extends RequestOptions {
+  /** Keep it as the topic's retained message, which new bindings receive; an empty body clears it. */
+  retain?: boolean
+  /** Publishes with the same key to the same topic deliver once; by default a fresh key per call. */
+  idempotencyKey?: string
+}
+
 export const DEFAULT_URL = 'http://127.0.0.1:8080'
 export const DEFAULT_RETRY_FOR = 30_000
 export const DEFAULT_CONNECTIONS = 64
@@ -54,6 +66,7 @@ export class SwitchClient {
   readonly client: string
   private readonly transport: Transport
   private readonly connection: Connection
+  private readonly batches: Batches
   private readonly rpcEngine: RpcEngine
   private readonly services = new Set<Service>()
   private closing: Promise<void> | undefined
@@ -68,7 +81,8 @@ export class SwitchClient {
       retryFor: options.retryFor ?? DEFAULT_RETRY_FOR
     })
     this.connection = new Connection(this.transport, this.client)
-    this.rpcEngine = new RpcEngine(this.connection)
+    this.batches = new Batches(this.connection)
+    this.rpcEngine = new RpcEngine(this.connection, this.batches)
   }
 
   /**
@@ -180,6 +194,52 @@ export class SwitchClient {
     return await operations.transfer(this.open, options)
   }
 
+  // Publish/subscribe
+
+  /**
+   * Publishes a message to a topic: every queue bound to a matching filter gets a copy, once. Nobody listening
+   * is no error (no ids). Like `send`, it carries an idempotency key kept over retries.
+   */
+  async publish (topic: string, body: string | Uint8Array, options: PublishOptions = {}): Promise<PublishResponse> {
+    const { retain, idempotencyKey, ...rest } = options
+    return await this.open.request<PublishResponse>({
+      method: 'POST',
+      path: `/topics/${encodeName(topic)}/messages`,
+      query: { retain: retain === true ? true : undefined },
+      body,
+      idempotencyKey: idempotencyKey ?? nanoid(),
+      ...rest
+    })
+  }
+
+  /**
+   * Binds a queue to a topic filter (`+` one level, `#` the rest, as in MQTT); idempotent. A new binding
+   * delivers the retained messages of matching topics into the queue at once.
+   */
+  async bind (queue: string, filter: string, options: RequestOptions = {}): Promise<BindResponse> {
+    return await this.open.request<BindResponse>({ method: 'PUT', path: bindingPath(queue, filter), ...options })
+  }
+
+  /** Removes a binding; idempotent. */
+  async unbind (queue: string, filter: string, options: RequestOptions = {}): Promise<void> {
+    await this.open.request<void>({ method: 'DELETE', path: bindingPath(queue, filter), ...options })
+  }
+
+  /** A queue's topic filters, sorted. */
+  async bindings (queue: string, options: RequestOptions = {}): Promise<string[]> {
+    const path = `/queues/${encodeName(queue)}/bindings`
+    return (await this.open.transport.request<BindingsResponse>({ method: 'GET', path, ...options })).filters
+  }
+
+  /**
+   * The subscribed queues' messages as they arrive, over the switch's event stream: every unacked message after
+   * `after`, then each new one (ack them with `ack`). Resumes where it left off when the stream drops; ends when
+   * `signal` aborts or the loop breaks.
+   */
+  stream (options: StreamOptions = {}): AsyncGenerator<Message, void, undefined> {
+    return streamMessages(this.open, options)
+  }
+
   // Observation
 
   async diagnostics (options: RequestOptions = {}): Promise<Diagnostics> {
@@ -216,7 +276,7 @@ export class SwitchClient {
 
   /** Serves `queue` with `handler` until stopped (or until close()). */
   serve (queue: string, handler: Handler, options: ServeOptions = {}): ServeHandle {
-    const service = new Service(this.open, queue, handler, options)
+    const service = new Service(this.open, this.batches, queue, handler, options)
     this.services.add(service)
     service.done.then(
       () => { this.services.delete(service) },
@@ -224,4 +284,8 @@ export class SwitchClient {
     )
     return service
   }
+}
+
+function bindingPath (queue: string, filter: string): string {
+  return `/queues/${encodeName(queue)}/bindings/${encodeName(filter)}`
 }

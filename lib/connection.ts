@@ -1,6 +1,7 @@
 import { AbortError, hasCode, isSessionLost, SessionChangedError } from './errors.js'
 import type { LoginResponse } from './protocol.js'
 import { raceAbort } from './signals.js'
+import type { Dispatcher } from 'undici'
 import type { HttpRequest, Transport } from './transport.js'
 
 export interface SessionRequest extends Omit<HttpRequest, 'token'> {
@@ -66,12 +67,23 @@ export class Connection {
   }
 
   async request<T> (request: SessionRequest): Promise<T> {
-    const { pin, once, ...http } = request
+    return await this.inSession(request, async (http) => await this.transport.request<T>(http))
+  }
+
+  /** A request whose answer is read as it arrives (see Transport.open), in the session like `request`. */
+  async open (request: SessionRequest): Promise<Dispatcher.ResponseData['body']> {
+    return await this.inSession(request, async (http) => await this.transport.open(http))
+  }
+
+  private async inSession<T> (request: SessionRequest, send: (http: HttpRequest) => Promise<T>): Promise<T> {
+    const { pin, once } = request
     for (let repeated = false; ; repeated = true) {
-      const session = await this.ensureSession(http.signal)
+      // Most requests find the session there: no wait for them.
+      const session = this.current ?? await this.ensureSession(request.signal)
       if (pin !== undefined && pin !== session.epoch) throw new SessionChangedError()
       try {
-        return await this.transport.request<T>({ ...http, token: session.token })
+        // One copy, with the token: `pin` and `once` go along, unread.
+        return await send({ ...request, token: session.token })
       } catch (error) {
         if (!isSessionLost(error)) throw error
         // Only the first to notice drops the session; the next ensureSession logs in again.

@@ -1,5 +1,6 @@
 // The package entry: the typed client, its errors, the rpc/serve types, and the wire protocol.
 export * from './protocol.js'
+export * from './pubsub.js'
 export {
   SwitchClient,
   DEFAULT_URL,
@@ -7,8 +8,10 @@ export {
   DEFAULT_CONNECTIONS,
   type SwitchClientOptions,
   type ListOptions,
-  type TraceOptions
+  type TraceOptions,
+  type PublishOptions
 } from './client.js'
+export type { StreamOptions } from './stream.js'
 export type { RequestOptions, SendOptions, TransferOptions } from './operations.js'
 export { DEFAULT_RPC_TIMEOUT, type RpcOptions } from './rpc.js'
 export type { Handler, ServeHandle, ServeOptions } from './serve.js'

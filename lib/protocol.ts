@@ -2,6 +2,8 @@
 // so that a change to the protocol is a compile error everywhere it matters. openapi.yaml documents the same
 // shapes for clients in other languages.
 
+import type { RetainedInfo } from './pubsub.js'
+
 export const API_PREFIX = '/v1'
 
 /** The header carrying the session token: `Authorization: Bearer <token>`. */
@@ -61,6 +63,8 @@ export interface QueueInfo {
   length: number
   /** True while a transfer waits on the queue or ended within the session TTL. */
   alive: boolean
+  /** Its topic filters (see lib/pubsub.ts), sorted; absent when it has none. */
+  bindings?: string[]
 }
 
 export interface CreateQueueResponse {
@@ -80,6 +84,44 @@ export interface SendResponse {
   duplicate: boolean
 }
 
+/** The most items one batch request (`POST /v1/messages`, `POST /v1/acks`) may carry. */
+export const BATCH_MAX_ITEMS = 1000
+
+/** One message of a batch send: the single send's query parameters and header as members. */
+export interface BatchSendItem {
+  queue: string
+  /** UTF-8 text, or base64 when `encoding` says so. */
+  payload: string
+  encoding?: 'base64'
+  correlationId?: string
+  replyTo?: string
+  ack?: number
+  error?: boolean
+  idempotencyKey?: string
+}
+
+export interface BatchSendRequest {
+  messages: BatchSendItem[]
+}
+
+/** What the single send would have answered: its response, or its error body. */
+export type BatchSendResult = SendResponse | ErrorBody
+
+export interface BatchSendResponse {
+  /** One per message, in order. */
+  results: BatchSendResult[]
+}
+
+export interface BatchAckRequest {
+  ids: number[]
+}
+
+export interface BatchAckResponse {
+  acked: number[]
+  /** Never sent, or acked already: the single ack's 404. */
+  missing: number[]
+}
+
 /** A message as transfer returns it. */
 export interface Message {
   id: number
@@ -95,6 +137,10 @@ export interface Message {
   origin: string
   /** Milliseconds since the epoch when the switch accepted it. */
   time: number
+  /** The topic it was published to, for a copy a publish delivered. */
+  topic?: string
+  /** Set on a retained message delivered because a new binding of the queue matched its topic. */
+  retained?: boolean
 }
 
 export interface TransferResponse {
@@ -148,6 +194,8 @@ export interface DiagnosticsQueue {
   nextTransferExpected?: number
   /** Long-polls waiting on it now. */
   waiting: number
+  /** Its topic filters, sorted; absent when it has none. */
+  bindings?: string[]
 }
 
 export interface DiagnosticsSession {
@@ -165,14 +213,46 @@ export interface StoreInfo {
   location?: string
 }
 
+/** A configured limit and, for the limits on what the switch holds, how much of it is in use now. */
+export interface LimitUsage {
+  limit: number
+  used?: number
+}
+
+/** Every limit of the switch against its use now. */
+export interface DiagnosticsLimits {
+  /** Bytes of one payload. */
+  payload: LimitUsage
+  /** Queues in all. */
+  queues: LimitUsage
+  /** Temporary queues of one session; `used` is the most any session owns. */
+  sessionQueues: LimitUsage
+  /** Unacked messages in one queue; `used` is the longest queue. */
+  queueLength: LimitUsage
+  /** Payload bytes held by all queues together. */
+  queuedBytes: LimitUsage
+  /** Long-polls of one session waiting at once; `used` is the most any session has. */
+  sessionPolls: LimitUsage
+  /** Messages one transfer returns. */
+  transfer: LimitUsage
+  /** Seconds a long-poll may wait. */
+  timeout: LimitUsage
+  /** HTTP connections open at once (TCP); absent when the switch is not served over HTTP. */
+  connections?: LimitUsage
+}
+
 export interface Diagnostics {
   startTime: number
   now: number
   /** Messages dropped since start because their queue did not exist (sends through the original protocols). */
   dropped?: number
   store: StoreInfo
+  /** Always sent by this version; optional for reports built from an older switch's answer. */
+  limits?: DiagnosticsLimits
   queues: DiagnosticsQueue[]
   sessions: DiagnosticsSession[]
+  /** The topics holding a retained message. Always sent by this version. */
+  retained?: RetainedInfo
 }
 
 export interface HealthResponse {
@@ -184,6 +264,8 @@ export interface ErrorBody {
   error: {
     code: string
     message: string
+    /** The request field at fault, when one is: a parameter (`timeout`, `name`), a header or a body member. */
+    field?: string
   }
 }
 
@@ -199,10 +281,34 @@ export const ERROR_CODES = [
   'method_not_allowed',
   'payload_too_large',
   'unsupported_media_type',
-  'limit_exceeded', // a configured limit (queues, messages, bytes, long-polls) was reached
+  'limit_exceeded', // a configured limit (queues, temporary queues, long-polls) was reached
+  'insufficient_storage', // the queue, or the switch, holds as many messages or bytes as it may: retry later
+  'request_timeout', // the request was not received in time (slow headers or body)
+  'headers_too_large',
   'shutting_down',
   'storage_failed', // the durable store could not commit: nothing was applied
   'internal'
 ] as const
 
 export type ErrorCode = typeof ERROR_CODES[number]
+
+/** The HTTP status the switch answers each code with (the client gives errors of batch items the same). */
+export const ERROR_STATUS: Record<ErrorCode, number> = {
+  invalid_request: 400,
+  invalid_queue_name: 400,
+  session_required: 401,
+  session_not_found: 401,
+  queue_not_found: 404,
+  message_not_found: 404,
+  not_found: 404,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  limit_exceeded: 429,
+  insufficient_storage: 507,
+  request_timeout: 408,
+  headers_too_large: 431,
+  shutting_down: 503,
+  storage_failed: 503,
+  internal: 500
+}

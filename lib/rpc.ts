@@ -1,11 +1,12 @@
 import { setMaxListeners } from 'node:events'
 import { nanoid } from 'nanoid'
+import type { Batches } from './batches.js'
 import type { Connection } from './connection.js'
 import { AbortError, ClientClosedError, hasCode, isSessionLost, RemoteError, RpcTimeoutError } from './errors.js'
-import { ack, createQueue, createTemporaryQueue, send, subscribe, transfer, type RequestOptions } from './operations.js'
+import { createQueue, createTemporaryQueue, subscribe, transfer, type RequestOptions } from './operations.js'
 import { messageBody } from './payload.js'
 import type { Message } from './protocol.js'
-import { linkSignals, raceAbort } from './signals.js'
+import { linkSignals, nextTurn, raceAbort } from './signals.js'
 
 export interface RpcOptions extends RequestOptions {
   /** Seconds to wait for the reply (default 30), counted from the call, connection retries included. */
@@ -21,14 +22,17 @@ const LINGER_MS = 1000
 const MAX_TIMER_MS = 2 ** 31 - 1
 /** Re-logins tolerated while setting one thing up, before giving up. */
 const SESSION_ATTEMPTS = 3
+/**
+ * Reply acks held back to go in one request. The reply queue is this client's own and read by cursor, so an
+ * ack only frees room: up to this many replies wait for theirs while calls keep coming.
+ */
+const ACKS_PER_REQUEST = 32
 
 interface Call {
   readonly queue: string
   readonly body: string | Uint8Array
   /** The session epoch whose reply queue the request was last sent with; undefined until then. */
   sentIn: number | undefined
-  /** Aborts this call's own requests once it is settled. */
-  readonly requests: AbortController
   readonly settle: (error: Error | undefined, reply?: Buffer) => void
 }
 
@@ -56,9 +60,12 @@ export class RpcEngine {
   private loop: { stop: AbortController, done: Promise<void> } | undefined
   private linger: NodeJS.Timeout | undefined
   private readonly acks = new Set<Promise<void>>()
+  /** Replies delivered and not acked yet (see ACKS_PER_REQUEST). */
+  private heldAcks: Array<{ id: number, epoch: number }> = []
+  private idleCheck = false
   private readonly closing = new AbortController()
 
-  constructor (private readonly connection: Connection) {
+  constructor (private readonly connection: Connection, private readonly batches: Batches) {
     // Every call waiting for the reply queue's setup listens for the close.
     setMaxListeners(0, this.closing.signal)
   }
@@ -75,14 +82,15 @@ export class RpcEngine {
         queue,
         body,
         sentIn: undefined,
-        requests: new AbortController(),
         settle: (error, reply) => {
           if (this.calls.get(correlationId) !== call) return
           this.calls.delete(correlationId)
           clearTimeout(timer)
           signal?.removeEventListener('abort', onAbort)
-          call.requests.abort()
-          if (this.calls.size === 0) this.armLinger()
+          if (this.calls.size === 0) {
+            this.armLinger()
+            this.releaseAcksWhenIdle()
+          }
           if (error !== undefined) reject(error)
           else resolve(reply ?? Buffer.alloc(0))
         }
@@ -100,6 +108,7 @@ export class RpcEngine {
     for (const call of [...this.calls.values()]) call.settle(new ClientClosedError())
     clearTimeout(this.linger)
     await this.loop?.done
+    this.releaseAcks()
     await Promise.all(this.acks)
   }
 
@@ -107,17 +116,24 @@ export class RpcEngine {
     this.send(correlationId, call).catch((error: Error) => { call.settle(error) })
   }
 
-  /** Sends the request to the current reply queue, unless it was already sent there. */
+  /**
+   * Sends the request to the current reply queue, unless it was already sent there. The setup it waits for is
+   * shared and ends by itself (or with the client), so a call settled meanwhile just sends nothing afterwards;
+   * a request already on its way is left to its fate (a late reply is acked and dropped).
+   */
   private async send (correlationId: string, call: Call): Promise<void> {
-    for (let attempt = 1; this.calls.get(correlationId) === call; attempt++) {
-      const reply = await raceAbort(this.replyQueue(), call.requests.signal, aborted)
+    const pending = (): boolean => this.calls.get(correlationId) === call
+    for (let attempt = 1; pending(); attempt++) {
+      const reply = await this.replyQueue()
       if (call.sentIn === reply.epoch) return
       call.sentIn = reply.epoch
       try {
         // Creating the service queue lets a call made before its server starts wait for it.
-        await raceAbort(this.serviceQueue(call.queue, reply.epoch), call.requests.signal, aborted)
-        await send(this.connection, call.queue, call.body, {
-          replyTo: reply.name, correlationId, pin: reply.epoch, signal: call.requests.signal
+        await this.serviceQueue(call.queue, reply.epoch)
+        if (!pending()) return
+        // Batched with the other calls' requests (see Batches).
+        await this.batches.send({
+          queue: call.queue, body: call.body, replyTo: reply.name, correlationId, pin: reply.epoch, idempotencyKey: nanoid()
         })
         return
       } catch (error) {
@@ -211,6 +227,8 @@ export class RpcEngine {
           if (message.queue === reply.name) this.deliver(message, reply.epoch)
         }
         cursor = result.next
+        // The calls just settled send their next requests in this turn of the event loop: before the poll.
+        if (result.messages.length > 0) await nextTurn()
       }
     } finally {
       dispose()
@@ -218,17 +236,40 @@ export class RpcEngine {
   }
 
   private deliver (message: Message, epoch: number): void {
-    this.ackReply(message.id, epoch)
+    this.heldAcks.push({ id: message.id, epoch })
+    if (this.heldAcks.length >= ACKS_PER_REQUEST) this.releaseAcks()
     // Unknown correlation ids are late replies (the call timed out or was aborted) or duplicates.
     const call = this.calls.get(message.correlationId ?? '')
-    if (call === undefined) return
+    if (call === undefined) {
+      if (this.calls.size === 0) this.releaseAcksWhenIdle()
+      return
+    }
     const body = messageBody(message)
     call.settle(message.error === true ? new RemoteError(call.queue, body.toString('utf8')) : undefined, body)
   }
 
+  /**
+   * Acks the held replies once this turn of the event loop is over, if no call is waiting then: a caller that
+   * stopped calling has no later acks to share a request with. (One that calls again at once keeps holding.)
+   */
+  private releaseAcksWhenIdle (): void {
+    if (this.idleCheck) return
+    this.idleCheck = true
+    setImmediate(() => {
+      this.idleCheck = false
+      if (this.calls.size === 0) this.releaseAcks()
+    })
+  }
+
+  private releaseAcks (): void {
+    const held = this.heldAcks
+    this.heldAcks = []
+    for (const { id, epoch } of held) this.ackReply(id, epoch)
+  }
+
   /** Fire and forget: the caller does not wait for the ack. */
   private ackReply (id: number, epoch: number): void {
-    const pending: Promise<void> = ack(this.connection, id, { pin: epoch })
+    const pending: Promise<void> = this.batches.ack(id, epoch)
       .catch(() => {
         // The reply queue is this client's own: an unacked reply only takes room until the session ends.
       })

@@ -1,8 +1,10 @@
 import { nanoid } from 'nanoid'
+import type { Batches } from './batches.js'
 import type { Connection } from './connection.js'
 import { hasCode, isSessionLost, SwitchRequestError } from './errors.js'
-import { ack, createQueue, send, subscribe, transfer, unsubscribe } from './operations.js'
+import { createQueue, send, subscribe, transfer, unsubscribe } from './operations.js'
 import { messageBody } from './payload.js'
+import { nextTurn } from './signals.js'
 import type { Message } from './protocol.js'
 
 /** Answers one request: the reply's payload. A throw becomes an error reply carrying the error's message. */
@@ -49,6 +51,7 @@ export class Service implements ServeHandle {
 
   constructor (
     private readonly connection: Connection,
+    private readonly batches: Batches,
     private readonly queue: string,
     private readonly handler: Handler,
     options: ServeOptions = {}
@@ -109,6 +112,8 @@ export class Service implements ServeHandle {
           if (message.queue === this.queue) this.accept(message, epoch)
         }
         cursor = result.next
+        // The replies of quick handlers go out in this turn of the event loop: before the poll, which can wait.
+        if (result.messages.length > 0) await nextTurn()
       }
     } catch (error) {
       if (!signal.aborted) this.failure ??= error
@@ -179,8 +184,9 @@ export class Service implements ServeHandle {
     for (;;) {
       const epoch = job.epoch
       try {
-        if (replyTo === undefined) await ack(this.connection, id, { pin: epoch })
-        else await send(this.connection, replyTo, reply, { ack: id, correlationId, error, idempotencyKey, pin: epoch })
+        // Batched with the other handlers' replies and acks (see Batches).
+        if (replyTo === undefined) await this.batches.ack(id, epoch)
+        else await this.batches.send({ queue: replyTo, body: reply, ack: id, correlationId, error, idempotencyKey, pin: epoch })
         return
       } catch (failure) {
         if (isSessionLost(failure)) {
@@ -195,7 +201,7 @@ export class Service implements ServeHandle {
         if (hasCode(failure, 'message_not_found')) return
         if (hasCode(failure, 'queue_not_found')) {
           // The caller's reply queue is gone: it stopped waiting. The request is done all the same.
-          await ack(this.connection, id, { pin: epoch }).catch(() => {})
+          await this.batches.ack(id, epoch).catch(() => {})
           return
         }
         if (failure instanceof SwitchRequestError && !error) {

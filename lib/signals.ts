@@ -38,3 +38,11 @@ export async function raceAbort<T> (promise: Promise<T>, signal: AbortSignal | u
     detach()
   }
 }
+
+/**
+ * Resolves in the next turn of the event loop, after the requests this turn started have gone out: a loop that
+ * polls again lets the requests someone waits for reach the switch first.
+ */
+export async function nextTurn (): Promise<void> {
+  await new Promise<void>((resolve) => { setImmediate(resolve) })
+}

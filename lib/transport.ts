@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events'
-import { Pool } from 'undici'
+import { Pool, type Dispatcher } from 'undici'
 import { Backoff, sleep } from './backoff.js'
 import {
   AbortError,
@@ -7,7 +7,7 @@ import {
   SwitchRequestError,
   SwitchUnavailableError
 } from './errors.js'
-import { API_PREFIX, ERROR_CODES, IDEMPOTENCY_HEADER, SESSION_HEADER, type ErrorCode } from './protocol.js'
+import { API_PREFIX, ERROR_CODES, ERROR_STATUS, IDEMPOTENCY_HEADER, SESSION_HEADER, type ErrorCode } from './protocol.js'
 import { linkSignals } from './signals.js'
 
 export interface TransportOptions {
@@ -31,6 +31,8 @@ export interface HttpRequest {
   json?: unknown
   token?: string
   idempotencyKey?: string
+  /** Further headers (e.g. `Last-Event-ID`). */
+  headers?: Record<string, string>
   /** Seconds the switch may hold the request open (a long-poll); undici's timeouts are widened to fit. */
   poll?: number
   /** False: one attempt, no waiting for an unreachable switch (best-effort requests like the logout in close). */
@@ -72,12 +74,21 @@ function errorCodeOfCause (error: unknown): string | undefined {
   return errorCodeOfCause(error.cause)
 }
 
+/**
+ * The switch's error body `{"error": {"code", "message"}}` as an error, else undefined. Without `status` (an
+ * item of a batch answered as a whole), the status is the one the item's own request would have had.
+ */
+export function fromErrorBody (body: unknown, status?: number): SwitchRequestError | undefined {
+  const error = (body as { error?: { code?: unknown, message?: unknown } } | null)?.error
+  const code = errorCodeOf(error?.code)
+  if (code === undefined || typeof error?.message !== 'string') return undefined
+  return new SwitchRequestError(code, status ?? ERROR_STATUS[code], error.message)
+}
+
 export function toRequestError (status: number, text: string): SwitchRequestError {
   try {
-    const parsed: unknown = JSON.parse(text)
-    const error = (parsed as { error?: { code?: unknown, message?: unknown } } | null)?.error
-    const code = errorCodeOf(error?.code)
-    if (code !== undefined && typeof error?.message === 'string') return new SwitchRequestError(code, status, error.message)
+    const known = fromErrorBody(JSON.parse(text), status)
+    if (known !== undefined) return known
   } catch {
     // Not JSON: described below from the status.
   }
@@ -118,33 +129,63 @@ export class Transport {
   }
 
   async request<T> (request: HttpRequest): Promise<T> {
-    const { signal, dispose } = linkSignals(request.signal, request.final === true ? undefined : this.closing.signal)
-    const backoff = new Backoff()
-    let firstFailure: number | undefined
+    const { signal, dispose } = this.linked(request)
     try {
-      for (;;) {
-        let failure: unknown
-        try {
-          return await this.attempt<T>(request, signal)
-        } catch (error) {
-          this.throwIfAborted(request)
-          if (!isUnreachable(error)) throw error
-          failure = error
-        }
-        const now = Date.now()
-        firstFailure ??= now
-        const wait = backoff.next()
-        if (request.retry === false || now - firstFailure + wait > this.retryFor) {
-          throw new SwitchUnavailableError(this.target, request.retry === false ? 0 : this.retryFor, failure)
-        }
-        try {
-          await sleep(wait, signal)
-        } catch {
-          this.throwIfAborted(request)
-        }
-      }
+      return await this.retrying(request, signal, async () => await this.attempt<T>(request, signal))
     } finally {
       dispose()
+    }
+  }
+
+  /**
+   * A request whose answer is read as it arrives (an event stream), retried like `request` until it gets one:
+   * resolves with the body of that 2xx answer, for the caller to read and destroy. The request's signal, or
+   * closing the client, cuts it.
+   */
+  async open (request: HttpRequest): Promise<Dispatcher.ResponseData['body']> {
+    const { signal, dispose } = this.linked(request)
+    try {
+      const { body } = await this.retrying(request, signal, async () => await this.dispatch(request, signal))
+      body.once('close', dispose)
+      return body
+    } catch (error) {
+      dispose()
+      throw error
+    }
+  }
+
+  private linked (request: HttpRequest): { signal: AbortSignal | undefined, dispose: () => void } {
+    const closing = request.final === true ? undefined : this.closing.signal
+    // Linking costs a controller and a listener on each signal: only worth it with two signals to follow.
+    if (request.signal === undefined) return { signal: closing, dispose: noop }
+    return linkSignals(request.signal, closing)
+  }
+
+  /** Runs `attempt` until it gets an answer, backing off while the switch cannot be reached, for up to `retryFor`. */
+  private async retrying<T> (request: HttpRequest, signal: AbortSignal | undefined, attempt: () => Promise<T>): Promise<T> {
+    let backoff: Backoff | undefined
+    let firstFailure: number | undefined
+    for (;;) {
+      let failure: unknown
+      try {
+        return await attempt()
+      } catch (error) {
+        this.throwIfAborted(request)
+        if (!isUnreachable(error)) throw error
+        failure = error
+      }
+      const now = Date.now()
+      firstFailure ??= now
+      backoff ??= new Backoff()
+      const wait = backoff.next()
+      if (request.retry === false || now - firstFailure + wait > this.retryFor) {
+        throw new SwitchUnavailableError(this.target, request.retry === false ? 0 : this.retryFor, failure)
+      }
+      try {
+        await sleep(wait, signal)
+      } catch {
+        this.throwIfAborted(request)
+      }
     }
   }
 
@@ -154,8 +195,18 @@ export class Transport {
     if (this.closing.signal.aborted && final !== true) throw new ClientClosedError()
   }
 
-  private async attempt<T> (request: HttpRequest, signal: AbortSignal): Promise<T> {
-    const headers: Record<string, string> = {}
+  private async attempt<T> (request: HttpRequest, signal: AbortSignal | undefined): Promise<T> {
+    const response = await this.dispatch(request, signal)
+    if (response.statusCode === 204) {
+      await response.body.dump()
+      return undefined as T
+    }
+    return JSON.parse(await response.body.text()) as T
+  }
+
+  /** Sends the request once; resolves with a 2xx answer, or throws the switch's error. */
+  private async dispatch (request: HttpRequest, signal: AbortSignal | undefined): Promise<Dispatcher.ResponseData> {
+    const headers: Record<string, string> = { ...request.headers }
     let body: string | Uint8Array | undefined
     if (request.json !== undefined) {
       headers['content-type'] = 'application/json'
@@ -175,13 +226,8 @@ export class Transport {
       signal,
       ...timeout
     })
-    if (response.statusCode === 204) {
-      await response.body.dump()
-      return undefined as T
-    }
-    const text = await response.body.text()
-    if (response.statusCode < 200 || response.statusCode >= 300) throw toRequestError(response.statusCode, text)
-    return JSON.parse(text) as T
+    if (response.statusCode < 200 || response.statusCode >= 300) throw toRequestError(response.statusCode, await response.body.text())
+    return response
   }
 
   /** Aborts every request and backoff wait still running (except `final` ones); later ones fail at once. */
@@ -197,12 +243,14 @@ export class Transport {
   }
 }
 
+const noop = (): void => {}
+
 function queryString (query: Query | undefined): string {
   if (query === undefined) return ''
-  const params = new URLSearchParams()
-  for (const [key, value] of Object.entries(query)) {
-    if (value !== undefined) params.set(key, String(value))
+  let text = ''
+  for (const key in query) {
+    const value = query[key]
+    if (value !== undefined) text += `${text === '' ? '?' : '&'}${key}=${encodeURIComponent(value)}`
   }
-  const text = params.toString()
-  return text === '' ? '' : `?${text}`
+  return text
 }

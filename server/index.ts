@@ -3,9 +3,11 @@ import { createServer, type AddressInfo, type Server } from 'node:net'
 import { compatPlugin } from './compat/index.js'
 import { Switch, type SwitchOptions } from './core/switch.js'
 import { buildApp } from './http/app.js'
+import type { HttpLimits } from './http/hardening.js'
 import { SqliteStore } from './store/sqlite.js'
 import type { ObserveHooks } from './http/routes/observe.js'
 import { DEFAULT_SOCKET_MODE, listenOnSocket } from './socket.js'
+import { trackUnusedConnections } from './http/hardening.js'
 
 export { Switch, DEFAULT_SWITCH_OPTIONS } from './core/switch.js'
 export type { SwitchOptions } from './core/switch.js'
@@ -13,9 +15,11 @@ export { MemoryStore } from './store/memory.js'
 export { SqliteStore, DataDirError, type DataDirProblem } from './store/sqlite.js'
 export type { Store, StoreRecord, Snapshot } from './store/store.js'
 export { buildApp } from './http/app.js'
+export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/hardening.js'
+export { DEFAULT_LIMITS, type LimitOptions } from './core/limits.js'
 export { DEFAULT_SOCKET_MODE, SocketPathError, SocketInUseError, NotASocketError } from './socket.js'
 
-export interface ServerConfig extends Partial<SwitchOptions> {
+export interface ServerConfig extends Partial<SwitchOptions>, Partial<HttpLimits> {
   host?: string
   /** 0 picks a free port. */
   port?: number
@@ -28,9 +32,13 @@ export interface ServerConfig extends Partial<SwitchOptions> {
   socketPath?: string
   /** Permissions of the socket file; DEFAULT_SOCKET_MODE (0o600, the owner only) unless given. */
   socketMode?: number
+  /** Milliseconds a stop lets responses in flight finish before it closes every connection. */
+  shutdownGrace?: number
   logger?: FastifyServerOptions['logger']
   /** Keep state durably in a SQLite database in this directory (created if missing) instead of in memory. */
   dataDir?: string
+  /** Milliseconds between heartbeat comments on an idle event stream (GET /v1/stream); 15 s by default. */
+  streamHeartbeat?: number
 }
 
 export interface RunningSwitch {
@@ -48,11 +56,12 @@ export interface RunningSwitch {
 
 export const DEFAULT_HOST = '127.0.0.1'
 export const DEFAULT_PORT = 8080
+export const DEFAULT_SHUTDOWN_GRACE = 5000
 
 export async function startSwitch (config: ServerConfig = {}): Promise<RunningSwitch> {
   const {
     host = DEFAULT_HOST, port = DEFAULT_PORT, listenTcp = true, socketPath, socketMode = DEFAULT_SOCKET_MODE, logger,
-    dataDir, ...switchOptions
+    dataDir, streamHeartbeat, shutdownGrace = DEFAULT_SHUTDOWN_GRACE, headersTimeout, requestTimeout, keepAliveTimeout, maxConnections, ...switchOptions
   } = config
   if (!listenTcp && socketPath === undefined) throw new TypeError('a switch needs TCP or a socket path to listen on')
   if (dataDir !== undefined) {
@@ -72,7 +81,13 @@ export async function startSwitch (config: ServerConfig = {}): Promise<RunningSw
         if (socketServer === undefined) resolve()
         else socketServer.close(() => { resolve() })
       })
-      await app.close()
+      // Responses in flight get a grace to finish; a connection that never sends a request (a client's spare
+      // keep-alive socket) would otherwise hold the close until its keep-alive timeout.
+      const grace = setTimeout(() => { app.server.closeAllConnections() }, shutdownGrace)
+      const closing = app.close()
+      for (const socket of unused) socket.destroy()
+      await closing
+      clearTimeout(grace)
       await socketClosed
       await core.close()
       resolveStopped()
@@ -80,7 +95,13 @@ export async function startSwitch (config: ServerConfig = {}): Promise<RunningSw
     return await stopping
   }
   const hooks: ObserveHooks = { shutdown: () => { void stop() } }
-  const app = buildApp(core, hooks, { logger, plugins: [compatPlugin(core, hooks)] })
+  const app = buildApp(core, hooks, {
+    logger,
+    plugins: [compatPlugin(core, hooks)],
+    streamHeartbeat,
+    limits: { headersTimeout, requestTimeout, keepAliveTimeout, maxConnections }
+  })
+  const unused = trackUnusedConnections(app.server)
   try {
     if (listenTcp) await app.listen({ host, port })
     else await app.ready()

@@ -5,7 +5,7 @@ import t from 'tap'
 import Ajv2020Module from 'ajv/dist/2020.js'
 import { parse } from 'yaml'
 import type { RouteOptions } from 'fastify'
-import { ERROR_CODES, type CreateQueueResponse, type ErrorBody, type SendResponse, type TransferResponse } from '../lib/protocol.js'
+import { ERROR_CODES, type BatchSendResponse, type CreateQueueResponse, type ErrorBody, type SendResponse, type TransferResponse } from '../lib/protocol.js'
 import { Switch } from '../server/core/switch.js'
 import { buildApp } from '../server/http/app.js'
 import { statusOf } from '../server/http/errors.js'
@@ -221,6 +221,10 @@ t.test('every answer of a live switch is documented and valid against its schema
       problems.push(`${label}: status not documented for ${match.operation.operationId}`)
       return
     }
+    if (deref(documented).content?.['text/event-stream'] !== undefined) {
+      if (!String(reply.headers['content-type']).startsWith('text/event-stream')) problems.push(`${label}: not an event stream`)
+      return
+    }
     const schema = deref(documented).content?.['application/json']?.schema
     if (schema === undefined) {
       if (reply.text !== '') problems.push(`${label}: a body where none is documented`)
@@ -237,7 +241,8 @@ t.test('every answer of a live switch is documented and valid against its schema
     }
   }
 
-  const { api } = await startHttp(t, { maxPayload: 1024 }, check)
+  // Limits low enough for the session below to reach each one.
+  const { api } = await startHttp(t, { maxPayload: 1024, maxQueues: 2, maxSessionQueues: 1, maxQueueLength: 3, maxSessionPolls: 1 }, check)
   const client = await api.login('client')
   const server = await api.login('server')
   await api.call('POST', '/v1/sessions', { body: '{"client"', headers: { 'content-type': 'application/json' } })
@@ -253,6 +258,8 @@ t.test('every answer of a live switch is documented and valid against its schema
   await api.call('PUT', '/v1/queues/x', { token: server, body: 'x', headers: { 'content-type': 'text/plain' } })
   await api.call('PUT', '/v1/queues/%zz', { token: server })
   const replies = (await api.call('POST', '/v1/queues', { token: client })).json as CreateQueueResponse
+  await api.call('POST', '/v1/queues', { token: client })
+  await api.call('PUT', '/v1/queues/one-too-many', { token: server })
   await api.call('GET', '/v1/queues')
   await api.call('GET', '/v1/queues?prefix=org.&alive=false')
   await api.call('GET', '/v1/queues?colour=blue')
@@ -265,6 +272,7 @@ t.test('every answer of a live switch is documented and valid against its schema
   // An RPC: the server long-polls, the client's request wakes it, the reply acks the request.
   const serverPoll = api.call('GET', '/v1/transfer?after=0&timeout=30', { token: server })
   await waitingOn(api, 'org.example.service', 1)
+  await api.call('GET', '/v1/transfer?timeout=30', { token: server })
   await api.call('GET', '/v1/diagnostics')
   const request = (await api.call('POST', `/v1/queues/org.example.service/messages?correlationId=c1&replyTo=${replies.name}`, {
     token: client, body: '{"method":"ping"}', headers: { 'content-type': 'application/json', 'idempotency-key': 'k1' }
@@ -274,6 +282,8 @@ t.test('every answer of a live switch is documented and valid against its schema
   await api.call('POST', `/v1/queues/${replies.name}/messages?correlationId=c1&ack=${taken.messages[0].id}&error=true`, { token: server, body: 'failed' })
   await api.call('POST', `/v1/queues/${replies.name}/messages?ack=${request.id}`, { token: server, body: 'x' })
   await api.call('POST', `/v1/queues/${replies.name}/messages`, { token: server, body: Buffer.from([0xc3, 0x28]) })
+  await api.call('POST', `/v1/queues/${replies.name}/messages`, { token: server, body: 'third' })
+  await api.call('POST', `/v1/queues/${replies.name}/messages`, { token: server, body: 'one too many' })
   await api.call('POST', '/v1/queues/missing/messages', { token: server, body: 'x' })
   await api.call('POST', `/v1/queues/${replies.name}/messages`, { token: server, body: 'x'.repeat(1025) })
   await api.call('POST', `/v1/queues/${replies.name}/messages?ack=0`, { token: server, body: 'x' })
@@ -286,6 +296,50 @@ t.test('every answer of a live switch is documented and valid against its schema
   for (const message of answers.messages) await api.call('DELETE', `/v1/messages/${message.id}`, { token: client })
   await api.call('DELETE', `/v1/messages/${answers.messages[0].id}`, { token: client })
   await api.call('DELETE', '/v1/messages/x', { token: client })
+  // Batches: sends (one of them refused) and acks (one of them missing), each in one request.
+  const batch = (await api.call('POST', '/v1/messages', {
+    token: server,
+    json: {
+      messages: [
+        { queue: replies.name, payload: 'batched', correlationId: 'c2', idempotencyKey: 'b1' },
+        { queue: 'missing', payload: 'x' },
+        { queue: replies.name, payload: '/wA=', encoding: 'base64' }
+      ]
+    }
+  })).json as BatchSendResponse
+  await api.call('POST', '/v1/messages', { token: server, json: { messages: [] } })
+  await api.call('POST', '/v1/messages', { json: { messages: [{ queue: replies.name, payload: 'x' }] } })
+  const batched = batch.results.flatMap((result) => 'id' in result ? [result.id] : [])
+  await api.call('POST', '/v1/acks', { token: client, json: { ids: [...batched, batched[0]] } })
+  await api.call('POST', '/v1/acks', { token: client, json: { ids: [0] } })
+  // Publish/subscribe, with a third session following the reply queue on the event stream until the shutdown.
+  const watcher = await api.login('watcher')
+  await api.call('PUT', `/v1/session/subscriptions/${replies.name}`, { token: watcher })
+  const stream = api.call('GET', '/v1/stream?after=0', { token: watcher })
+  const bindings = `/v1/queues/${replies.name}/bindings`
+  await api.call('POST', '/v1/topics/site%2Frack1%2Ftemp/messages?retain=true', { token: server, body: '21.5', headers: { 'idempotency-key': 'p1' } })
+  await api.call('PUT', `${bindings}/site%2F%2B%2Ftemp`, { token: client })
+  await api.call('PUT', `${bindings}/site%2F%2B%2Ftemp`, { token: client })
+  await api.call('PUT', `${bindings}/a%2F%23%2Fb`, { token: client })
+  await api.call('PUT', '/v1/queues/missing/bindings/a', { token: client })
+  await api.call('PUT', `${bindings}/a`)
+  await api.call('GET', bindings)
+  await api.call('GET', '/v1/queues/missing/bindings')
+  await api.call('GET', '/v1/queues')
+  await api.call('POST', '/v1/topics/site%2Frack2%2Ftemp/messages', { token: server, body: '22' })
+  await api.call('POST', '/v1/topics/a%2B/messages', { token: server, body: 'x' })
+  await api.call('POST', '/v1/topics/x/messages', { token: server, body: 'x'.repeat(1025) })
+  await api.call('POST', '/v1/topics/x/messages', { body: 'x' })
+  await api.call('POST', '/v1/topics/site%2Frack3%2Ftemp/messages', { token: server, body: 'fills the queue' })
+  await api.call('POST', '/v1/topics/site%2Frack4%2Ftemp/messages', { token: server, body: 'one too many' })
+  await api.call('POST', '/v1/topics/other/messages?retain=true', { token: server, body: 'retained elsewhere' })
+  await api.call('PUT', `${bindings}/other`, { token: client })
+  await api.call('DELETE', `${bindings}/site%2F%2B%2Ftemp`, { token: client })
+  await api.call('DELETE', `${bindings}/%23%2Fa`, { token: client })
+  await api.call('DELETE', '/v1/queues/missing/bindings/a', { token: client })
+  await api.call('GET', '/v1/stream')
+  await api.call('GET', '/v1/stream?after=-1', { token: watcher })
+  await api.call('GET', '/v1/diagnostics')
   await api.call('GET', '/v1/trace?after=0&max=5')
   await api.call('GET', '/v1/trace?after=3&timeout=0.01')
   await api.call('GET', '/v1/trace?max=0')
@@ -298,6 +352,7 @@ t.test('every answer of a live switch is documented and valid against its schema
   await api.call('GET', '/v1/nothing-here')
   await api.call('PATCH', '/v1/queues')
   await api.call('POST', '/v1/shutdown')
+  await stream
 
   t.same(problems, [], 'every answer is documented and valid')
   for (const { method, path, operation } of operations()) {

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core'
 import { SwitchCommand } from '../base.js'
 
 export default class List extends SwitchCommand {
-  static override summary = 'List queues, one name per line'
+  static override summary = 'List queues, one name per line (with its topic filters, if it has bindings)'
 
   static override flags = {
     prefix: Flags.string({ description: 'only queues whose name starts with this' }),
@@ -19,6 +19,6 @@ export default class List extends SwitchCommand {
       this.log(JSON.stringify(queues, null, 2))
       return
     }
-    for (const queue of queues) this.log(queue.name)
+    for (const queue of queues) this.log(queue.bindings === undefined ? queue.name : `${queue.name}  <- ${queue.bindings.join(', ')}`)
   }
 }

@@ -2,7 +2,9 @@ import { Args, Flags } from '@oclif/core'
 import { spawn } from 'node:child_process'
 import { DEFAULT_URL } from '../../lib/index.js'
 import { DEFAULT_SWITCH_OPTIONS } from '../../server/core/switch.js'
+import { DEFAULT_STREAM_HEARTBEAT } from '../../server/http/routes/stream.js'
 import { SwitchCommand, aborted, seconds, stopSignal } from '../base.js'
+import { limitFlags, limitOptions, type LimitFlagValues } from '../limits.js'
 
 /** By default the switch listens where clients look for it by default. */
 const DEFAULT_ADDRESS = new URL(DEFAULT_URL)
@@ -65,7 +67,9 @@ export default class Serve extends SwitchCommand {
     'log-level': Flags.option({ options: LOG_LEVELS, default: 'info' as const, description: 'log level (logs go to stderr)', helpGroup: 'SWITCH' })(),
     'data-dir': Flags.string({ description: 'keep state in an SQLite database in this directory (created if missing); without it, state lives in memory', helpValue: 'DIR', helpGroup: 'SWITCH' }),
     'socket-mode': Flags.string({ description: 'permissions of the Unix socket given with --socket (octal)', default: '600', helpValue: 'MODE', helpGroup: 'SWITCH' }),
-    tcp: Flags.boolean({ description: 'listen on TCP; --no-tcp with --socket listens on the socket alone', default: true, allowNo: true, helpGroup: 'SWITCH' })
+    tcp: Flags.boolean({ description: 'listen on TCP; --no-tcp with --socket listens on the socket alone', default: true, allowNo: true, helpGroup: 'SWITCH' }),
+    heartbeat: seconds({ description: 'an idle event stream (GET /v1/stream) sends a heartbeat comment this often', default: DEFAULT_STREAM_HEARTBEAT / 1000, helpGroup: 'SWITCH' }),
+    ...limitFlags
   }
 
   async run (): Promise<void> {
@@ -97,7 +101,8 @@ export default class Serve extends SwitchCommand {
     'socket-mode': string
     socket?: string
     tcp: boolean
-  }): Promise<void> {
+    heartbeat: number
+  } & LimitFlagValues): Promise<void> {
     // Loaded here so that the client commands do not pay for loading the server.
     const { startSwitch } = await import('../../server/index.js')
     const level = flags['log-level']
@@ -112,7 +117,9 @@ export default class Serve extends SwitchCommand {
         sessionTtl: flags['session-ttl'] * 1000,
         maxPayload: flags['max-payload'],
         maxTimeout: flags['max-timeout'] * 1000,
+        ...limitOptions(flags),
         listenTcp: flags.tcp,
+        streamHeartbeat: flags.heartbeat * 1000,
         ...(flags.socket === undefined ? {} : { socketPath: flags.socket, socketMode: Number.parseInt(flags['socket-mode'], 8) }),
         ...(flags['data-dir'] === undefined ? {} : { dataDir: flags['data-dir'] }),
         // stdout carries only the "listening" line that scripts wait for.

@@ -117,15 +117,35 @@ export function traceEvents (events: Array<[number, Record<string, unknown>]>): 
   return JSON.stringify({ events })
 }
 
-/** The 2013 message: its correlation id is an integer; ours are strings, shown as 0 when not integers. */
-export function legacyMessage (message: StoredMessage): Record<string, unknown> {
+/** The message's correlation id, if it is one the 2013 protocol can carry: an integer. */
+function integerCorrelation (message: StoredMessage): number | undefined {
   const correlation = message.correlationId
+  return correlation !== undefined && INTEGER.test(correlation) ? Number(correlation) : undefined
+}
+
+/**
+ * The 2013 message: its correlation id is an integer. Ours are strings; one that is not an integer (or none) is
+ * shown as the message's own id, which a 2013 server echoes in its reply (see `legacyReplyCorrelation`).
+ */
+export function legacyMessage (message: StoredMessage): Record<string, unknown> {
   const described: Record<string, unknown> = {
     payload: message.payload.toString('utf8'),
-    correlation_id: correlation !== undefined && INTEGER.test(correlation) ? Number(correlation) : 0
+    correlation_id: integerCorrelation(message) ?? message.id
   }
   if (message.replyTo !== undefined) described.reply_to = message.replyTo
   return described
+}
+
+/**
+ * The correlation id a 2013 send without reply-to is stored with. Echoing the id shown for `request`, still held
+ * and with this queue as its reply-to, it is that request's reply: stored with the correlation its caller (of our
+ * API or xapi) matches replies by. Otherwise the 2013 integer, as it came.
+ */
+export function legacyReplyCorrelation (queue: string, correlationId: string, request: StoredMessage | undefined): string {
+  if (request?.replyTo !== queue || String(request.id) !== correlationId || integerCorrelation(request) !== undefined) {
+    return correlationId
+  }
+  return responseCorrelation(ref(request), request)
 }
 
 export function legacyTransfer (messages: StoredMessage[]): string {

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify'
 import { MessageNotFoundError } from '../core/errors.js'
 import { abortedWith } from '../http/aborted.js'
-import { legacyTransfer } from './encode.js'
+import { legacyReplyCorrelation, legacyTransfer } from './encode.js'
 import { integer, loggedIn, seconds, type CompatContext } from './shared.js'
 
 interface SendParams {
@@ -29,8 +29,11 @@ export function legacyRoutes (app: FastifyInstance, { core, sessions }: CompatCo
   const send = loggedIn<{ Params: SendParams }>(sessions, async (request, session) => {
     const { name, correlationId, replyTo } = request.params
     const payload = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
+    const options = replyTo === undefined
+      ? { correlationId: legacyReplyCorrelation(name, correlationId, core.message(Number(correlationId))) }
+      : { correlationId, replyTo }
     // A message to a queue that does not exist is dropped, as the original did (and traced, as it did not).
-    await core.sendOrDrop(session, name, payload, replyTo === undefined ? { correlationId } : { correlationId, replyTo })
+    await core.sendOrDrop(session, name, payload, options)
     return ''
   })
   app.post('/send/:name/:correlationId', send)

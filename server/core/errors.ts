@@ -3,24 +3,27 @@ import type { ErrorCode } from '../../lib/protocol.js'
 /** An error the switch reports to a client: a stable code and a sentence. Transports map codes to statuses. */
 export class SwitchError extends Error {
   readonly code: ErrorCode
+  /** The request field at fault, if one is (`name`, `replyTo`, `client`). */
+  readonly field: string | undefined
 
-  constructor (code: ErrorCode, message: string) {
+  constructor (code: ErrorCode, message: string, field?: string) {
     super(message)
     this.name = 'SwitchError'
     this.code = code
+    this.field = field
   }
 }
 
 export class InvalidQueueNameError extends SwitchError {
-  constructor (problem: string) {
-    super('invalid_queue_name', problem)
+  constructor (problem: string, field = 'name') {
+    super('invalid_queue_name', problem, field)
     this.name = 'InvalidQueueNameError'
   }
 }
 
 export class InvalidRequestError extends SwitchError {
-  constructor (message: string) {
-    super('invalid_request', message)
+  constructor (message: string, field?: string) {
+    super('invalid_request', message, field)
     this.name = 'InvalidRequestError'
   }
 }
@@ -57,6 +60,14 @@ export class LimitExceededError extends SwitchError {
   constructor (message: string) {
     super('limit_exceeded', message)
     this.name = 'LimitExceededError'
+  }
+}
+
+/** The switch holds as many messages or bytes as it may: a send is refused until receivers catch up. */
+export class InsufficientStorageError extends SwitchError {
+  constructor (message: string) {
+    super('insufficient_storage', message)
+    this.name = 'InsufficientStorageError'
   }
 }
 

@@ -1,15 +1,15 @@
-interface Entry {
-  id: number
+interface Entry<Answer> {
+  id: Answer
   expires: number
 }
 
 /**
  * Remembers, for a window, which message id a (queue, idempotency key) pair produced, so that a retried send
- * returns the first send's id and enqueues nothing. The window is constant, so insertion order is expiry
- * order and pruning only ever looks at the oldest entries.
+ * returns the first send's id and enqueues nothing (for publishes: the ids a (topic, key) pair produced). The
+ * window is constant, so insertion order is expiry order and pruning only ever looks at the oldest entries.
  */
-export class IdempotencyKeys {
-  private readonly entries = new Map<string, Entry>()
+export class IdempotencyKeys<Answer = number> {
+  private readonly entries = new Map<string, Entry<Answer>>()
 
   get size (): number {
     return this.entries.size
@@ -19,12 +19,12 @@ export class IdempotencyKeys {
     return `${queue}\u0000${key}`
   }
 
-  lookup (queue: string, key: string, now: number): number | undefined {
+  lookup (queue: string, key: string, now: number): Answer | undefined {
     const entry = this.entries.get(IdempotencyKeys.compose(queue, key))
     return entry !== undefined && entry.expires > now ? entry.id : undefined
   }
 
-  remember (queue: string, key: string, id: number, expires: number): void {
+  remember (queue: string, key: string, id: Answer, expires: number): void {
     const composed = IdempotencyKeys.compose(queue, key)
     // A key reused after its window lapsed must move to the end, or it would hold back `prune`.
     this.entries.delete(composed)
@@ -38,7 +38,7 @@ export class IdempotencyKeys {
     }
   }
 
-  *all (): IterableIterator<{ queue: string, key: string, id: number, expires: number }> {
+  *all (): IterableIterator<{ queue: string, key: string, id: Answer, expires: number }> {
     for (const [composed, entry] of this.entries) {
       const split = composed.indexOf('\u0000')
       yield { queue: composed.slice(0, split), key: composed.slice(split + 1), ...entry }

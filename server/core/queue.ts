@@ -10,6 +10,10 @@ export interface StoredMessage {
   /** Client name of the sender. */
   origin: string
   time: number
+  /** The topic it was published to, for a copy a publish put in this queue. */
+  topic?: string
+  /** A retained message the queue received because a new binding matched its topic. */
+  retained?: boolean
 }
 
 // Compact the id index once this many acked ids linger in it (and they outnumber the live ones).

@@ -8,6 +8,8 @@ import {
   type SendResponse,
   type TraceEvent
 } from '../../lib/protocol.js'
+import { filterProblem, topicProblem, type BindResponse, type PublishResponse } from '../../lib/pubsub.js'
+import { Bindings } from './bindings.js'
 import {
   InvalidQueueNameError,
   InvalidRequestError,
@@ -19,14 +21,17 @@ import {
   StorageFailedError
 } from './errors.js'
 import { IdempotencyKeys } from './idempotency.js'
+import { DEFAULT_LIMITS, Limits, type LimitOptions } from './limits.js'
 import { Queue, type StoredMessage } from './queue.js'
+import { RetainedMessages } from './retained.js'
 import { Session } from './session.js'
+import { filterMatches } from './topics.js'
 import { TraceLog } from './trace.js'
 import { Waiter, type WaiterRegistry } from './waiter.js'
 import { MemoryStore } from '../store/memory.js'
 import type { Snapshot, Store, StoreRecord } from '../store/store.js'
 
-export interface SwitchOptions {
+export interface SwitchOptions extends LimitOptions {
   /** Milliseconds a session lives after its last request. */
   sessionTtl: number
   maxPayload: number
@@ -42,6 +47,7 @@ export interface SwitchOptions {
 }
 
 export const DEFAULT_SWITCH_OPTIONS: Omit<SwitchOptions, 'store' | 'now'> = {
+  ...DEFAULT_LIMITS,
   sessionTtl: 30_000,
   maxPayload: 1024 * 1024,
   maxTimeout: 300_000,
@@ -57,6 +63,12 @@ export interface SendOptions {
   idempotencyKey?: string
   /** Ack this message in the same step: a server's reply to the request it answers. */
   ack?: number
+}
+
+export interface PublishOptions {
+  /** Keep it as the topic's retained message (an empty payload clears that instead). */
+  retain?: boolean
+  idempotencyKey?: string
 }
 
 export interface TransferOptions {
@@ -101,7 +113,14 @@ export class Switch {
   private readonly messageQueue = new Map<number, Queue>()
   private readonly waiters: WaiterRegistry = new Map()
   private idempotency = new IdempotencyKeys()
+  private readonly bindings = new Bindings()
+  private readonly retained = new RetainedMessages()
+  /** The ids each keyed publish made, by topic and key. */
+  private publishKeys = new IdempotencyKeys<number[]>()
   readonly trace: TraceLog
+  private readonly limits: Limits
+  /** Payload bytes held by all queues, for the maxQueuedBytes limit. */
+  private queuedBytes = 0
   private lastId = 0
   /** Messages sendOrDrop dropped, for diagnostics. */
   private dropped = 0
@@ -120,6 +139,7 @@ export class Switch {
     this.options = { ...DEFAULT_SWITCH_OPTIONS, store: new MemoryStore(), now: Date.now, ...options }
     this.store = this.options.store
     this.trace = new TraceLog(this.options.traceCapacity)
+    this.limits = new Limits(this.options)
     this.startTime = this.options.now()
     this.restore(this.store.load())
     // Leases are checked a few times per TTL: a session ends between 1 and 1.25 TTLs after its last request.
@@ -209,7 +229,7 @@ export class Switch {
   private async startSession (token: string, client: string): Promise<Session> {
     this.refuseIfStopping()
     if (client.length === 0 || client.length > 200) {
-      throw new InvalidRequestError('client name must be 1 to 200 characters')
+      throw new InvalidRequestError('client name must be 1 to 200 characters', 'client')
     }
     const session = new Session(token, client, this.now())
     this.sessions.set(session.token, session)
@@ -250,9 +270,9 @@ export class Switch {
 
   // Queues
 
-  private checkName (name: string): void {
+  private checkName (name: string, field?: string): void {
     const problem = queueNameProblem(name)
-    if (problem !== undefined) throw new InvalidQueueNameError(problem)
+    if (problem !== undefined) throw new InvalidQueueNameError(problem, field)
   }
 
   private queue (name: string): Queue {
@@ -267,6 +287,7 @@ export class Switch {
     if (this.queues.has(name)) await this.caughtUp()
     const existing = this.queues.get(name)
     if (existing !== undefined) return { name, kind: existing.kind, created: false }
+    this.limits.allowQueue(this.queues.size)
     this.queues.set(name, new Queue(name, 'persistent'))
     this.trace.record({ time: this.now(), type: 'create', client: session.client, queue: name })
     await this.persist({ type: 'queue', name, kind: 'persistent' })
@@ -290,6 +311,8 @@ export class Switch {
       if (existing !== undefined) return { name: chosen, kind: existing.kind, created: false }
       name = chosen
     }
+    this.limits.allowQueue(this.queues.size)
+    this.limits.allowTemporaryQueue(session.queues.size)
     this.queues.set(name, new Queue(name, 'temporary', session.token))
     session.queues.add(name)
     this.trace.record({ time: this.now(), type: 'create', client: session.client, queue: name })
@@ -305,7 +328,9 @@ export class Switch {
 
   private removeQueue (queue: Queue, client: string | undefined): void {
     this.queues.delete(queue.name)
+    this.queuedBytes -= queue.bytes
     for (const message of queue.messages()) this.messageQueue.delete(message.id)
+    this.bindings.removeQueue(queue.name)
     if (queue.owner !== undefined) this.sessions.get(queue.owner)?.queues.delete(queue.name)
     this.trace.record({ time: this.now(), type: 'destroy', client, queue: queue.name })
   }
@@ -320,6 +345,8 @@ export class Switch {
       const info: QueueInfo = { name: queue.name, kind: queue.kind, length: queue.length, alive }
       const owner = this.ownerName(queue)
       if (owner !== undefined) info.owner = owner
+      const filters = this.bindings.filtersOf(queue.name)
+      if (filters.length > 0) info.bindings = filters
       result.push(info)
     }
     return result.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
@@ -350,20 +377,16 @@ export class Switch {
       const earlier = this.idempotency.lookup(queueName, idempotencyKey, now)
       if (earlier !== undefined) return { id: earlier, duplicate: true }
     }
-    if (options.replyTo !== undefined) this.checkName(options.replyTo)
+    if (options.replyTo !== undefined) this.checkName(options.replyTo, 'replyTo')
     const acked = options.ack === undefined ? undefined : this.messageQueue.get(options.ack)
     if (options.ack !== undefined && acked === undefined) throw new MessageNotFoundError(options.ack)
+    this.limits.allowMessage(queueName, queue.length, this.queuedBytes, payload.length)
 
     const message: StoredMessage = { id: ++this.lastId, queue: queueName, payload, origin: session.client, time: now }
     if (options.correlationId !== undefined) message.correlationId = options.correlationId
     if (options.replyTo !== undefined) message.replyTo = options.replyTo
     if (options.error === true) message.error = true
-    queue.push(message)
-    this.messageQueue.set(message.id, queue)
-    this.trace.record({
-      time: now, type: 'send', client: session.client, queue: queueName, messageId: message.id,
-      ...(message.correlationId === undefined ? {} : { correlationId: message.correlationId })
-    }, message)
+    this.enqueue(session, queue, message)
 
     const record: StoreRecord & { type: 'send' } = { type: 'send', message }
     if (idempotencyKey !== undefined) {
@@ -376,8 +399,7 @@ export class Switch {
       this.removeMessage(acked, options.ack, session, now)
     }
     await this.persist(record)
-    if (message.id > this.durableId) this.durableId = message.id
-    this.wake(queueName)
+    this.delivered([message])
     return { id: message.id, duplicate: false }
   }
 
@@ -403,6 +425,7 @@ export class Switch {
 
   private removeMessage (queue: Queue, id: number, session: Session, now: number): void {
     const message = queue.remove(id)
+    if (message !== undefined) this.queuedBytes -= message.payload.length
     this.messageQueue.delete(id)
     const event: Omit<TraceEvent, 'id'> = { time: now, type: 'ack', client: session.client, queue: queue.name, messageId: id }
     if (message !== undefined) event.processingTime = now - message.time
@@ -450,6 +473,7 @@ export class Switch {
     }
     let messages = this.collect(names, after, max)
     if (messages.length === 0 && timeout > 0 && !this.stopping && options.signal?.aborted !== true) {
+      this.limits.allowPoll(session.waiters.size)
       messages = await this.wait(session, names, options.queues === undefined, { after, max, timeout, signal: options.signal })
     }
     if (messages.length === 0) return { messages, next: after }
@@ -504,6 +528,133 @@ export class Switch {
     const waiters = this.waiters.get(queue)
     if (waiters === undefined) return
     for (const waiter of waiters) waiter.wake()
+  }
+
+  /** True while a long-poll waits on the queue: a message sent to it now is handed over at once. */
+  awaited (queue: string): boolean {
+    return this.waiters.has(queue)
+  }
+
+  // Topics
+
+  private checkTopic (topic: string): void {
+    const problem = topicProblem(topic)
+    if (problem !== undefined) throw new InvalidRequestError(problem, 'topic')
+  }
+
+  private checkFilter (filter: string): void {
+    const problem = filterProblem(filter)
+    if (problem !== undefined) throw new InvalidRequestError(problem, 'filter')
+  }
+
+  /**
+   * Copies the message into every queue bound to a filter that matches `topic`, once per queue however many of
+   * its bindings match, in one step that is stored, or fails, as a whole. Nobody listening is no error: the
+   * answer has no ids. With `retain`, it also becomes the topic's retained message (an empty payload clears it).
+   */
+  async publish (session: Session, topic: string, payload: Buffer, options: PublishOptions = {}): Promise<PublishResponse> {
+    this.refuseIfStopping()
+    this.checkTopic(topic)
+    if (payload.length > this.options.maxPayload) throw new PayloadTooLargeError(this.options.maxPayload)
+    const { idempotencyKey } = options
+    // As for a send: a retry is answered once the publish it repeats is durable.
+    if (idempotencyKey !== undefined && this.publishKeys.lookup(topic, idempotencyKey, this.now()) !== undefined) {
+      await this.caughtUp()
+    }
+    const now = this.now()
+    if (idempotencyKey !== undefined) {
+      const earlier = this.publishKeys.lookup(topic, idempotencyKey, now)
+      if (earlier !== undefined) return { ids: earlier, count: earlier.length, duplicate: true }
+    }
+    const queues = [...this.bindings.queuesFor(topic)].map((name) => this.queue(name))
+    // All or nothing: one full queue refuses the publish before anything is copied.
+    let bytes = this.queuedBytes
+    for (const queue of queues) {
+      this.limits.allowMessage(queue.name, queue.length, bytes, payload.length)
+      bytes += payload.length
+    }
+    const messages = queues.map((queue) => this.enqueue(session, queue, {
+      id: ++this.lastId, queue: queue.name, payload, origin: session.client, time: now, topic
+    }))
+    const record: StoreRecord & { type: 'publish' } = { type: 'publish', topic, time: now, messages }
+    if (options.retain === true) {
+      record.retained = payload.length === 0 ? null : { topic, payload, origin: session.client, time: now }
+      if (record.retained === null) this.retained.delete(topic)
+      else this.retained.set(record.retained)
+    }
+    const ids = messages.map((message) => message.id)
+    if (idempotencyKey !== undefined) {
+      record.idempotencyKey = idempotencyKey
+      record.idempotencyExpires = now + this.options.idempotencyWindow
+      this.publishKeys.remember(topic, idempotencyKey, ids, record.idempotencyExpires)
+    }
+    await this.persist(record)
+    this.delivered(messages)
+    return { ids, count: ids.length, duplicate: false }
+  }
+
+  /**
+   * Binds a queue to a topic filter: publishes to matching topics are copied into it from now on, and so, at
+   * once, are the retained messages of matching topics (but for those another of its bindings matches, which it
+   * has had already). Binding again changes nothing.
+   */
+  async bind (session: Session, queueName: string, filter: string): Promise<BindResponse> {
+    this.refuseIfStopping()
+    this.checkName(queueName)
+    this.checkFilter(filter)
+    if (this.bindings.has(queueName, filter)) await this.caughtUp()
+    const queue = this.queue(queueName)
+    if (this.bindings.has(queueName, filter)) return { queue: queueName, filter, created: false, retained: 0 }
+    const others = this.bindings.filtersOf(queueName)
+    const retained = this.retained.matching(filter).filter((message) => !others.some((other) => filterMatches(other, message.topic)))
+    let bytes = this.queuedBytes
+    retained.forEach((message, i) => {
+      this.limits.allowMessage(queueName, queue.length + i, bytes, message.payload.length)
+      bytes += message.payload.length
+    })
+    this.bindings.add(queueName, filter)
+    const messages = retained.map((message) => this.enqueue(session, queue, {
+      id: ++this.lastId, queue: queueName, payload: message.payload, origin: message.origin, time: message.time, topic: message.topic, retained: true
+    }))
+    await this.persist({ type: 'bind', queue: queueName, filter, messages })
+    this.delivered(messages)
+    return { queue: queueName, filter, created: true, retained: messages.length }
+  }
+
+  /** Removes a binding, if the queue has it; what it delivered already stays in the queue. */
+  async unbind (queueName: string, filter: string): Promise<void> {
+    this.checkName(queueName)
+    this.checkFilter(filter)
+    if (!this.bindings.has(queueName, filter)) await this.caughtUp()
+    this.queue(queueName)
+    if (!this.bindings.delete(queueName, filter)) return
+    await this.persist({ type: 'unbind', queue: queueName, filter })
+  }
+
+  /** A queue's topic filters, sorted. */
+  bindingsOf (queueName: string): string[] {
+    this.checkName(queueName)
+    this.queue(queueName)
+    return this.bindings.filtersOf(queueName)
+  }
+
+  /** Puts a new message (a send's, or a publish's copy) in a queue, out of sight until `delivered`. */
+  private enqueue (session: Session, queue: Queue, message: StoredMessage): StoredMessage {
+    queue.push(message)
+    this.queuedBytes += message.payload.length
+    this.messageQueue.set(message.id, queue)
+    this.trace.record({
+      time: this.now(), type: 'send', client: session.client, queue: queue.name, messageId: message.id,
+      ...(message.correlationId === undefined ? {} : { correlationId: message.correlationId })
+    }, message)
+    return message
+  }
+
+  /** Once stored, messages (in id order) become visible and wake the long-polls of their queues. */
+  private delivered (messages: StoredMessage[]): void {
+    if (messages.length === 0) return
+    this.durableId = Math.max(this.durableId, messages[messages.length - 1].id)
+    for (const message of messages) this.wake(message.queue)
   }
 
   // Observation
@@ -565,6 +716,8 @@ export class Switch {
       if (owner !== undefined) entry.owner = owner
       if (queue.lastTransfer !== undefined) entry.lastTransfer = queue.lastTransfer
       if (queue.nextTransferExpected !== undefined) entry.nextTransferExpected = queue.nextTransferExpected
+      const filters = this.bindings.filtersOf(queue.name)
+      if (filters.length > 0) entry.bindings = filters
       return entry
     })
     const sessions = [...this.sessions.values()].map((session) => ({
@@ -575,7 +728,12 @@ export class Switch {
       lastActivity: session.lastActivity,
       inFlight: session.holds
     }))
-    return { startTime: this.startTime, now, dropped: this.dropped, store: this.storeInfo, queues, sessions }
+    const limits = this.limits.report(this.queues.values(), this.sessions.values(), this.queuedBytes)
+    const retained = this.retained.all().map((message) => message.topic)
+    return {
+      startTime: this.startTime, now, dropped: this.dropped, store: this.storeInfo, limits, queues, sessions,
+      retained: { count: retained.length, topics: retained }
+    }
   }
 
   // Life cycle
@@ -604,6 +762,7 @@ export class Switch {
       }
     }
     this.idempotency.prune(now)
+    this.publishKeys.prune(now)
   }
 
   /** Stops taking new work and answers every waiting long-poll with what it has (nothing). */
@@ -634,6 +793,7 @@ export class Switch {
     this.sessions.clear()
     this.queues.clear()
     this.messageQueue.clear()
+    this.queuedBytes = 0
     this.idempotency = new IdempotencyKeys()
     // An id handed out for a change that failed is not handed out again.
     this.lastId = Math.max(this.lastId, snapshot.lastId)
@@ -663,10 +823,21 @@ export class Switch {
       const queue = this.queues.get(message.queue)
       if (queue === undefined) continue
       queue.push(message)
+      this.queuedBytes += message.payload.length
       this.messageQueue.set(message.id, queue)
     }
     for (const entry of snapshot.idempotencyKeys) {
       if (entry.expires > now) this.idempotency.remember(entry.queue, entry.key, entry.id, entry.expires)
+    }
+    this.bindings.clear()
+    for (const { queue, filter } of snapshot.bindings) {
+      if (this.queues.has(queue)) this.bindings.add(queue, filter)
+    }
+    this.retained.clear()
+    for (const message of snapshot.retained) this.retained.set(message)
+    this.publishKeys = new IdempotencyKeys()
+    for (const entry of snapshot.publishKeys) {
+      if (entry.expires > now) this.publishKeys.remember(entry.topic, entry.key, entry.ids, entry.expires)
     }
     // Long-polls look again: a failed ack has brought its message back.
     for (const waiters of this.waiters.values()) {

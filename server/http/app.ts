@@ -2,21 +2,32 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import { API_PREFIX, QUEUE_NAME_MAX_LENGTH } from '../../lib/protocol.js'
 import type { Switch } from '../core/switch.js'
 import { answerFrameworkError, installErrorHandling } from './errors.js'
+import { refuseInfiniteNumbers } from './finite.js'
+import { hardenServer, httpLimits, serverOptions, type HttpLimits } from './hardening.js'
 import { installSessionAuth } from './session-auth.js'
+import { batchRoutes } from './routes/batch.js'
 import { messageRoutes } from './routes/messages.js'
 import { observeRoutes, type ObserveHooks } from './routes/observe.js'
 import { queueRoutes } from './routes/queues.js'
 import { sessionRoutes } from './routes/sessions.js'
+import { DEFAULT_STREAM_HEARTBEAT, streamRoutes } from './routes/stream.js'
+import { topicRoutes } from './routes/topics.js'
 
 export interface AppOptions {
   logger?: FastifyServerOptions['logger']
   /** Extra routes on the same listener (e.g. compatibility protocols at the root). */
   plugins?: Array<(app: FastifyInstance) => void | Promise<void>>
+  /** Timeouts and the connection cap; DEFAULT_HTTP_LIMITS for those not given. */
+  limits?: Partial<HttpLimits>
+  /** Milliseconds between heartbeat comments on an idle event stream (GET /v1/stream); 15 s by default. */
+  streamHeartbeat?: number
 }
 
 /** The HTTP face of a switch: thin routes over the core, all under /v1, one error shape. */
 export function buildApp (core: Switch, hooks: ObserveHooks, options: AppOptions = {}): FastifyInstance {
+  const limits = httpLimits(options.limits)
   const app = Fastify({
+    ...serverOptions(limits),
     logger: options.logger ?? false,
     // One log line per request would cost more than the request itself.
     logController: new LogController({ disableRequestLogging: true }),
@@ -30,7 +41,10 @@ export function buildApp (core: Switch, hooks: ObserveHooks, options: AppOptions
     return503OnClosing: false,
     forceCloseConnections: 'idle'
   })
+  hardenServer(app.server, limits)
   installErrorHandling(app)
+  // Before the session check, as validation comes before it.
+  refuseInfiniteNumbers(app)
   installSessionAuth(app, core)
   // A connection kept alive past the shutdown would hold the close for the whole keep-alive timeout.
   app.addHook('onSend', (_request, reply, payload, done) => {
@@ -43,7 +57,10 @@ export function buildApp (core: Switch, hooks: ObserveHooks, options: AppOptions
     sessionRoutes(api, core)
     queueRoutes(api, core)
     messageRoutes(api, core)
+    batchRoutes(api, core)
     observeRoutes(api, core, hooks)
+    topicRoutes(api, core)
+    streamRoutes(api, core, { heartbeat: options.streamHeartbeat ?? DEFAULT_STREAM_HEARTBEAT })
   }, { prefix: API_PREFIX })
   for (const plugin of options.plugins ?? []) app.register(plugin)
   return app

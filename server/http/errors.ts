@@ -1,47 +1,44 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { QUEUE_NAME_MAX_LENGTH, type ErrorBody, type ErrorCode } from '../../lib/protocol.js'
+import { ERROR_STATUS, QUEUE_NAME_MAX_LENGTH, type ErrorBody, type ErrorCode } from '../../lib/protocol.js'
 import { SwitchError } from '../core/errors.js'
 
-const STATUS: Record<ErrorCode, number> = {
-  invalid_request: 400,
-  invalid_queue_name: 400,
-  session_required: 401,
-  session_not_found: 401,
-  queue_not_found: 404,
-  message_not_found: 404,
-  not_found: 404,
-  method_not_allowed: 405,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  limit_exceeded: 429,
-  shutting_down: 503,
-  storage_failed: 503,
-  internal: 500
-}
-
 export function statusOf (code: ErrorCode): number {
-  return STATUS[code]
+  return ERROR_STATUS[code]
 }
 
-export function errorBody (code: ErrorCode, message: string): ErrorBody {
-  return { error: { code, message } }
+export function errorBody (code: ErrorCode, message: string, field?: string): ErrorBody {
+  return { error: field === undefined ? { code, message } : { code, message, field } }
 }
 
-/** Fastify's own error codes, for failures that happen before a route runs. */
-const FASTIFY_CODES: Record<string, ErrorCode> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_request',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_request',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_request',
-  FST_ERR_VALIDATION: 'invalid_request'
+/** Fastify's own error codes, for failures that happen before a route runs, and the field at fault. */
+const FASTIFY_CODES: Record<string, { code: ErrorCode, field?: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'payload_too_large', field: 'body' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'unsupported_media_type', field: 'content-type' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'invalid_request', field: 'content-length' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'invalid_request', field: 'body' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'invalid_request', field: 'body' }
 }
 
-function classify (error: FastifyError): { code: ErrorCode, message: string } {
-  if (error instanceof SwitchError) return { code: error.code, message: error.message }
+/**
+ * The field a schema validation failure is about: the property at fault, the missing or unknown one, else the
+ * part of the request (`body` when it is not an object at all).
+ */
+function fieldOf (error: FastifyError): string | undefined {
+  const [first] = error.validation ?? []
+  if (first === undefined) return undefined
+  const { missingProperty, additionalProperty } = first.params as { missingProperty?: unknown, additionalProperty?: unknown }
+  if (typeof missingProperty === 'string') return missingProperty
+  if (typeof additionalProperty === 'string') return additionalProperty
+  if (first.instancePath !== '') return first.instancePath.slice(1).replaceAll('/', '.')
+  return error.validationContext
+}
+
+function classify (error: FastifyError): { code: ErrorCode, message: string, field?: string } {
+  if (error instanceof SwitchError) return { code: error.code, message: error.message, field: error.field }
+  if (error.validation !== undefined) return { code: 'invalid_request', message: error.message, field: fieldOf(error) }
   const known = error.code === undefined ? undefined : FASTIFY_CODES[error.code]
-  if (known !== undefined) return { code: known, message: error.message }
-  if (error instanceof SyntaxError) return { code: 'invalid_request', message: `body is not valid JSON: ${error.message}` }
+  if (known !== undefined) return { ...known, message: error.message }
+  if (error instanceof SyntaxError) return { code: 'invalid_request', message: `body is not valid JSON: ${error.message}`, field: 'body' }
   if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
     return { code: 'invalid_request', message: error.message }
   }
@@ -56,13 +53,13 @@ export function answerFrameworkError (error: FastifyError, _request: FastifyRequ
   void reply.code(400).send(errorBody('invalid_request', problem))
 }
 
-/** One error shape everywhere: `{"error": {"code", "message"}}` with the status its code implies. */
+/** One error shape everywhere: `{"error": {"code", "message", "field"?}}` with the status its code implies. */
 export function installErrorHandling (app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const { code, message } = classify(error)
+    const { code, message, field } = classify(error)
     const status = statusOf(code)
-    if (status >= 500 && code !== 'shutting_down') request.log.error({ err: error }, 'request failed')
-    return reply.code(status).send(errorBody(code, message))
+    if (status >= 500 && code !== 'shutting_down' && code !== 'insufficient_storage') request.log.error({ err: error }, 'request failed')
+    return reply.code(status).send(errorBody(code, message, field))
   })
 
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {

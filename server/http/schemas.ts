@@ -1,6 +1,6 @@
 // JSON Schemas for the routes: Fastify validates requests and serializes responses with them.
 // openapi.yaml documents the same shapes; test/openapi.test.ts holds the two together.
-import { QUEUE_NAME_MAX_LENGTH } from '../../lib/protocol.js'
+import { BATCH_MAX_ITEMS, QUEUE_NAME_MAX_LENGTH } from '../../lib/protocol.js'
 
 const queueName = { type: 'string', minLength: 1, maxLength: QUEUE_NAME_MAX_LENGTH } as const
 const messageId = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const
@@ -15,7 +15,7 @@ export const errorSchema = {
     error: {
       type: 'object',
       required: ['code', 'message'],
-      properties: { code: { type: 'string' }, message: { type: 'string' } }
+      properties: { code: { type: 'string' }, message: { type: 'string' }, field: { type: 'string' } }
     }
   }
 } as const
@@ -28,7 +28,8 @@ const queueInfo = {
     kind: { type: 'string', enum: ['persistent', 'temporary'] },
     owner: { type: 'string' },
     length: { type: 'integer' },
-    alive: { type: 'boolean' }
+    alive: { type: 'boolean' },
+    bindings: { type: 'array', items: { type: 'string' } }
   }
 } as const
 
@@ -44,7 +45,9 @@ const message = {
     replyTo: { type: 'string' },
     error: { type: 'boolean' },
     origin: { type: 'string' },
-    time: { type: 'integer' }
+    time: { type: 'integer' },
+    topic: { type: 'string' },
+    retained: { type: 'boolean' }
   }
 } as const
 
@@ -165,6 +168,52 @@ export const ackSchema = {
   params: { type: 'object', required: ['id'], properties: { id: messageId } }
 } as const
 
+const batchSendItem = {
+  type: 'object',
+  required: ['queue', 'payload'],
+  additionalProperties: false,
+  properties: {
+    queue: queueName,
+    payload: { type: 'string' },
+    encoding: { type: 'string', enum: ['base64'] },
+    correlationId: sendSchema.querystring.properties.correlationId,
+    replyTo: queueName,
+    ack: messageId,
+    error: { type: 'boolean' },
+    idempotencyKey: sendSchema.headers.properties['idempotency-key']
+  }
+} as const
+
+export const batchSendSchema = {
+  body: {
+    type: 'object',
+    required: ['messages'],
+    additionalProperties: false,
+    properties: { messages: { type: 'array', minItems: 1, maxItems: BATCH_MAX_ITEMS, items: batchSendItem } }
+  },
+  response: {
+    200: {
+      type: 'object',
+      required: ['results'],
+      properties: { results: { type: 'array', items: { anyOf: [sendSchema.response[201], errorSchema] } } }
+    }
+  }
+} as const
+
+const idList = { type: 'array', items: { type: 'integer' } } as const
+
+export const batchAckSchema = {
+  body: {
+    type: 'object',
+    required: ['ids'],
+    additionalProperties: false,
+    properties: { ids: { type: 'array', minItems: 1, maxItems: BATCH_MAX_ITEMS, items: messageId } }
+  },
+  response: {
+    200: { type: 'object', required: ['acked', 'missing'], properties: { acked: idList, missing: idList } }
+  }
+} as const
+
 export const subscriptionSchema = { params: queueParams } as const
 
 export const transferSchema = {
@@ -208,11 +257,33 @@ const diagnosticsMessage = {
   }
 } as const
 
+const limit = {
+  type: 'object',
+  required: ['limit'],
+  properties: { limit: { type: 'number' }, used: { type: 'number' } }
+} as const
+
+const limits = {
+  type: 'object',
+  required: ['payload', 'queues', 'sessionQueues', 'queueLength', 'queuedBytes', 'sessionPolls', 'transfer', 'timeout'],
+  properties: {
+    payload: limit,
+    queues: limit,
+    sessionQueues: limit,
+    queueLength: limit,
+    queuedBytes: limit,
+    sessionPolls: limit,
+    transfer: limit,
+    timeout: limit,
+    connections: limit
+  }
+} as const
+
 export const diagnosticsSchema = {
   response: {
     200: {
       type: 'object',
-      required: ['startTime', 'now', 'store', 'queues', 'sessions'],
+      required: ['startTime', 'now', 'store', 'limits', 'queues', 'sessions', 'retained'],
       properties: {
         startTime: { type: 'integer' },
         now: { type: 'integer' },
@@ -222,6 +293,7 @@ export const diagnosticsSchema = {
           required: ['kind'],
           properties: { kind: { type: 'string' }, location: { type: 'string' } }
         },
+        limits,
         queues: {
           type: 'array',
           items: {
@@ -234,7 +306,8 @@ export const diagnosticsSchema = {
               messages: { type: 'array', items: diagnosticsMessage },
               lastTransfer: { type: 'integer' },
               nextTransferExpected: { type: 'integer' },
-              waiting: { type: 'integer' }
+              waiting: { type: 'integer' },
+              bindings: stringList
             }
           }
         },
@@ -252,6 +325,11 @@ export const diagnosticsSchema = {
               inFlight: { type: 'integer' }
             }
           }
+        },
+        retained: {
+          type: 'object',
+          required: ['count', 'topics'],
+          properties: { count: { type: 'integer' }, topics: stringList }
         }
       }
     }

@@ -16,5 +16,7 @@ export function toWireMessage (stored: StoredMessage): Message {
   if (stored.correlationId !== undefined) message.correlationId = stored.correlationId
   if (stored.replyTo !== undefined) message.replyTo = stored.replyTo
   if (stored.error === true) message.error = true
+  if (stored.topic !== undefined) message.topic = stored.topic
+  if (stored.retained === true) message.retained = true
   return message
 }

@@ -6,7 +6,7 @@ export class MemoryStore implements Store {
   readonly location = undefined
 
   load (): Snapshot {
-    return { lastId: 0, sessions: [], queues: [], messages: [], idempotencyKeys: [] }
+    return { lastId: 0, sessions: [], queues: [], messages: [], idempotencyKeys: [], bindings: [], retained: [], publishKeys: [] }
   }
 
   write (): undefined {

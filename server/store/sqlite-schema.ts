@@ -33,6 +33,20 @@ const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
       ) WITHOUT ROWID;
       CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires);
     `)
+  },
+  // Publish/subscribe: topic bindings, retained messages, publishes' idempotency keys, and a message's topic.
+  (db) => {
+    db.exec(`
+      ALTER TABLE messages ADD COLUMN topic TEXT;
+      ALTER TABLE messages ADD COLUMN retained INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE bindings (queue TEXT NOT NULL, filter TEXT NOT NULL, PRIMARY KEY (queue, filter)) WITHOUT ROWID;
+      CREATE TABLE retained (topic TEXT PRIMARY KEY, payload BLOB NOT NULL, origin TEXT NOT NULL, time INTEGER NOT NULL);
+      CREATE TABLE publish_keys (
+        topic TEXT NOT NULL, key TEXT NOT NULL, ids TEXT NOT NULL, expires INTEGER NOT NULL,
+        PRIMARY KEY (topic, key)
+      ) WITHOUT ROWID;
+      CREATE INDEX publish_keys_by_expiry ON publish_keys (expires);
+    `)
   }
 ]
 

@@ -1,7 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3'
 import type { StoredMessage } from '../core/queue.js'
 import { openDataDir } from './data-dir.js'
-import type { PersistedSession, Snapshot, Store, StoreRecord } from './store.js'
+import type { PersistedPublishKey, PersistedSession, Snapshot, Store, StoreRecord } from './store.js'
 
 export { DataDirError, DATABASE_FILE, type DataDirProblem } from './data-dir.js'
 
@@ -46,6 +46,8 @@ interface MessageRow {
   error: number
   origin: string
   time: number
+  topic: string | null
+  retained: number
 }
 
 /**
@@ -72,16 +74,21 @@ export class SqliteStore implements Store {
     this.commitBatch = db.transaction((records: StoreRecord[]) => {
       let lastId = 0
       let keyedTime = 0
+      let keyedPublishTime = 0
       for (const record of records) {
         this.apply(record)
         if (record.type === 'send') {
           lastId = record.message.id
           if (record.idempotencyKey !== undefined) keyedTime = record.message.time
+        } else if (record.type === 'publish' || record.type === 'bind') {
+          lastId = record.messages.at(-1)?.id ?? lastId
+          if (record.type === 'publish' && record.idempotencyKey !== undefined) keyedPublishTime = record.time
         }
       }
       if (lastId > 0) this.statements.setLastId.run(lastId)
       // Keys are only added by keyed sends, so forgetting lapsed ones then keeps the table to one window's worth.
       if (keyedTime > 0) this.statements.forgetKeys.run(keyedTime)
+      if (keyedPublishTime > 0) this.statements.forgetPublishKeys.run(keyedPublishTime)
       this.beforeCommit?.(records.length)
     })
   }
@@ -118,8 +125,9 @@ export class SqliteStore implements Store {
         s.insertSession.run(record.token, record.client)
         break
       case 'session_end':
-        // As in memory: its temporary queues, their messages and its subscriptions go with it.
+        // As in memory: its temporary queues, their messages and bindings, and its subscriptions go with it.
         s.deleteOwnedMessages.run(record.token)
+        s.deleteOwnedBindings.run(record.token)
         s.deleteOwnedQueues.run(record.token)
         s.deleteSubscriptions.run(record.token)
         s.deleteSession.run(record.token)
@@ -129,6 +137,7 @@ export class SqliteStore implements Store {
         break
       case 'destroy':
         s.deleteQueueMessages.run(record.name)
+        s.deleteQueueBindings.run(record.name)
         s.deleteQueue.run(record.name)
         break
       case 'subscribe':
@@ -139,7 +148,7 @@ export class SqliteStore implements Store {
         break
       case 'send': {
         const m = record.message
-        s.insertMessage.run(m.id, m.queue, m.payload, m.correlationId ?? null, m.replyTo ?? null, m.error === true ? 1 : 0, m.origin, m.time)
+        this.insertMessage(m)
         if (record.idempotencyKey !== undefined) {
           s.rememberKey.run(m.queue, record.idempotencyKey, m.id, record.idempotencyExpires ?? 0)
         }
@@ -149,7 +158,32 @@ export class SqliteStore implements Store {
       case 'ack':
         s.deleteMessage.run(record.id)
         break
+      case 'publish':
+        for (const message of record.messages) this.insertMessage(message)
+        if (record.retained === null) s.deleteRetained.run(record.topic)
+        else if (record.retained !== undefined) {
+          const r = record.retained
+          s.setRetained.run(r.topic, r.payload, r.origin, r.time)
+        }
+        if (record.idempotencyKey !== undefined) {
+          s.rememberPublishKey.run(record.topic, record.idempotencyKey, JSON.stringify(record.messages.map((m) => m.id)), record.idempotencyExpires ?? 0)
+        }
+        break
+      case 'bind':
+        s.bind.run(record.queue, record.filter)
+        for (const message of record.messages) this.insertMessage(message)
+        break
+      case 'unbind':
+        s.unbind.run(record.queue, record.filter)
+        break
     }
+  }
+
+  private insertMessage (m: StoredMessage): void {
+    this.statements.insertMessage.run(
+      m.id, m.queue, m.payload, m.correlationId ?? null, m.replyTo ?? null, m.error === true ? 1 : 0, m.origin, m.time,
+      m.topic ?? null, m.retained === true ? 1 : 0
+    )
   }
 
   load (): Snapshot {
@@ -169,11 +203,17 @@ export class SqliteStore implements Store {
       if (row.correlation_id !== null) message.correlationId = row.correlation_id
       if (row.reply_to !== null) message.replyTo = row.reply_to
       if (row.error !== 0) message.error = true
+      if (row.topic !== null) message.topic = row.topic
+      if (row.retained !== 0) message.retained = true
       messages.push(message)
     }
     const idempotencyKeys = s.allKeys.all() as Snapshot['idempotencyKeys']
     const lastId = (s.lastId.get() as { value: number }).value
-    return { lastId, sessions: [...sessions.values()], queues, messages, idempotencyKeys }
+    const bindings = s.allBindings.all() as Snapshot['bindings']
+    const retained = s.allRetained.all() as Snapshot['retained']
+    const publishKeys = (s.allPublishKeys.all() as Array<Omit<PersistedPublishKey, 'ids'> & { ids: string }>)
+      .map((row) => ({ ...row, ids: JSON.parse(row.ids) as number[] }))
+    return { lastId, sessions: [...sessions.values()], queues, messages, idempotencyKeys, bindings, retained, publishKeys }
   }
 
   async close (): Promise<void> {
@@ -189,25 +229,36 @@ const SQL = {
   insertSession: 'INSERT INTO sessions (token, client) VALUES (?, ?)',
   deleteOwnedMessages: 'DELETE FROM messages WHERE queue IN (SELECT name FROM queues WHERE owner = ?)',
   deleteOwnedQueues: 'DELETE FROM queues WHERE owner = ?',
+  deleteOwnedBindings: 'DELETE FROM bindings WHERE queue IN (SELECT name FROM queues WHERE owner = ?)',
   deleteSubscriptions: 'DELETE FROM subscriptions WHERE token = ?',
   deleteSession: 'DELETE FROM sessions WHERE token = ?',
   insertQueue: 'INSERT INTO queues (name, kind, owner) VALUES (?, ?, ?)',
   deleteQueueMessages: 'DELETE FROM messages WHERE queue = ?',
   deleteQueue: 'DELETE FROM queues WHERE name = ?',
+  deleteQueueBindings: 'DELETE FROM bindings WHERE queue = ?',
   // A request may still hold a session that ended meanwhile: its subscription dies with it, as in memory.
   subscribe: 'INSERT OR IGNORE INTO subscriptions (token, queue) SELECT token, ? FROM sessions WHERE token = ?',
   unsubscribe: 'DELETE FROM subscriptions WHERE token = ? AND queue = ?',
-  insertMessage: 'INSERT INTO messages (id, queue, payload, correlation_id, reply_to, error, origin, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  insertMessage: 'INSERT INTO messages (id, queue, payload, correlation_id, reply_to, error, origin, time, topic, retained) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   rememberKey: 'INSERT OR REPLACE INTO idempotency_keys (queue, key, id, expires) VALUES (?, ?, ?, ?)',
   forgetKeys: 'DELETE FROM idempotency_keys WHERE expires <= ?',
   deleteMessage: 'DELETE FROM messages WHERE id = ?',
+  bind: 'INSERT OR IGNORE INTO bindings (queue, filter) VALUES (?, ?)',
+  unbind: 'DELETE FROM bindings WHERE queue = ? AND filter = ?',
+  setRetained: 'INSERT OR REPLACE INTO retained (topic, payload, origin, time) VALUES (?, ?, ?, ?)',
+  deleteRetained: 'DELETE FROM retained WHERE topic = ?',
+  rememberPublishKey: 'INSERT OR REPLACE INTO publish_keys (topic, key, ids, expires) VALUES (?, ?, ?, ?)',
+  forgetPublishKeys: 'DELETE FROM publish_keys WHERE expires <= ?',
   setLastId: "UPDATE meta SET value = ? WHERE key = 'last_id'",
   lastId: "SELECT value FROM meta WHERE key = 'last_id'",
   allSessions: 'SELECT token, client FROM sessions',
   allSubscriptions: 'SELECT token, queue FROM subscriptions',
   allQueues: 'SELECT name, kind, owner FROM queues',
-  allMessages: 'SELECT id, queue, payload, correlation_id, reply_to, error, origin, time FROM messages ORDER BY id',
-  allKeys: 'SELECT queue, key, id, expires FROM idempotency_keys ORDER BY expires'
+  allMessages: 'SELECT id, queue, payload, correlation_id, reply_to, error, origin, time, topic, retained FROM messages ORDER BY id',
+  allKeys: 'SELECT queue, key, id, expires FROM idempotency_keys ORDER BY expires',
+  allBindings: 'SELECT queue, filter FROM bindings',
+  allRetained: 'SELECT topic, payload, origin, time FROM retained',
+  allPublishKeys: 'SELECT topic, key, ids, expires FROM publish_keys ORDER BY expires'
 } as const
 
 type Statements = { readonly [Name in keyof typeof SQL]: Statement }

@@ -1,5 +1,6 @@
 import type { QueueKind } from '../../lib/protocol.js'
 import type { StoredMessage } from '../core/queue.js'
+import type { RetainedMessage } from '../core/retained.js'
 
 /**
  * What the core asks a store to make durable. Each change is a small record; the core applies it to its
@@ -15,6 +16,15 @@ export type StoreRecord =
   | { type: 'unsubscribe', token: string, queue: string }
   | { type: 'send', message: StoredMessage, idempotencyKey?: string, idempotencyExpires?: number, ack?: number }
   | { type: 'ack', id: number }
+  // A publish: its copies, one per matching queue, and with the retain flag the topic's new retained message
+  // (null: an empty payload cleared it).
+  | {
+    type: 'publish', topic: string, time: number, messages: StoredMessage[], retained?: RetainedMessage | null,
+    idempotencyKey?: string, idempotencyExpires?: number
+  }
+  // A new binding, with the retained messages it delivered into its queue.
+  | { type: 'bind', queue: string, filter: string, messages: StoredMessage[] }
+  | { type: 'unbind', queue: string, filter: string }
 
 export interface PersistedSession {
   token: string
@@ -35,6 +45,19 @@ export interface PersistedIdempotencyKey {
   expires: number
 }
 
+export interface PersistedBinding {
+  queue: string
+  filter: string
+}
+
+/** A publish's idempotency key, with the ids of the copies that publish made. */
+export interface PersistedPublishKey {
+  topic: string
+  key: string
+  ids: number[]
+  expires: number
+}
+
 /** Everything a store hands back at start-up. */
 export interface Snapshot {
   lastId: number
@@ -43,6 +66,9 @@ export interface Snapshot {
   /** In id order. */
   messages: StoredMessage[]
   idempotencyKeys: PersistedIdempotencyKey[]
+  bindings: PersistedBinding[]
+  retained: RetainedMessage[]
+  publishKeys: PersistedPublishKey[]
 }
 
 export interface Store {

@@ -112,6 +112,27 @@ t.test('an empty switch', async (t) => {
   ].join('\n'))
 })
 
+t.test('topic bindings and retained messages, when there are any', async (t) => {
+  const report = diagnosticsReport({
+    startTime: NOW - 1500,
+    now: NOW,
+    store: { kind: 'memory' },
+    queues: [queue('dashboard', { bindings: ['alerts/#', 'site/+/temp'] }), queue('plain')],
+    sessions: [],
+    retained: { count: 2, topics: ['site/rack1/temp', 'site/rack2/temp'] }
+  })
+  t.match(report, [
+    '',
+    'Topic bindings:',
+    '  dashboard  <- alerts/#, site/+/temp',
+    'Retained messages (2 topics):',
+    '  site/rack1/temp',
+    '  site/rack2/temp',
+    '',
+    'Sessions: none'
+  ].join('\n'))
+})
+
 t.test('durations', async (t) => {
   t.equal(formatDuration(-5), '0ms')
   t.equal(formatDuration(999), '999ms')

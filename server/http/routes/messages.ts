@@ -1,10 +1,12 @@
 import type { FastifyInstance } from 'fastify'
 import type { Switch } from '../../core/switch.js'
 import { abortedWith } from '../aborted.js'
+import { acceptRawBodies } from '../raw-body.js'
 import { secondsToMs } from '../seconds.js'
 import { toWireMessage } from '../wire.js'
 import { ackSchema, sendSchema, subscriptionSchema, transferSchema } from '../schemas.js'
 import { sessionOf } from '../session-auth.js'
+import { answeredAfterWoken } from '../woken-first.js'
 
 interface SendQuery { correlationId?: string, replyTo?: string, ack?: number, error?: boolean }
 interface TransferQuery { after?: number, timeout?: number, max?: number }
@@ -12,17 +14,17 @@ interface TransferQuery { after?: number, timeout?: number, max?: number }
 export function messageRoutes (app: FastifyInstance, core: Switch): void {
   // The payload is the raw body, whatever its content type: the switch never parses it.
   app.register(async (raw) => {
-    raw.removeAllContentTypeParsers()
-    raw.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => { done(null, body) })
+    acceptRawBodies(raw)
     raw.post<{ Params: { name: string }, Querystring: SendQuery, Headers: { 'idempotency-key'?: string } }>(
       '/queues/:name/messages',
       { schema: sendSchema, config: { session: true }, bodyLimit: core.options.maxPayload },
       async (request, reply) => {
         const payload = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
         const { correlationId, replyTo, ack, error } = request.query
-        const result = await core.send(sessionOf(request), request.params.name, payload, {
+        const { name } = request.params
+        const result = await answeredAfterWoken(core, [name], async () => await core.send(sessionOf(request), name, payload, {
           correlationId, replyTo, ack, error, idempotencyKey: request.headers['idempotency-key']
-        })
+        }))
         return reply.code(201).send(result)
       }
     )

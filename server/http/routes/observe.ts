@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import type { HealthResponse } from '../../../lib/protocol.js'
+import type { Server } from 'node:http'
+import type { HealthResponse, LimitUsage } from '../../../lib/protocol.js'
 import type { Switch } from '../../core/switch.js'
 import { diagnosticsSchema, healthSchema, shutdownSchema, traceSchema } from '../schemas.js'
 import { abortedWith } from '../aborted.js'
@@ -10,8 +11,19 @@ export interface ObserveHooks {
   shutdown: () => void
 }
 
+/** The HTTP server's connection cap against its open connections (TCP: the Unix socket's are not counted). */
+async function connectionsOf (server: Server): Promise<LimitUsage> {
+  const used = await new Promise<number>((resolve) => {
+    server.getConnections((error, count) => { resolve(error === null ? count : 0) })
+  })
+  return { limit: server.maxConnections, used }
+}
+
 export function observeRoutes (app: FastifyInstance, core: Switch, hooks: ObserveHooks): void {
-  app.get('/diagnostics', { schema: diagnosticsSchema }, async () => core.diagnostics())
+  app.get('/diagnostics', { schema: diagnosticsSchema }, async () => {
+    const diagnostics = core.diagnostics()
+    return { ...diagnostics, limits: { ...diagnostics.limits, connections: await connectionsOf(app.server) } }
+  })
 
   app.get<{ Querystring: { after?: number, timeout?: number, max?: number } }>('/trace', { schema: traceSchema }, async (request, reply) => {
     const { after = 0, timeout, max = 1000 } = request.query

@@ -86,3 +86,38 @@ t.test('2013 caller, JSON API server, and a xapi server: integer correlation ids
   await ok(server, 'GET', '/ack/svc/3')
   t.equal(await ok(caller, 'GET', '/transfer/2/5'), '{"messages":[[4,{"payload":"from-xapi","correlation_id":43}]]}')
 })
+
+t.test('JSON API and xapi callers, 2013 server: a reply echoing the id shown as correlation id reaches the caller', async (t) => {
+  const running = await start(t)
+  const target = tcpTarget(running)
+  // A 2013 server (the Python client's Server, say) answers with the correlation id it saw.
+  const server = await loggedIn(t, target, 'legacy-server')
+  await ok(server, 'GET', '/create/svc')
+  await ok(server, 'GET', '/subscribe/svc')
+
+  const json = await jsonClient(running, 'json-caller')
+  const { name: replyTo } = await json('POST', '/queues') as CreateQueueResponse
+  await json('PUT', `/session/subscriptions/${replyTo}`)
+  await json('POST', `/queues/svc/messages?correlationId=c-1&replyTo=${replyTo}`, 'ping')
+  t.equal(await ok(server, 'GET', '/transfer/-1/5'),
+    `{"messages":[[1,{"payload":"ping","correlation_id":1,"reply_to":"${replyTo}"}]]}`,
+    'a correlation id that is not an integer is shown as the message id')
+  await ok(server, 'POST', `/send/${replyTo}/1`, 'pong')
+  await ok(server, 'GET', '/ack/1')
+  await ok(server, 'POST', `/send/${replyTo}/77`, 'unrelated')
+  const received = await json('GET', '/transfer?after=0&timeout=5') as TransferResponse
+  t.match(received.messages, [
+    { id: 2, payload: 'pong', correlationId: 'c-1', origin: 'legacy-server' },
+    { id: 3, payload: 'unrelated', correlationId: '77' }
+  ], 'the reply carries the caller\'s correlation id; another integer is kept as it came')
+
+  const caller = await loggedIn(t, target, 'xapi-caller:4')
+  await ok(caller, 'GET', '/transient/caller.reply')
+  t.equal(await ok(caller, 'POST', '/request/svc/caller.reply', 'ping2'), '[["svc",4]]')
+  t.equal(await ok(server, 'GET', '/transfer/1/5'), '{"messages":[[4,{"payload":"ping2","correlation_id":4,"reply_to":"caller.reply"}]]}')
+  await ok(server, 'POST', '/send/caller.reply/4', 'pong2')
+  await ok(server, 'GET', '/ack/4')
+  t.equal(await ok(caller, 'POST', '/transfer', '{"from":"-1","timeout":5.0,"queues":["caller.reply"]}'),
+    '{"messages":[[["caller.reply",5],{"payload":"pong2","kind":["Response",["svc",4]]}]],"next":"5"}',
+    'the xapi caller sees the response to its request')
+})

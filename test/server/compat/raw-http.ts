@@ -1,5 +1,5 @@
 // A test client written from the reference, not from our server: HTTP/1.1 by hand over one keep-alive socket,
-// the headers the OCaml (cohttp) clients send, one request at a time, responses parsed minimally.
+// the headers the original clients send, one request at a time, responses parsed minimally.
 import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
 import type { Test } from 'tap'
@@ -14,20 +14,28 @@ export interface RawResponse {
 
 export type Target = { port: number } | { path: string }
 
+/**
+ * The request head a client writes: that of the OCaml clients (cohttp), or that of the 2013 Python client
+ * (message_switch.py), which sends a content length and nothing else, not even a Host header.
+ */
+export type HeadStyle = 'cohttp' | 'python'
+
 export function tcpTarget (running: RunningSwitch): Target {
   return { port: Number(new URL(running.url).port) }
 }
 
 export class RawConnection {
   private readonly socket: Socket
+  private readonly style: HeadStyle
   private buffered = Buffer.alloc(0)
   private wake: (() => void) | undefined
   private ended = false
   /** Resolves when the server has closed the connection (or we did). */
   readonly closed: Promise<void>
 
-  private constructor (socket: Socket) {
+  private constructor (socket: Socket, style: HeadStyle) {
     this.socket = socket
+    this.style = style
     socket.on('data', (chunk: Buffer) => {
       this.buffered = Buffer.concat([this.buffered, chunk])
       this.wake?.()
@@ -42,15 +50,15 @@ export class RawConnection {
     socket.on('error', () => { /* seen as a close */ })
   }
 
-  static async open (t: Test, target: Target): Promise<RawConnection> {
+  static async open (t: Test, target: Target, style: HeadStyle = 'cohttp'): Promise<RawConnection> {
     const socket = 'path' in target ? connect(target.path) : connect(target.port, '127.0.0.1')
     await once(socket, 'connect')
-    const connection = new RawConnection(socket)
+    const connection = new RawConnection(socket, style)
     t.teardown(() => { socket.destroy() })
     return connection
   }
 
-  /** Sends a request exactly as cohttp does and reads its response. */
+  /** Sends a request exactly as the client of this connection's style does and reads its response. */
   async request (method: string, path: string, body = ''): Promise<RawResponse> {
     this.send(method, path, body)
     return await this.response()
@@ -58,9 +66,10 @@ export class RawConnection {
 
   send (method: string, path: string, body = ''): void {
     const payload = Buffer.from(body)
-    this.socket.write(
-      `${method} ${path} HTTP/1.1\r\nhost: localhost\r\nuser-agent: cohttp\r\n` +
-      `content-length: ${payload.length}\r\nconnection: keep-alive\r\n\r\n`
+    this.socket.write(this.style === 'python'
+      ? `${method} ${path} HTTP/1.1\r\nContent-Length: ${payload.length}\r\n\r\n`
+      : `${method} ${path} HTTP/1.1\r\nhost: localhost\r\nuser-agent: cohttp\r\n` +
+        `content-length: ${payload.length}\r\nconnection: keep-alive\r\n\r\n`
     )
     this.socket.write(payload)
   }

@@ -12,6 +12,10 @@ import { manualClock, type Clock } from './fixtures.js'
 const TTL = 1000
 const WINDOW = 1500
 const NAMED = ['a', 'b', 'c']
+// Limits small enough for random sequences to reach them.
+const MAX_QUEUE_LENGTH = 3
+const MAX_QUEUED_BYTES = 24
+const MAX_SESSION_QUEUES = 1
 
 type Op =
   | { kind: 'login' }
@@ -91,6 +95,15 @@ class Model {
     return i === this.issued.length ? this.lastId + 1000 : this.issued[i]
   }
 
+  /** Payload bytes of every message held. */
+  bytes (): number {
+    let total = 0
+    for (const queue of this.queues.values()) {
+      for (const payload of queue.messages.values()) total += Buffer.byteLength(payload)
+    }
+    return total
+  }
+
   queueOf (id: number): ModelQueue | undefined {
     for (const queue of this.queues.values()) if (queue.messages.has(id)) return queue
     return undefined
@@ -160,6 +173,7 @@ async function act (core: Switch, model: Model, session: ModelSession, op: Exclu
       return
     }
     case 'createTemp': {
+      if (session.temporary.size >= MAX_SESSION_QUEUES) { await failsWith(core.createTemporaryQueue(s), 'limit_exceeded'); return }
       const created = await core.createTemporaryQueue(s)
       assert.equal(created.kind, 'temporary')
       assert.ok(!model.queues.has(created.name) && !model.names.includes(created.name), 'a fresh name')
@@ -191,6 +205,10 @@ async function act (core: Switch, model: Model, session: ModelSession, op: Exclu
       }
       const acked = ack === undefined ? undefined : model.queueOf(ack)
       if (ack !== undefined && acked === undefined) { await failsWith(sent, 'message_not_found'); return }
+      if (queue.messages.size >= MAX_QUEUE_LENGTH || model.bytes() + Buffer.byteLength(payload) > MAX_QUEUED_BYTES) {
+        await failsWith(sent, 'insufficient_storage')
+        return
+      }
       const id = ++model.lastId
       assert.deepEqual(await sent, { id, duplicate: false }, 'ids count up by one per enqueued message')
       model.issued.push(id)
@@ -260,7 +278,10 @@ function compare (core: Switch, model: Model): void {
       assert.ok(!listed.some((q) => q.name === name), 'a temporary queue is gone once its session ended')
     }
   }
-  assert.equal(core.diagnostics().sessions.length, model.sessions.filter((session) => session.alive).length)
+  const diagnostics = core.diagnostics()
+  assert.equal(diagnostics.sessions.length, model.sessions.filter((session) => session.alive).length)
+  assert.equal(diagnostics.limits?.queuedBytes.used, model.bytes(), 'the byte count follows every change')
+  assert.equal(diagnostics.limits?.queues.used, model.queues.size)
 }
 
 t.test('the core behaves like its reference model', async (t) => {
@@ -269,7 +290,15 @@ t.test('the core behaves like its reference model', async (t) => {
   await fc.assert(
     fc.asyncProperty(fc.array(opArbitrary, { minLength: 5, maxLength: 50, size: 'max' }), async (ops) => {
       const clock = manualClock()
-      const core = new Switch({ now: clock.now, sessionTtl: TTL, idempotencyWindow: WINDOW, maxTransfer: 100 })
+      const core = new Switch({
+        now: clock.now,
+        sessionTtl: TTL,
+        idempotencyWindow: WINDOW,
+        maxTransfer: 100,
+        maxQueueLength: MAX_QUEUE_LENGTH,
+        maxQueuedBytes: MAX_QUEUED_BYTES,
+        maxSessionQueues: MAX_SESSION_QUEUES
+      })
       switches.push(core)
       try {
         const model = new Model()

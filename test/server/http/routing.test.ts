@@ -3,7 +3,7 @@ import { codeOf, messageOf, startHttp } from './fixtures.js'
 
 t.test('a path no route matches is 404 not_found in the error shape', async (t) => {
   const { api } = await startHttp(t)
-  for (const path of ['/v1/nope', '/v1/queues/a/b/c', '/v2/health', '/v1/messages']) {
+  for (const path of ['/v1/nope', '/v1/queues/a/b/c', '/v2/health', '/v1/messages/1/2']) {
     const reply = await api.call('GET', path)
     t.equal(reply.status, 404, path)
     t.equal(codeOf(reply), 'not_found', path)
@@ -20,6 +20,8 @@ t.test('a known path with another method is 405 with an Allow header', async (t)
     ['POST', '/v1/queues/some%2Fqueue', 'GET, PUT, DELETE'],
     ['GET', '/v1/queues/q/messages', 'POST'],
     ['GET', '/v1/messages/1', 'DELETE'],
+    ['GET', '/v1/messages', 'POST'],
+    ['DELETE', '/v1/acks', 'POST'],
     ['POST', '/v1/session', 'GET, DELETE'],
     ['GET', '/v1/sessions', 'POST'],
     ['POST', '/v1/transfer', 'GET'],

@@ -12,6 +12,8 @@ import type { Store } from '../../../server/store/store.js'
 import { tempDir } from './fixtures.js'
 
 const NAMES = ['a', 'b', 'c']
+const TOPICS = ['x', 'x/y', 'z']
+const FILTERS = ['x', 'x/#', '+/y', '#']
 
 type Op =
   | { kind: 'login' }
@@ -24,6 +26,9 @@ type Op =
   | { kind: 'reply', s: number, q: number, m: number }
   | { kind: 'ack', s: number, m: number }
   | { kind: 'destroy', q: number }
+  | { kind: 'publish', s: number, topic: number, retain: boolean, empty: boolean, key: string | undefined }
+  | { kind: 'bind', s: number, q: number, filter: number }
+  | { kind: 'unbind', q: number, filter: number }
 
 const index = fc.nat({ max: 20 })
 const op: fc.Arbitrary<Op> = fc.oneof(
@@ -36,7 +41,16 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { arbitrary: fc.record({ kind: fc.constant('send' as const), s: index, q: index, key: fc.option(fc.constantFrom('k1', 'k2'), { nil: undefined }) }), weight: 5 },
   { arbitrary: fc.record({ kind: fc.constant('reply' as const), s: index, q: index, m: index }), weight: 2 },
   { arbitrary: fc.record({ kind: fc.constant('ack' as const), s: index, m: index }), weight: 2 },
-  fc.record({ kind: fc.constant('destroy' as const), q: index })
+  fc.record({ kind: fc.constant('destroy' as const), q: index }),
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('publish' as const), s: index, topic: index, retain: fc.boolean(), empty: fc.boolean(),
+      key: fc.option(fc.constantFrom('k1', 'k2'), { nil: undefined })
+    }),
+    weight: 3
+  },
+  { arbitrary: fc.record({ kind: fc.constant('bind' as const), s: index, q: index, filter: index }), weight: 2 },
+  fc.record({ kind: fc.constant('unbind' as const), q: index, filter: index })
 )
 /** Changes started in one turn, and whether the transaction they land in fails. */
 const step = fc.record({ ops: fc.array(op, { minLength: 1, maxLength: 4 }), fail: fc.boolean() })
@@ -58,6 +72,7 @@ class Run {
     if (op.kind === 'login') { this.sessions.push(await core.login(`c${this.sessions.length}`)); return }
     if (op.kind === 'create') { await core.createQueue(this.sessions[0], NAMES[op.q % NAMES.length]); return }
     if (op.kind === 'destroy') { await core.destroy(undefined, this.names[op.q % this.names.length]); return }
+    if (op.kind === 'unbind') { await core.unbind(this.names[op.q % this.names.length], FILTERS[op.filter % FILTERS.length]); return }
     const session = this.pick(this.sessions, op.s)
     if (session === undefined || !core.isCurrent(session)) return
     const name = 'q' in op ? this.names[op.q % this.names.length] : ''
@@ -68,6 +83,13 @@ class Run {
       case 'subscribe': await core.subscribe(session, name); return
       case 'unsubscribe': await core.unsubscribe(session, name); return
       case 'ack': await core.ack(session, id); return
+      case 'bind': await core.bind(session, name, FILTERS[op.filter % FILTERS.length]); return
+      case 'publish': {
+        const payload = op.empty ? Buffer.alloc(0) : Buffer.from(`publish ${this.ids.length}`)
+        const published = await core.publish(session, TOPICS[op.topic % TOPICS.length], payload, { retain: op.retain, idempotencyKey: op.key })
+        if (!published.duplicate) this.ids.push(...published.ids)
+        return
+      }
       case 'send':
       case 'reply': {
         const sent = await core.send(session, name, Buffer.from(`${op.kind} ${this.ids.length}`), op.kind === 'send' ? { idempotencyKey: op.key } : { ack: id })
@@ -83,9 +105,10 @@ class Run {
 
 /** What a switch shows of its state, without what is live only (leases, long-polls, poll times). */
 function view (core: Switch): unknown {
-  const { queues, sessions } = core.diagnostics()
+  const { queues, sessions, retained } = core.diagnostics()
   return {
-    queues: queues.map((q) => [q.name, q.kind, q.owner, q.messages.map((m) => [m.id, m.preview, m.origin, m.replyTo])]).sort(),
+    queues: queues.map((q) => [q.name, q.kind, q.owner, q.bindings, q.messages.map((m) => [m.id, m.preview, m.origin, m.replyTo])]).sort(),
+    retained,
     sessions: sessions.map((s) => [s.tokenPrefix, s.client, [...s.subscriptions].sort(), [...s.queues].sort()]).sort()
   }
 }

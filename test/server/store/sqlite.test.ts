@@ -17,7 +17,7 @@ async function writeAll (store: SqliteStore, records: StoreRecord[]): Promise<vo
 t.test('every kind of record comes back, also after reopening', async (t) => {
   const dir = tempDir(t)
   const store = open(t, dir)
-  t.same(store.load(), { lastId: 0, sessions: [], queues: [], messages: [], idempotencyKeys: [] }, 'a new store is empty')
+  t.same(store.load(), { lastId: 0, sessions: [], queues: [], messages: [], idempotencyKeys: [], bindings: [], retained: [], publishKeys: [] }, 'a new store is empty')
 
   const binary = Buffer.from([0, 255, 1, 254])
   await writeAll(store, [
@@ -51,7 +51,10 @@ t.test('every kind of record comes back, also after reopening', async (t) => {
     sessions: [{ token: 'tok-a', client: 'alice', subscriptions: ['tmp-a'] }],
     queues: [{ name: 'svc', kind: 'persistent' }, { name: 'tmp-a', kind: 'temporary', owner: 'tok-a' }],
     messages: [message(2, 'svc', binary, { error: true }), message(6, 'tmp-a', 'reply', { correlationId: 'c1' })],
-    idempotencyKeys: [{ queue: 'svc', key: 'k1', id: 1, expires: 99_999 }]
+    idempotencyKeys: [{ queue: 'svc', key: 'k1', id: 1, expires: 99_999 }],
+    bindings: [],
+    retained: [],
+    publishKeys: []
   }
   const sorted = (snapshot: Snapshot): Snapshot => ({ ...snapshot, queues: [...snapshot.queues].sort((a, b) => a.name.localeCompare(b.name)) })
   t.same(sorted(store.load()), sorted(expected))

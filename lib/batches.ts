@@ -1,0 +1,125 @@
+import { isUtf8 } from 'node:buffer'
+import { Batcher } from './batcher.js'
+import type { Connection } from './connection.js'
+import { SwitchRequestError } from './errors.js'
+import { ack, send } from './operations.js'
+import type { BatchAckResponse, BatchSendItem, BatchSendResponse, SendResponse } from './protocol.js'
+import { fromErrorBody } from './transport.js'
+
+/**
+ * A send made for one session (its epoch, see Connection.request): rpc's requests and serve's replies. Such
+ * sends are never repeated in another session, so sends of one session can share a request and its fate.
+ */
+export interface PinnedSend {
+  queue: string
+  body: string | Uint8Array
+  pin: number
+  /** Kept over retries: a batch retried after a lost answer enqueues each of its messages once. */
+  idempotencyKey: string
+  correlationId?: string
+  replyTo?: string
+  ack?: number
+  error?: boolean
+}
+
+interface PinnedAck {
+  id: number
+  pin: number
+}
+
+/** Two requests of each kind in flight: one being answered while the next one fills. */
+const IN_FLIGHT = 2
+/** Well under the switch's own limit per batch (BATCH_MAX_ITEMS): many small requests pipeline better. */
+const MAX_ITEMS = 256
+/**
+ * Payload bytes per batch. JSON may inflate text up to 6 times (escapes), which keeps a batch within the
+ * switch's 4 MiB batch body limit; a larger payload goes alone as a raw body, like any send.
+ */
+const MAX_BATCH_BYTES = 512 * 1024
+
+const fulfilled = <T>(value: T): PromiseSettledResult<T> => ({ status: 'fulfilled', value })
+const rejected = <T>(reason: unknown): PromiseSettledResult<T> => ({ status: 'rejected', reason })
+
+function toWire (item: PinnedSend): BatchSendItem {
+  const { body } = item
+  const wire: BatchSendItem = typeof body === 'string' || isUtf8(body)
+    ? { queue: item.queue, payload: typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8') }
+    : { queue: item.queue, payload: Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64'), encoding: 'base64' }
+  wire.idempotencyKey = item.idempotencyKey
+  if (item.correlationId !== undefined) wire.correlationId = item.correlationId
+  if (item.replyTo !== undefined) wire.replyTo = item.replyTo
+  if (item.ack !== undefined) wire.ack = item.ack
+  if (item.error === true) wire.error = true
+  return wire
+}
+
+function sizeOf (item: PinnedSend): number {
+  return typeof item.body === 'string' ? item.body.length : item.body.byteLength
+}
+
+/**
+ * The sends and acks of rpc and serve, batched (see Batcher): with one call at a time each goes out as its own
+ * request as before; with many in flight they share `POST /v1/messages` and `POST /v1/acks` requests, and each
+ * caller still gets its own item's answer, or the very error its own request would have had.
+ */
+export class Batches {
+  private readonly sends: Batcher<PinnedSend, SendResponse>
+  private readonly acks: Batcher<PinnedAck, void>
+
+  constructor (connection: Connection) {
+    this.sends = new Batcher<PinnedSend, SendResponse>({
+      one: async (item) => await send(connection, item.queue, item.body, {
+        correlationId: item.correlationId,
+        replyTo: item.replyTo,
+        ack: item.ack,
+        error: item.error,
+        idempotencyKey: item.idempotencyKey,
+        pin: item.pin
+      }),
+      many: async (items) => {
+        const { results } = await connection.request<BatchSendResponse>({
+          method: 'POST', path: '/messages', json: { messages: items.map(toWire) }, pin: items[0].pin
+        })
+        return results.map((result) => 'error' in result
+          ? rejected(fromErrorBody(result) ?? new SwitchRequestError('internal', 500, `unreadable result: ${JSON.stringify(result)}`))
+          : fulfilled(result))
+      },
+      inFlight: IN_FLIGHT,
+      maxItems: MAX_ITEMS,
+      maxSize: MAX_BATCH_BYTES,
+      sizeOf,
+      groupOf: (item) => item.pin
+    })
+    this.acks = new Batcher<PinnedAck, void>({
+      one: async (item) => { await ack(connection, item.id, { pin: item.pin }) },
+      many: async (items) => {
+        const ids = items.map((item) => item.id)
+        const { acked } = await connection.request<BatchAckResponse>({ method: 'POST', path: '/acks', json: { ids }, pin: items[0].pin })
+        // Counted, not a set: an id twice in one batch is acked once, and the second is missing, as two DELETEs.
+        const took = new Map<number, number>()
+        for (const id of acked) took.set(id, (took.get(id) ?? 0) + 1)
+        return ids.map((id) => {
+          const left = took.get(id) ?? 0
+          if (left === 0) return rejected(new SwitchRequestError('message_not_found', 404, `message ${id} was not acked: the switch does not hold it (never sent, or acked already)`))
+          took.set(id, left - 1)
+          return fulfilled(undefined)
+        })
+      },
+      inFlight: IN_FLIGHT,
+      maxItems: MAX_ITEMS,
+      maxSize: Infinity,
+      sizeOf: () => 0,
+      groupOf: (item) => item.pin,
+      background: true
+    })
+  }
+
+  async send (item: PinnedSend): Promise<SendResponse> {
+    return await this.sends.submit(item)
+  }
+
+  /** Acks message `id`, which the session of epoch `pin` received. */
+  async ack (id: number, pin: number): Promise<void> {
+    await this.acks.submit({ id, pin })
+  }
+}

@@ -1,0 +1,85 @@
+import type { FastifyInstance } from 'fastify'
+import type {
+  BatchAckRequest,
+  BatchAckResponse,
+  BatchSendItem,
+  BatchSendRequest,
+  BatchSendResponse,
+  BatchSendResult
+} from '../../../lib/protocol.js'
+import type { Session } from '../../core/session.js'
+import type { Switch } from '../../core/switch.js'
+import { InvalidRequestError, MessageNotFoundError, ShuttingDownError, SwitchError } from '../../core/errors.js'
+import { errorBody } from '../errors.js'
+import { batchAckSchema, batchSendSchema } from '../schemas.js'
+import { sessionOf } from '../session-auth.js'
+import { answeredAfterWoken } from '../woken-first.js'
+
+/** A batch body may be this large even when single payloads are limited to less: it carries many of them. */
+export const BATCH_BODY_LIMIT = 4 * 1024 * 1024
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+
+function payloadOf (item: BatchSendItem, index: number): Buffer {
+  if (item.encoding !== 'base64') return Buffer.from(item.payload, 'utf8')
+  // Node decodes whatever it is given, skipping what is not base64: a typo would alter the payload silently.
+  if (!BASE64.test(item.payload)) throw new InvalidRequestError(`messages/${index}/payload is not valid base64`, 'payload')
+  return Buffer.from(item.payload, 'base64')
+}
+
+/** One item of a batch send, exactly as the single send would apply it; its failure is its own result. */
+async function sendItem (core: Switch, session: Session, item: BatchSendItem, index: number): Promise<BatchSendResult> {
+  try {
+    return await core.send(session, item.queue, payloadOf(item, index), {
+      correlationId: item.correlationId,
+      replyTo: item.replyTo,
+      ack: item.ack,
+      error: item.error,
+      idempotencyKey: item.idempotencyKey
+    })
+  } catch (error) {
+    if (!(error instanceof SwitchError)) throw error
+    return errorBody(error.code, error.message, error.field)
+  }
+}
+
+/** Whether the ack took: a missing id (never sent, or acked already) is the caller's answer, not a failure. */
+async function ackItem (core: Switch, session: Session, id: number): Promise<boolean> {
+  try {
+    await core.ack(session, id)
+    return true
+  } catch (error) {
+    if (error instanceof MessageNotFoundError) return false
+    throw error
+  }
+}
+
+/**
+ * Many sends, or many acks, in one request: what a client with many calls in flight would otherwise pay an
+ * HTTP exchange for, each. Items are applied in order, each as its single request would be; the core's
+ * writes of one batch share the store's group commit.
+ */
+export function batchRoutes (app: FastifyInstance, core: Switch): void {
+  const bodyLimit = Math.max(app.initialConfig.bodyLimit ?? 0, BATCH_BODY_LIMIT)
+
+  app.post<{ Body: BatchSendRequest }>('/messages', { schema: batchSendSchema, config: { session: true }, bodyLimit }, async (request): Promise<BatchSendResponse> => {
+    // Refused as a whole, so the client waits for the switch and retries it as the single send would be.
+    if (core.shuttingDown) throw new ShuttingDownError()
+    const session = sessionOf(request)
+    const { messages } = request.body
+    // Started in order, without waiting: each send takes its id and place in memory before the next one starts.
+    const results = await answeredAfterWoken(core, messages.map((item) => item.queue), async () =>
+      await Promise.all(messages.map(async (item, index) => await sendItem(core, session, item, index))))
+    return { results }
+  })
+
+  app.post<{ Body: BatchAckRequest }>('/acks', { schema: batchAckSchema, config: { session: true } }, async (request): Promise<BatchAckResponse> => {
+    const session = sessionOf(request)
+    const { ids } = request.body
+    const took = await Promise.all(ids.map(async (id) => await ackItem(core, session, id)))
+    const acked: number[] = []
+    const missing: number[] = []
+    ids.forEach((id, i) => { (took[i] ? acked : missing).push(id) })
+    return { acked, missing }
+  })
+}
