@@ -1,7 +1,7 @@
 export interface BatcherOptions<I, R> {
   /** Sends one item by itself: what a lone item costs with no batching at all. */
   one: (item: I) => Promise<R>
-  /** Sends several items in one request; settles with one result per item, in order. */
+  /** Sends several items in one request; settles with exactly one result per item, in order. */
   many: (items: I[]) => Promise<Array<PromiseSettledResult<R>>>
   /** Requests of this batcher in flight at once: items that come while they are all out wait for one to return. */
   inFlight: number
@@ -109,9 +109,8 @@ export class Batcher<I, R> {
       return
     }
     batch.forEach((entry, i) => {
-      const result = results[i] as PromiseSettledResult<R> | undefined
-      if (result === undefined) entry.reject(new Error(`a batch of ${batch.length} was answered with ${results.length} results`))
-      else if (result.status === 'fulfilled') entry.resolve(result.value)
+      const result = results[i]
+      if (result.status === 'fulfilled') entry.resolve(result.value)
       else entry.reject(result.reason)
     })
   }

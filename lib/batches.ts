@@ -3,7 +3,7 @@ import { Batcher } from './batcher.js'
 import type { Connection } from './connection.js'
 import { SwitchRequestError } from './errors.js'
 import { ack, send } from './operations.js'
-import type { BatchAckResponse, BatchSendItem, BatchSendResponse, SendResponse } from './protocol.js'
+import { ERROR_STATUS, type BatchAckResponse, type BatchSendItem, type BatchSendResponse, type SendResponse } from './protocol.js'
 import { fromErrorBody } from './transport.js'
 
 /**
@@ -29,7 +29,7 @@ interface PinnedAck {
 
 /** Two requests of each kind in flight: one being answered while the next one fills. */
 const IN_FLIGHT = 2
-/** Well under the switch's own limit per batch (BATCH_MAX_ITEMS): many small requests pipeline better. */
+/** Well under the switch's own limit per batch (BATCH_MAX_ITEMS): 256 calls in flight are a lot already. */
 const MAX_ITEMS = 256
 /**
  * Payload bytes per batch. JSON may inflate text up to 6 times (escapes), which keeps a batch within the
@@ -37,14 +37,20 @@ const MAX_ITEMS = 256
  */
 const MAX_BATCH_BYTES = 512 * 1024
 
+const unreadable = (what: string): SwitchRequestError => new SwitchRequestError('internal', ERROR_STATUS.internal, `the switch answered a batch with ${what}`)
 const fulfilled = <T>(value: T): PromiseSettledResult<T> => ({ status: 'fulfilled', value })
 const rejected = <T>(reason: unknown): PromiseSettledResult<T> => ({ status: 'rejected', reason })
 
+/** A send as a batch item: the payload as text when it is UTF-8, else in base64 (as transfer shows it). */
 function toWire (item: PinnedSend): BatchSendItem {
-  const { body } = item
-  const wire: BatchSendItem = typeof body === 'string' || isUtf8(body)
-    ? { queue: item.queue, payload: typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8') }
-    : { queue: item.queue, payload: Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64'), encoding: 'base64' }
+  const { queue, body } = item
+  let wire: BatchSendItem
+  if (typeof body === 'string') {
+    wire = { queue, payload: body }
+  } else {
+    const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+    wire = isUtf8(bytes) ? { queue, payload: bytes.toString('utf8') } : { queue, payload: bytes.toString('base64'), encoding: 'base64' }
+  }
   wire.idempotencyKey = item.idempotencyKey
   if (item.correlationId !== undefined) wire.correlationId = item.correlationId
   if (item.replyTo !== undefined) wire.replyTo = item.replyTo
@@ -80,8 +86,9 @@ export class Batches {
         const { results } = await connection.request<BatchSendResponse>({
           method: 'POST', path: '/messages', json: { messages: items.map(toWire) }, pin: items[0].pin
         })
+        if (results.length !== items.length) throw unreadable(`${results.length} results for ${items.length} messages`)
         return results.map((result) => 'error' in result
-          ? rejected(fromErrorBody(result) ?? new SwitchRequestError('internal', 500, `unreadable result: ${JSON.stringify(result)}`))
+          ? rejected(fromErrorBody(result) ?? unreadable(JSON.stringify(result)))
           : fulfilled(result))
       },
       inFlight: IN_FLIGHT,
@@ -100,7 +107,7 @@ export class Batches {
         for (const id of acked) took.set(id, (took.get(id) ?? 0) + 1)
         return ids.map((id) => {
           const left = took.get(id) ?? 0
-          if (left === 0) return rejected(new SwitchRequestError('message_not_found', 404, `message ${id} was not acked: the switch does not hold it (never sent, or acked already)`))
+          if (left === 0) return rejected(new SwitchRequestError('message_not_found', ERROR_STATUS.message_not_found, `message ${id} was not acked: the switch does not hold it (never sent, or acked already)`))
           took.set(id, left - 1)
           return fulfilled(undefined)
         })
