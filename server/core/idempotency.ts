@@ -10,6 +10,12 @@ interface Entry<Answer> {
  */
 export class IdempotencyKeys<Answer = number> {
   private readonly entries = new Map<string, Entry<Answer>>()
+  /** The most keys kept: past it the oldest go before their window ends, so memory stays bounded under load. */
+  private readonly capacity: number
+
+  constructor (capacity = Number.POSITIVE_INFINITY) {
+    this.capacity = capacity
+  }
 
   get size (): number {
     return this.entries.size
@@ -29,6 +35,12 @@ export class IdempotencyKeys<Answer = number> {
     // A key reused after its window lapsed must move to the end, or it would hold back `prune`.
     this.entries.delete(composed)
     this.entries.set(composed, { id, expires })
+    if (this.entries.size > this.capacity) {
+      for (const oldest of this.entries.keys()) {
+        this.entries.delete(oldest)
+        break
+      }
+    }
   }
 
   prune (now: number): void {

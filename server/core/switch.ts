@@ -39,8 +39,13 @@ export interface SwitchOptions extends LimitOptions {
   maxTimeout: number
   /** The most messages one transfer returns. */
   maxTransfer: number
-  /** How long an idempotency key is remembered, in milliseconds. */
+  /**
+   * How long an idempotency key is remembered, in milliseconds: longer than a client keeps retrying (the
+   * library's retryFor is 30 s by default).
+   */
   idempotencyWindow: number
+  /** The most idempotency keys remembered (per kind: sends, publishes); past it the oldest are forgotten early. */
+  maxIdempotencyKeys: number
   traceCapacity: number
   store: Store
   now: () => number
@@ -52,7 +57,10 @@ export const DEFAULT_SWITCH_OPTIONS: Omit<SwitchOptions, 'store' | 'now'> = {
   maxPayload: 1024 * 1024,
   maxTimeout: 300_000,
   maxTransfer: 1000,
-  idempotencyWindow: 600_000,
+  // Every send of the client library carries a key: at 20,000 sends/s a 10-minute window held 24 million of
+  // them. A minute outlasts any retry, and the cap bounds memory whatever the rate.
+  idempotencyWindow: 60_000,
+  maxIdempotencyKeys: 200_000,
   traceCapacity: 1000
 }
 
@@ -794,7 +802,7 @@ export class Switch {
     this.queues.clear()
     this.messageQueue.clear()
     this.queuedBytes = 0
-    this.idempotency = new IdempotencyKeys()
+    this.idempotency = new IdempotencyKeys(this.options.maxIdempotencyKeys)
     // An id handed out for a change that failed is not handed out again.
     this.lastId = Math.max(this.lastId, snapshot.lastId)
     this.durableId = this.lastId
@@ -835,7 +843,7 @@ export class Switch {
     }
     this.retained.clear()
     for (const message of snapshot.retained) this.retained.set(message)
-    this.publishKeys = new IdempotencyKeys()
+    this.publishKeys = new IdempotencyKeys(this.options.maxIdempotencyKeys)
     for (const entry of snapshot.publishKeys) {
       if (entry.expires > now) this.publishKeys.remember(entry.topic, entry.key, entry.ids, entry.expires)
     }

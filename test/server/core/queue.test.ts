@@ -118,3 +118,14 @@ t.test('IdempotencyKeys: a key reused after its window does not hold back prunin
   t.same([...keys.all()].map((entry) => entry.key), ['reused'], 'the lapsed key behind it was pruned')
   t.equal(keys.lookup('q', 'reused', 160), 3)
 })
+
+t.test('IdempotencyKeys forgets the oldest keys beyond its capacity', async (t) => {
+  const keys = new IdempotencyKeys(2)
+  keys.remember('q', 'a', 1, 1000)
+  keys.remember('q', 'b', 2, 1000)
+  keys.remember('q', 'c', 3, 1000)
+  t.equal(keys.size, 2)
+  t.equal(keys.lookup('q', 'a', 0), undefined, 'the oldest went first')
+  t.equal(keys.lookup('q', 'b', 0), 2)
+  t.equal(keys.lookup('q', 'c', 0), 3)
+})
