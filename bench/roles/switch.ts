@@ -18,6 +18,10 @@ export async function startBenchSwitch (params: SwitchParams): Promise<Running<S
     port: 0,
     // Long enough that no session of a figure's setup expires while the figure runs.
     sessionTtl: 600_000,
+    // The figures measure speed, not the limits: no queue or byte limit may refuse their load.
+    maxQueues: 1_000_000,
+    maxQueueLength: 100_000_000,
+    maxQueuedBytes: 16 * 1024 ** 3,
     ...params
   })
   return { info: { url: running.url, store: running.core.storeInfo.kind }, stop: running.stop }

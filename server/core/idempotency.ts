@@ -1,15 +1,23 @@
 interface Entry<Answer> {
-  id: Answer
-  expires: number
+  readonly composed: string
+  readonly id: Answer
+  readonly expires: number
 }
+
+// Drop the forgotten head of `order` once it is this long and at least half of the array.
+const COMPACT_THRESHOLD = 1024
 
 /**
  * Remembers, for a window, which message id a (queue, idempotency key) pair produced, so that a retried send
  * returns the first send's id and enqueues nothing (for publishes: the ids a (topic, key) pair produced). The
- * window is constant, so insertion order is expiry order and pruning only ever looks at the oldest entries.
+ * window is constant, so insertion order is expiry order: `order` holds the entries oldest first and pruning
+ * or evicting only ever looks at its head. (Evicting through a Map's own iterator would rescan the slots its
+ * deletions leave behind, a cost that grows with every key ever forgotten.)
  */
 export class IdempotencyKeys<Answer = number> {
   private readonly entries = new Map<string, Entry<Answer>>()
+  private order: Array<Entry<Answer>> = []
+  private head = 0
   /** The most keys kept: past it the oldest go before their window ends, so memory stays bounded under load. */
   private readonly capacity: number
 
@@ -31,29 +39,35 @@ export class IdempotencyKeys<Answer = number> {
   }
 
   remember (queue: string, key: string, id: Answer, expires: number): void {
-    const composed = IdempotencyKeys.compose(queue, key)
-    // A key reused after its window lapsed must move to the end, or it would hold back `prune`.
-    this.entries.delete(composed)
-    this.entries.set(composed, { id, expires })
-    if (this.entries.size > this.capacity) {
-      for (const oldest of this.entries.keys()) {
-        this.entries.delete(oldest)
-        break
-      }
-    }
+    const entry: Entry<Answer> = { composed: IdempotencyKeys.compose(queue, key), id, expires }
+    // A key remembered again replaces its entry; the old one stays in `order` but no longer counts.
+    this.entries.set(entry.composed, entry)
+    this.order.push(entry)
+    while (this.entries.size > this.capacity) this.forgetOldest()
+    this.compact()
   }
 
   prune (now: number): void {
-    for (const [composed, entry] of this.entries) {
-      if (entry.expires > now) break
-      this.entries.delete(composed)
+    while (this.head < this.order.length && this.order[this.head].expires <= now) this.forgetOldest()
+    this.compact()
+  }
+
+  private forgetOldest (): void {
+    const entry = this.order[this.head++]
+    if (this.entries.get(entry.composed) === entry) this.entries.delete(entry.composed)
+  }
+
+  private compact (): void {
+    if (this.head > COMPACT_THRESHOLD && this.head * 2 > this.order.length) {
+      this.order = this.order.slice(this.head)
+      this.head = 0
     }
   }
 
   *all (): IterableIterator<{ queue: string, key: string, id: Answer, expires: number }> {
-    for (const [composed, entry] of this.entries) {
-      const split = composed.indexOf('\u0000')
-      yield { queue: composed.slice(0, split), key: composed.slice(split + 1), ...entry }
+    for (const entry of this.entries.values()) {
+      const split = entry.composed.indexOf('\u0000')
+      yield { queue: entry.composed.slice(0, split), key: entry.composed.slice(split + 1), id: entry.id, expires: entry.expires }
     }
   }
 }

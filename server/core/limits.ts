@@ -18,9 +18,10 @@ export interface LimitOptions {
 }
 
 export const DEFAULT_LIMITS: LimitOptions = {
-  maxQueues: 10_000,
+  // Room for 10,000 idle long-polls, each on its own queue, and everyone else's queues.
+  maxQueues: 100_000,
   maxSessionQueues: 100,
-  maxQueueLength: 100_000,
+  maxQueueLength: 1_000_000,
   maxQueuedBytes: 256 * 1024 * 1024,
   maxSessionPolls: 100
 }
