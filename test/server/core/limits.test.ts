@@ -12,14 +12,14 @@ const bytes = (n: number): Buffer => Buffer.alloc(n, 'x')
 
 t.test('the defaults are the documented ones', async (t) => {
   t.same(DEFAULT_LIMITS, {
-    maxQueues: 10_000, maxSessionQueues: 100, maxQueueLength: 100_000, maxQueuedBytes: 256 * 1024 * 1024, maxSessionPolls: 100
+    maxQueues: 100_000, maxSessionQueues: 100, maxQueueLength: 1_000_000, maxQueuedBytes: 256 * 1024 * 1024, maxSessionPolls: 100
   })
   const core = startCore(t)
   t.same(core.diagnostics().limits, {
     payload: { limit: 1024 * 1024 },
-    queues: { limit: 10_000, used: 0 },
+    queues: { limit: 100_000, used: 0 },
     sessionQueues: { limit: 100, used: 0 },
-    queueLength: { limit: 100_000, used: 0 },
+    queueLength: { limit: 1_000_000, used: 0 },
     queuedBytes: { limit: 256 * 1024 * 1024, used: 0 },
     sessionPolls: { limit: 100, used: 0 },
     transfer: { limit: 1000 },

@@ -78,9 +78,9 @@ t.test('diagnostics shows every limit against its use, the defaults included', a
     'connections', 'payload', 'queueLength', 'queuedBytes', 'queues', 'sessionPolls', 'sessionQueues', 'timeout', 'transfer'
   ])
   t.match(limits, {
-    queues: { limit: 10_000, used: 1 },
+    queues: { limit: 100_000, used: 1 },
     sessionQueues: { limit: 100, used: 1 },
-    queueLength: { limit: 100_000, used: 1 },
+    queueLength: { limit: 1_000_000, used: 1 },
     queuedBytes: { limit: 256 * 1024 * 1024, used: 4 },
     sessionPolls: { limit: 100, used: 0 },
     transfer: { limit: 1000 },
