@@ -1,7 +1,7 @@
 // Helpers shared by the client library's tests: a real switch and clients closed with the test, and waits on
 // the switch's own reports (trace, diagnostics) instead of sleeps.
+import { eventually } from '../eventually.js'
 import { createServer } from 'node:net'
-import { setTimeout as delay } from 'node:timers/promises'
 import type { Test } from 'tap'
 import { SwitchClient, type SwitchClientOptions, type TraceEvent } from '../../lib/index.js'
 import { startSwitch, type RunningSwitch, type ServerConfig } from '../../server/index.js'
@@ -33,16 +33,7 @@ export async function freePort (): Promise<number> {
   return address.port
 }
 
-/** Polls `probe` until it returns something: for states the switch does not announce (a long-poll waiting). */
-export async function eventually<T> (what: string, probe: () => Promise<T | undefined>, limitMs = 5000): Promise<T> {
-  const deadline = Date.now() + limitMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`)
-    await delay(10)
-  }
-}
+export { eventually } from '../eventually.js'
 
 /** Long-polls the trace (from cursor `after`) until an event matches. */
 export async function traced (observer: SwitchClient, match: (event: TraceEvent) => boolean, after = 0): Promise<TraceEvent> {

@@ -1,6 +1,6 @@
 // Helpers shared by the HTTP tests: a live switch on a free port, closed with the test, a small JSON client
 // over real sockets, and a bounded wait on a condition the switch reports (instead of a sleep).
-import { setTimeout as delay } from 'node:timers/promises'
+import { eventually } from '../../eventually.js'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Test } from 'tap'
 import { Agent, request, type Dispatcher } from 'undici'
@@ -103,16 +103,7 @@ export function messageOf (reply: Reply): string {
   return (reply.json as ErrorBody | undefined)?.error?.message ?? ''
 }
 
-/** Polls `probe` until it returns a value, for at most `limitMs`: for states the switch reports but announces to nobody. */
-export async function eventually<T> (what: string, probe: () => Promise<T | undefined>, limitMs = 5000): Promise<T> {
-  const deadline = Date.now() + limitMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`)
-    await delay(10)
-  }
-}
+export { eventually } from '../../eventually.js'
 
 /** Resolves once `count` long-polls wait on `queue`, as diagnostics reports. */
 export async function waitingOn (api: Api, queue: string, count: number): Promise<void> {
