@@ -1,6 +1,6 @@
 // Human-readable views of the switch's state: the diagnostics report (after the original message-switch CLI) and
 // trace lines. Pure functions of the wire types, so they are tested without a switch.
-import type { Diagnostics, DiagnosticsMessage, DiagnosticsQueue, TraceEvent } from '../lib/protocol.js'
+import type { Diagnostics, DiagnosticsLimits, DiagnosticsMessage, DiagnosticsQueue, TraceEvent } from '../lib/protocol.js'
 
 /** A long-poll deadline further in the past than this, with requests waiting, means the service is stuck. */
 export const CRASHED_AFTER_MS = 30_000
@@ -140,7 +140,17 @@ export function diagnosticsReport (diagnostics: Diagnostics): string {
     if (session.queues.length > 0) facts.push(`owns ${session.queues.join(' ')}`)
     return facts.join(', ')
   }), 'none'))
+  if (diagnostics.limits !== undefined) lines.push('', ...section('Limits (in use / limit)', describeLimits(diagnostics.limits)))
   return lines.join('\n') + '\n'
+}
+
+/** One line per limit, the ones that hold things with their use, the nearly full flagged. */
+function describeLimits (limits: DiagnosticsLimits): string[] {
+  return Object.entries(limits).map(([name, { limit, used }]) => {
+    if (used === undefined) return `${name}: ${limit}`
+    const nearlyFull = used >= limit * 0.9 ? '  (nearly full)' : ''
+    return `${name}: ${used} / ${limit}${nearlyFull}`
+  })
 }
 
 /** One trace event on one line: time, type, client, queue, message id and, for replies, the processing time. */

@@ -150,3 +150,28 @@ t.test('trace lines', async (t) => {
   )
   t.equal(formatTraceEvent({ id: 1, time: NOW, type: 'login', client: 'a' }), '2024-01-02T03:04:05.000Z login       a - -')
 })
+
+t.test('limits, when the switch reports them: use against limit, the nearly full flagged', async (t) => {
+  const report = diagnosticsReport({
+    startTime: NOW - 1500,
+    now: NOW,
+    store: { kind: 'memory' },
+    queues: [],
+    sessions: [],
+    limits: {
+      payload: { limit: 1048576 },
+      queues: { limit: 100, used: 95 },
+      sessionQueues: { limit: 100, used: 1 },
+      queueLength: { limit: 1000, used: 3 },
+      queuedBytes: { limit: 4096, used: 10 },
+      sessionPolls: { limit: 100, used: 0 },
+      transfer: { limit: 1000 },
+      timeout: { limit: 300 },
+      connections: { limit: 20000, used: 2 }
+    }
+  })
+  t.match(report, /Limits \(in use \/ limit\):/)
+  t.match(report, /queues: 95 \/ 100 {2}\(nearly full\)/)
+  t.match(report, /sessionQueues: 1 \/ 100\n/)
+  t.match(report, /payload: 1048576\n/)
+})
