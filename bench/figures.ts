@@ -5,7 +5,7 @@ import { withProcesses, type Processes } from './proc.js'
 import type { RoleName } from './roles/index.js'
 import { openFilesLimit } from './rss.js'
 import { SPARE_FILES, type Group, type Settings } from './settings.js'
-import { median, type Throughput } from './stats.js'
+import { median, type LatencySummary, type Throughput } from './stats.js'
 
 /** What a group of figures may do: start processes, and fill in rows of the table. */
 export interface Context {
@@ -26,10 +26,15 @@ async function run<T> (context: Context, body: (processes: Processes) => Promise
   return await withProcesses(context.execArgvFor, body)
 }
 
+/** A latency figure is its two percentiles, `<prefix>.p50` and `<prefix>.p99`. */
+function setLatency (context: Context, prefix: string, latency: LatencySummary): void {
+  context.set(`${prefix}.p50`, latency.p50)
+  context.set(`${prefix}.p99`, latency.p99)
+}
+
 function setThroughput (context: Context, prefix: string, result: Throughput): void {
   context.set(`${prefix}.rps`, result.rps)
-  context.set(`${prefix}.p50`, result.latency.p50)
-  context.set(`${prefix}.p99`, result.latency.p99)
+  setLatency(context, prefix, result.latency)
   if (result.failed > 0) context.note(`${prefix}.rps`, `${result.failed} requests failed`)
 }
 
@@ -140,8 +145,7 @@ async function waiters (context: Context): Promise<void> {
     }, s.mode === 'full' ? 900 : 120)
     context.set('waiters.perWaiter', result.bytesPerWaiter / 1024)
     context.set('waiters.perPoll', result.bytesPerPoll / 1024)
-    context.set('waiters.p50', result.sendToWaiter.p50)
-    context.set('waiters.p99', result.sendToWaiter.p99)
+    setLatency(context, 'waiters', result.sendToWaiter)
     context.detail('waiters', result)
   })
 }
@@ -153,19 +157,15 @@ async function size (context: Context): Promise<void> {
   await run(context, async (processes) => {
     const [server, load] = await Promise.all([processes.start('switch', {}), processes.start('load', undefined)])
     const result = await load.run('tailTransfer', { url: server.info.url, messages: s.tailMessages, probes: s.tailProbes }, timeout)
-    context.set('size.tail.p50', result.tail.p50)
-    context.set('size.tail.p99', result.tail.p99)
-    context.set('size.empty.p50', result.empty.p50)
-    context.set('size.empty.p99', result.empty.p99)
+    setLatency(context, 'size.tail', result.tail)
+    setLatency(context, 'size.empty', result.empty)
     context.detail('size.tail', result)
   })
   await run(context, async (processes) => {
     const [server, load] = await Promise.all([processes.start('switch', {}), processes.start('load', undefined)])
     const result = await load.run('manySessions', { url: server.info.url, sessions: s.sessions, probes: s.sessionProbes }, timeout)
-    context.set('size.alone.p50', result.alone.p50)
-    context.set('size.alone.p99', result.alone.p99)
-    context.set('size.crowded.p50', result.crowded.p50)
-    context.set('size.crowded.p99', result.crowded.p99)
+    setLatency(context, 'size.alone', result.alone)
+    setLatency(context, 'size.crowded', result.crowded)
     context.note('size.crowded.p50', `${(result.crowded.p50 / result.alone.p50).toFixed(2)}× alone`)
     context.detail('size.sessions', result)
   })
@@ -179,10 +179,8 @@ async function topics (context: Context): Promise<void> {
     const result = await load.run('publishLatency', {
       url: server.info.url, few: s.fewBindings, many: s.bindings, probes: s.publishProbes
     }, s.mode === 'full' ? 600 : 120)
-    context.set('topics.few.p50', result.few.latency.p50)
-    context.set('topics.few.p99', result.few.latency.p99)
-    context.set('topics.many.p50', result.many.latency.p50)
-    context.set('topics.many.p99', result.many.latency.p99)
+    setLatency(context, 'topics.few', result.few.latency)
+    setLatency(context, 'topics.many', result.many.latency)
     context.note('topics.many.p50', `${(result.many.latency.p50 / result.few.latency.p50).toFixed(2)}× with ${s.fewBindings}`)
     context.detail('topics', result)
   })
