@@ -103,6 +103,12 @@ export interface QueueContents {
   messages: StoredMessage[]
 }
 
+/** A trace event held back until its change is durable (see `persist`), with the message it is about. */
+interface Traced {
+  event: Omit<TraceEvent, 'id'>
+  subject?: StoredMessage
+}
+
 const PREVIEW_BYTES = 80
 const temporaryName = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 12)
 
@@ -173,18 +179,24 @@ export class Switch {
   /**
    * Hands a change already made in memory to the store; resolves once it is durable. If the store fails, memory
    * is put back to what the store holds (the first failed write of a batch does it for the batch), so nothing
-   * of the change stays, and the request fails with storage_failed.
+   * of the change stays, and the request fails with storage_failed. The change's trace events are recorded
+   * only once it is durable: an id the trace shows names its message for ever, even across kill -9.
    */
-  private async persist (record: StoreRecord): Promise<void> {
+  private async persist (record: StoreRecord, traced: Traced[] = []): Promise<void> {
     if (this.needsRollback) {
       this.rollBack()
       throw new StorageFailedError('the store cannot be read back')
     }
     const pending = this.store.write(record)
-    if (pending === undefined) return
+    if (pending === undefined) {
+      this.record(traced)
+      return
+    }
     this.unsettled = pending
     try {
       await pending
+      // Writes settle in order and so do their awaits: the trace keeps the order of the changes.
+      this.record(traced)
     } catch (error) {
       if (error !== this.lastFailure) {
         this.lastFailure = error
@@ -194,6 +206,10 @@ export class Switch {
     } finally {
       if (this.unsettled === pending) this.unsettled = undefined
     }
+  }
+
+  private record (traced: Traced[]): void {
+    for (const { event, subject } of traced) this.trace.record(event, subject)
   }
 
   private rollBack (): void {
@@ -241,8 +257,7 @@ export class Switch {
     }
     const session = new Session(token, client, this.now())
     this.sessions.set(session.token, session)
-    this.trace.record({ time: this.now(), type: 'login', client })
-    await this.persist({ type: 'session', token: session.token, client })
+    await this.persist({ type: 'session', token: session.token, client }, [{ event: { time: this.now(), type: 'login', client } }])
     return session
   }
 
@@ -262,18 +277,20 @@ export class Switch {
 
   async logout (session: Session): Promise<void> {
     if (!this.isCurrent(session)) throw new SessionNotFoundError()
-    this.endSession(session)
-    await this.persist({ type: 'session_end', token: session.token })
+    await this.persist({ type: 'session_end', token: session.token }, this.endSession(session))
   }
 
-  private endSession (session: Session): void {
+  /** Ends the session in memory; returns its trace events, to record once that is durable. */
+  private endSession (session: Session): Traced[] {
+    const traced: Traced[] = []
     this.sessions.delete(session.token)
     for (const waiter of [...session.waiters]) waiter.settle([])
     for (const name of session.queues) {
       const queue = this.queues.get(name)
-      if (queue !== undefined) this.removeQueue(queue, session.client)
+      if (queue !== undefined) traced.push(this.removeQueue(queue, session.client))
     }
-    this.trace.record({ time: this.now(), type: 'session_end', client: session.client })
+    traced.push({ event: { time: this.now(), type: 'session_end', client: session.client } })
+    return traced
   }
 
   // Queues
@@ -297,8 +314,7 @@ export class Switch {
     if (existing !== undefined) return { name, kind: existing.kind, created: false }
     this.limits.allowQueue(this.queues.size)
     this.queues.set(name, new Queue(name, 'persistent'))
-    this.trace.record({ time: this.now(), type: 'create', client: session.client, queue: name })
-    await this.persist({ type: 'queue', name, kind: 'persistent' })
+    await this.persist({ type: 'queue', name, kind: 'persistent' }, [{ event: { time: this.now(), type: 'create', client: session.client, queue: name } }])
     return { name, kind: 'persistent', created: true }
   }
 
@@ -323,24 +339,25 @@ export class Switch {
     this.limits.allowTemporaryQueue(session.queues.size)
     this.queues.set(name, new Queue(name, 'temporary', session.token))
     session.queues.add(name)
-    this.trace.record({ time: this.now(), type: 'create', client: session.client, queue: name })
-    await this.persist({ type: 'queue', name, kind: 'temporary', owner: session.token })
+    await this.persist(
+      { type: 'queue', name, kind: 'temporary', owner: session.token },
+      [{ event: { time: this.now(), type: 'create', client: session.client, queue: name } }]
+    )
     return { name, kind: 'temporary', created: true }
   }
 
   async destroy (session: Session | undefined, name: string): Promise<void> {
     const queue = this.queue(name)
-    this.removeQueue(queue, session?.client)
-    await this.persist({ type: 'destroy', name })
+    await this.persist({ type: 'destroy', name }, [this.removeQueue(queue, session?.client)])
   }
 
-  private removeQueue (queue: Queue, client: string | undefined): void {
+  private removeQueue (queue: Queue, client: string | undefined): Traced {
     this.queues.delete(queue.name)
     this.queuedBytes -= queue.bytes
     for (const message of queue.messages()) this.messageQueue.delete(message.id)
     this.bindings.removeQueue(queue.name)
     if (queue.owner !== undefined) this.sessions.get(queue.owner)?.queues.delete(queue.name)
-    this.trace.record({ time: this.now(), type: 'destroy', client, queue: queue.name })
+    return { event: { time: this.now(), type: 'destroy', client, queue: queue.name } }
   }
 
   list (prefix: string, aliveOnly: boolean): QueueInfo[] {
@@ -394,7 +411,7 @@ export class Switch {
     if (options.correlationId !== undefined) message.correlationId = options.correlationId
     if (options.replyTo !== undefined) message.replyTo = options.replyTo
     if (options.error === true) message.error = true
-    this.enqueue(session, queue, message)
+    const traced: Traced[] = [this.enqueue(session, queue, message)]
 
     const record: StoreRecord & { type: 'send' } = { type: 'send', message }
     if (idempotencyKey !== undefined) {
@@ -404,9 +421,9 @@ export class Switch {
     }
     if (acked !== undefined && options.ack !== undefined) {
       record.ack = options.ack
-      this.removeMessage(acked, options.ack, session, now)
+      traced.push(this.removeMessage(acked, options.ack, session, now))
     }
-    await this.persist(record)
+    await this.persist(record, traced)
     this.delivered([message])
     return { id: message.id, duplicate: false }
   }
@@ -427,17 +444,16 @@ export class Switch {
   async ack (session: Session, id: number, queueName?: string): Promise<void> {
     const queue = this.messageQueue.get(id)
     if (queue === undefined || (queueName !== undefined && queue.name !== queueName)) throw new MessageNotFoundError(id)
-    this.removeMessage(queue, id, session, this.now())
-    await this.persist({ type: 'ack', id })
+    await this.persist({ type: 'ack', id }, [this.removeMessage(queue, id, session, this.now())])
   }
 
-  private removeMessage (queue: Queue, id: number, session: Session, now: number): void {
+  private removeMessage (queue: Queue, id: number, session: Session, now: number): Traced {
     const message = queue.remove(id)
     if (message !== undefined) this.queuedBytes -= message.payload.length
     this.messageQueue.delete(id)
     const event: Omit<TraceEvent, 'id'> = { time: now, type: 'ack', client: session.client, queue: queue.name, messageId: id }
     if (message !== undefined) event.processingTime = now - message.time
-    this.trace.record(event)
+    return { event }
   }
 
   // Subscriptions and transfer
@@ -581,9 +597,10 @@ export class Switch {
       this.limits.allowMessage(queue.name, queue.length, bytes, payload.length)
       bytes += payload.length
     }
-    const messages = queues.map((queue) => this.enqueue(session, queue, {
+    const traced = queues.map((queue) => this.enqueue(session, queue, {
       id: ++this.lastId, queue: queue.name, payload, origin: session.client, time: now, topic
     }))
+    const messages = traced.map(({ subject }) => subject)
     const record: StoreRecord & { type: 'publish' } = { type: 'publish', topic, time: now, messages }
     if (options.retain === true) {
       record.retained = payload.length === 0 ? null : { topic, payload, origin: session.client, time: now }
@@ -596,7 +613,7 @@ export class Switch {
       record.idempotencyExpires = now + this.options.idempotencyWindow
       this.publishKeys.remember(topic, idempotencyKey, ids, record.idempotencyExpires)
     }
-    await this.persist(record)
+    await this.persist(record, traced)
     this.delivered(messages)
     return { ids, count: ids.length, duplicate: false }
   }
@@ -621,10 +638,11 @@ export class Switch {
       bytes += message.payload.length
     })
     this.bindings.add(queueName, filter)
-    const messages = retained.map((message) => this.enqueue(session, queue, {
+    const traced = retained.map((message) => this.enqueue(session, queue, {
       id: ++this.lastId, queue: queueName, payload: message.payload, origin: message.origin, time: message.time, topic: message.topic, retained: true
     }))
-    await this.persist({ type: 'bind', queue: queueName, filter, messages })
+    const messages = traced.map(({ subject }) => subject)
+    await this.persist({ type: 'bind', queue: queueName, filter, messages }, traced)
     this.delivered(messages)
     return { queue: queueName, filter, created: true, retained: messages.length }
   }
@@ -646,16 +664,17 @@ export class Switch {
     return this.bindings.filtersOf(queueName)
   }
 
-  /** Puts a new message (a send's, or a publish's copy) in a queue, out of sight until `delivered`. */
-  private enqueue (session: Session, queue: Queue, message: StoredMessage): StoredMessage {
+  /**
+   * Puts a new message (a send's, or a publish's copy) in a queue, out of sight until `delivered`; returns its
+   * 'send' event, about it, to record once it is durable.
+   */
+  private enqueue (session: Session, queue: Queue, message: StoredMessage): Traced & { subject: StoredMessage } {
     queue.push(message)
     this.queuedBytes += message.payload.length
     this.messageQueue.set(message.id, queue)
-    this.trace.record({
-      time: this.now(), type: 'send', client: session.client, queue: queue.name, messageId: message.id,
-      ...(message.correlationId === undefined ? {} : { correlationId: message.correlationId })
-    }, message)
-    return message
+    const event: Omit<TraceEvent, 'id'> = { time: this.now(), type: 'send', client: session.client, queue: queue.name, messageId: message.id }
+    if (message.correlationId !== undefined) event.correlationId = message.correlationId
+    return { event, subject: message }
   }
 
   /** Once stored, messages (in id order) become visible and wake the long-polls of their queues. */
@@ -686,14 +705,24 @@ export class Switch {
     return { events, next: events.length === 0 ? Math.min(after, this.trace.lastId) : events[events.length - 1].id }
   }
 
-  /** A message still held: sent and not yet acked. */
+  /** A message still held: sent (durably) and not yet acked. */
   message (id: number): StoredMessage | undefined {
-    return this.messageQueue.get(id)?.get(id)
+    return id <= this.durableId ? this.messageQueue.get(id)?.get(id) : undefined
+  }
+
+  /**
+   * A queue's messages that are durable. Like transfer, observers see no message whose send may still fail:
+   * its id could name another message after a crash.
+   */
+  private durableMessages (queue: Queue): StoredMessage[] {
+    const out: StoredMessage[] = []
+    for (const message of queue.messages()) if (message.id <= this.durableId) out.push(message)
+    return out
   }
 
   contents (): QueueContents[] {
     return [...this.queues.values()].map((queue) => {
-      const entry: QueueContents = { name: queue.name, kind: queue.kind, messages: [...queue.messages()] }
+      const entry: QueueContents = { name: queue.name, kind: queue.kind, messages: this.durableMessages(queue) }
       if (queue.nextTransferExpected !== undefined) entry.nextTransferExpected = queue.nextTransferExpected
       return entry
     })
@@ -705,7 +734,7 @@ export class Switch {
       const entry: Diagnostics['queues'][number] = {
         name: queue.name,
         kind: queue.kind,
-        messages: [...queue.messages()].map((message) => {
+        messages: this.durableMessages(queue).map((message) => {
           const described: Diagnostics['queues'][number]['messages'][number] = {
             id: message.id,
             origin: message.origin,
@@ -763,8 +792,7 @@ export class Switch {
     const now = this.now()
     for (const session of this.sessions.values()) {
       if (session.expired(now, this.options.sessionTtl)) {
-        this.endSession(session)
-        this.persist({ type: 'session_end', token: session.token }).catch(() => {
+        this.persist({ type: 'session_end', token: session.token }, this.endSession(session)).catch(() => {
           // Rolled back: the session is there again, and a later sweep ends it again.
         })
       }
