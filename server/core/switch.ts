@@ -5,7 +5,9 @@ import {
   type Diagnostics,
   type QueueInfo,
   type QueueKind,
+  type ReplyDropped,
   type SendResponse,
+  type SendResult,
   type TraceEvent
 } from '../../lib/protocol.js'
 import { filterProblem, topicProblem, type BindResponse, type PublishResponse } from '../../lib/pubsub.js'
@@ -136,7 +138,7 @@ export class Switch {
   /** Payload bytes held by all queues, for the maxQueuedBytes limit. */
   private queuedBytes = 0
   private lastId = 0
-  /** Messages sendOrDrop dropped, for diagnostics. */
+  /** Messages dropped for want of their queue (sendOrDrop, dropReply), for diagnostics. */
   private dropped = 0
   /** The highest message id known durable: transfers show nothing beyond it, as its send may still fail. */
   private durableId = 0
@@ -347,6 +349,7 @@ export class Switch {
   }
 
   async destroy (session: Session | undefined, name: string): Promise<void> {
+    this.checkName(name)
     const queue = this.queue(name)
     await this.persist({ type: 'destroy', name }, [this.removeQueue(queue, session?.client)])
   }
@@ -365,16 +368,26 @@ export class Switch {
     const result: QueueInfo[] = []
     for (const queue of this.queues.values()) {
       if (!queue.name.startsWith(prefix)) continue
-      const alive = this.isAlive(queue, now)
-      if (aliveOnly && !alive) continue
-      const info: QueueInfo = { name: queue.name, kind: queue.kind, length: queue.length, alive }
-      const owner = this.ownerName(queue)
-      if (owner !== undefined) info.owner = owner
-      const filters = this.bindings.filtersOf(queue.name)
-      if (filters.length > 0) info.bindings = filters
+      const info = this.info(queue, now)
+      if (aliveOnly && !info.alive) continue
       result.push(info)
     }
     return result.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+  }
+
+  /** One queue, looked up by name: no scan of the others. */
+  queueInfo (name: string): QueueInfo {
+    this.checkName(name)
+    return this.info(this.queue(name), this.now())
+  }
+
+  private info (queue: Queue, now: number): QueueInfo {
+    const info: QueueInfo = { name: queue.name, kind: queue.kind, length: queue.length, alive: this.isAlive(queue, now) }
+    const owner = this.ownerName(queue)
+    if (owner !== undefined) info.owner = owner
+    const filters = this.bindings.filtersOf(queue.name)
+    if (filters.length > 0) info.bindings = filters
+    return info
   }
 
   private isAlive (queue: Queue, now: number): boolean {
@@ -388,21 +401,33 @@ export class Switch {
 
   // Messages
 
-  async send (session: Session, queueName: string, payload: Buffer, options: SendOptions = {}): Promise<SendResponse> {
+  /**
+   * Enqueues a message; with `ack`, acks that message in the same step. A reply (`ack`) to a queue that is gone
+   * is not sent but still acks its request (see `dropReply`).
+   */
+  send (session: Session, queueName: string, payload: Buffer, options?: SendOptions & { ack?: undefined }): Promise<SendResponse>
+  send (session: Session, queueName: string, payload: Buffer, options: SendOptions): Promise<SendResult>
+  async send (session: Session, queueName: string, payload: Buffer, options: SendOptions = {}): Promise<SendResult> {
     this.refuseIfStopping()
+    this.checkName(queueName)
+    if (options.replyTo !== undefined) this.checkName(options.replyTo, 'replyTo')
     if (payload.length > this.options.maxPayload) throw new PayloadTooLargeError(this.options.maxPayload)
     const { idempotencyKey } = options
     // A retry is answered once the send it repeats is durable; should that one fail, this one is no retry.
     if (idempotencyKey !== undefined && this.idempotency.lookup(queueName, idempotencyKey, this.now()) !== undefined) {
       await this.caughtUp()
     }
-    const queue = this.queue(queueName)
+    const queue = this.queues.get(queueName)
+    if (queue === undefined) {
+      const request = options.ack === undefined ? undefined : this.messageQueue.get(options.ack)
+      if (request !== undefined && options.ack !== undefined) return await this.dropReply(session, queueName, request, options.ack, options.correlationId)
+      throw new QueueNotFoundError(queueName)
+    }
     const now = this.now()
     if (idempotencyKey !== undefined) {
       const earlier = this.idempotency.lookup(queueName, idempotencyKey, now)
       if (earlier !== undefined) return { id: earlier, duplicate: true }
     }
-    if (options.replyTo !== undefined) this.checkName(options.replyTo, 'replyTo')
     const acked = options.ack === undefined ? undefined : this.messageQueue.get(options.ack)
     if (options.ack !== undefined && acked === undefined) throw new MessageNotFoundError(options.ack)
     this.limits.allowMessage(queueName, queue.length, this.queuedBytes, payload.length)
@@ -429,11 +454,29 @@ export class Switch {
   }
 
   /**
+   * A reply to a caller that is gone (its session ended, and its temporary reply queue with it): the request
+   * was answered, so it is acked (else it would be delivered to the service again, for ever), and the reply,
+   * which has nowhere to go, is dropped. One store record, the ack; the drop is traced and counted once it is
+   * durable. No message is made, so the answer has no id.
+   */
+  private async dropReply (session: Session, queueName: string, request: Queue, id: number, correlationId: string | undefined): Promise<ReplyDropped> {
+    const now = this.now()
+    const drop: Omit<TraceEvent, 'id'> = { time: now, type: 'drop', client: session.client, queue: queueName }
+    if (correlationId !== undefined) drop.correlationId = correlationId
+    await this.persist({ type: 'ack', id }, [this.removeMessage(request, id, session, now), { event: drop }])
+    this.dropped++
+    return { dropped: true, acked: id }
+  }
+
+  /**
    * A send as the original protocols make it: a message to a queue that does not exist is dropped (undefined),
    * and the drop is traced so that it can be seen.
    */
   async sendOrDrop (session: Session, queueName: string, payload: Buffer, options: SendOptions = {}): Promise<SendResponse | undefined> {
-    if (this.queues.has(queueName)) return await this.send(session, queueName, payload, options)
+    if (this.queues.has(queueName)) {
+      const sent = await this.send(session, queueName, payload, options)
+      return 'id' in sent ? sent : undefined
+    }
     this.refuseIfStopping()
     this.dropped++
     this.trace.record({ time: this.now(), type: 'drop', client: session.client, queue: queueName })

@@ -86,12 +86,15 @@ t.test('a change the store failed is never traced nor shown', async (t) => {
   const { core } = disk
   const session = await core.login('svc')
   await core.createQueue(session, 'svc')
-  const request = await core.send(session, 'svc', text('ping'), { replyTo: 'svc' }) as { id: number }
+  const request = await core.send(session, 'svc', text('ping'), { replyTo: 'svc' })
+  const orphan = await core.send(session, 'svc', text('ping'), { replyTo: 'gone' })
   const mark = core.trace.lastId
   disk.full = true
   const attempts: Array<Promise<unknown>> = [
     core.send(session, 'svc', text('lost')),
     core.send(session, 'svc', text('reply'), { ack: request.id }),
+    // A reply to a caller that is gone: its ack, drop event and count are one change, made or not.
+    core.send(session, 'gone', text('reply'), { ack: orphan.id }),
     core.publish(session, 'any', text('p')),
     core.createQueue(session, 'never'),
     core.destroy(session, 'svc'),
@@ -100,9 +103,10 @@ t.test('a change the store failed is never traced nor shown', async (t) => {
   const results = await Promise.allSettled(attempts)
   t.same(results.map((result) => result.status === 'rejected' && (result.reason as { code?: string }).code), attempts.map(() => 'storage_failed'))
   t.same(events(core, mark), [], 'nothing of the failed changes is in the trace')
-  t.same(shown(core), [request.id], 'the request is still there, and alone')
+  t.same(shown(core), [request.id, orphan.id], 'the requests are still there, and alone')
+  t.equal(core.diagnostics().dropped, 0, 'no drop counted')
   disk.full = false
   const sent = await core.send(session, 'svc', text('works')) as { id: number }
-  t.ok(sent.id > request.id + 2, 'the failed sends\' ids are not handed out again in this process')
+  t.ok(sent.id > orphan.id + 2, 'the failed sends\' ids are not handed out again in this process')
   t.match(events(core, mark), [{ type: 'send', messageId: sent.id }])
 })
