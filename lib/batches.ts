@@ -3,7 +3,7 @@ import { Batcher } from './batcher.js'
 import type { Connection } from './connection.js'
 import { SwitchRequestError } from './errors.js'
 import { ack, send } from './operations.js'
-import { ERROR_STATUS, type BatchAckResponse, type BatchSendItem, type BatchSendResponse, type SendResponse } from './protocol.js'
+import { ERROR_STATUS, type BatchAckResponse, type BatchSendItem, type BatchSendResponse, type SendResponse, type SendResult } from './protocol.js'
 import { fromErrorBody } from './transport.js'
 
 /**
@@ -69,11 +69,11 @@ function sizeOf (item: PinnedSend): number {
  * caller still gets its own item's answer, or the very error its own request would have had.
  */
 export class Batches {
-  private readonly sends: Batcher<PinnedSend, SendResponse>
+  private readonly sends: Batcher<PinnedSend, SendResult>
   private readonly acks: Batcher<PinnedAck, void>
 
   constructor (connection: Connection) {
-    this.sends = new Batcher<PinnedSend, SendResponse>({
+    this.sends = new Batcher<PinnedSend, SendResult>({
       one: async (item) => await send(connection, item.queue, item.body, {
         correlationId: item.correlationId,
         replyTo: item.replyTo,
@@ -121,7 +121,10 @@ export class Batches {
     })
   }
 
-  async send (item: PinnedSend): Promise<SendResponse> {
+  /** As operations.send: with `ack`, the answer may be ReplyDropped (the caller is gone; the request is acked). */
+  async send (item: PinnedSend & { ack?: undefined }): Promise<SendResponse>
+  async send (item: PinnedSend): Promise<SendResult>
+  async send (item: PinnedSend): Promise<SendResult> {
     return await this.sends.submit(item)
   }
 

@@ -14,6 +14,7 @@ import type {
   Message,
   QueueInfo,
   SendResponse,
+  SendResult,
   SessionInfo,
   TraceResponse,
   TransferResponse
@@ -163,9 +164,13 @@ export class SwitchClient {
 
   /**
    * Sends a message. It carries an idempotency key (yours, or a fresh one) kept over retries, so a retried
-   * send is enqueued once. A send with `ack` is not repeated after a re-login (see `ack`).
+   * send is enqueued once. A send with `ack` is not repeated after a re-login (see `ack`); if its queue is gone
+   * (the caller that waited for this reply has gone), the switch acks the request all the same and drops the
+   * reply, and the answer is a ReplyDropped (`{dropped: true, acked}`) instead of an id.
    */
-  async send (queue: string, body: string | Uint8Array, options: SendOptions = {}): Promise<SendResponse> {
+  async send (queue: string, body: string | Uint8Array, options?: SendOptions & { ack?: undefined }): Promise<SendResponse>
+  async send (queue: string, body: string | Uint8Array, options: SendOptions): Promise<SendResult>
+  async send (queue: string, body: string | Uint8Array, options: SendOptions = {}): Promise<SendResult> {
     return await operations.send(this.open, queue, body, options)
   }
 

@@ -1,7 +1,7 @@
 import { nanoid } from 'nanoid'
 import { isSessionLost } from './errors.js'
 import { encodeName, type Connection } from './connection.js'
-import type { CreateQueueResponse, SendResponse, TransferResponse } from './protocol.js'
+import type { CreateQueueResponse, SendResponse, SendResult, TransferResponse } from './protocol.js'
 
 // The session operations that rpc and serve build on, shared with SwitchClient so each is written once.
 // `pin` and `retry` are internal: the public methods do not offer them.
@@ -63,11 +63,16 @@ export async function unsubscribe (connection: Connection, queue: string, option
   await connection.request<void>({ method: 'DELETE', path: `/session/subscriptions/${encodeName(queue)}`, ...options })
 }
 
+/** Answers SendResponse, or with `ack` possibly ReplyDropped: the reply's queue was gone, the request is acked. */
+export async function send (
+  connection: Connection, queue: string, body: string | Uint8Array, options?: SendOptions & Internal & { ack?: undefined }
+): Promise<SendResponse>
+export async function send (connection: Connection, queue: string, body: string | Uint8Array, options: SendOptions & Internal): Promise<SendResult>
 export async function send (
   connection: Connection, queue: string, body: string | Uint8Array, options: SendOptions & Internal = {}
-): Promise<SendResponse> {
+): Promise<SendResult> {
   const { correlationId, replyTo, ack, error, idempotencyKey, ...rest } = options
-  return await connection.request<SendResponse>({
+  return await connection.request<SendResult>({
     method: 'POST',
     path: `/queues/${encodeName(queue)}/messages`,
     query: { correlationId, replyTo, ack, error: error === true ? true : undefined },

@@ -84,6 +84,21 @@ export interface SendResponse {
   duplicate: boolean
 }
 
+/**
+ * The answer (200, where a send answers 201) to a reply-and-ack (`ack=<id>`) whose queue no longer exists: the
+ * caller is gone (its session ended, and its temporary reply queue with it). The request is acked, since it was
+ * answered, and the reply dropped: a `drop` event in the trace, counted in diagnostics' `dropped`. No message
+ * was made, so there is no id.
+ */
+export interface ReplyDropped {
+  dropped: true
+  /** The request's id, now acked. */
+  acked: number
+}
+
+/** What a send answers: its message, or, for a reply whose caller is gone, the drop. */
+export type SendResult = SendResponse | ReplyDropped
+
 /** The most items one batch request (`POST /v1/messages`, `POST /v1/acks`) may carry. */
 export const BATCH_MAX_ITEMS = 1000
 
@@ -105,7 +120,7 @@ export interface BatchSendRequest {
 }
 
 /** What the single send would have answered: its response, or its error body. */
-export type BatchSendResult = SendResponse | ErrorBody
+export type BatchSendResult = SendResult | ErrorBody
 
 export interface BatchSendResponse {
   /** One per message, in order. */
@@ -244,7 +259,10 @@ export interface DiagnosticsLimits {
 export interface Diagnostics {
   startTime: number
   now: number
-  /** Messages dropped since start because their queue did not exist (sends through the original protocols). */
+  /**
+   * Messages dropped since start because their queue did not exist: sends through the original protocols, and
+   * replies (with `ack`) to a caller whose reply queue had gone.
+   */
   dropped?: number
   store: StoreInfo
   /** Always sent by this version; optional for reports built from an older switch's answer. */

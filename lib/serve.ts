@@ -184,7 +184,8 @@ export class Service implements ServeHandle {
     for (;;) {
       const epoch = job.epoch
       try {
-        // Batched with the other handlers' replies and acks (see Batches).
+        // Batched with the other handlers' replies and acks (see Batches). A reply whose caller is gone is
+        // answered ReplyDropped: the switch acked the request, so it is done all the same.
         if (replyTo === undefined) await this.batches.ack(id, epoch)
         else await this.batches.send({ queue: replyTo, body: reply, ack: id, correlationId, error, idempotencyKey, pin: epoch })
         return
@@ -200,7 +201,8 @@ export class Service implements ServeHandle {
         // Already acked: another server on this queue answered it.
         if (hasCode(failure, 'message_not_found')) return
         if (hasCode(failure, 'queue_not_found')) {
-          // The caller's reply queue is gone: it stopped waiting. The request is done all the same.
+          // The caller's reply queue is gone and the switch did not ack the request (one that predates
+          // ReplyDropped, or the request is gone too): it is done all the same.
           await this.batches.ack(id, epoch).catch(() => {})
           return
         }

@@ -285,6 +285,10 @@ t.test('every answer of a live switch is documented and valid against its schema
   await api.call('POST', `/v1/queues/${replies.name}/messages`, { token: server, body: 'third' })
   await api.call('POST', `/v1/queues/${replies.name}/messages`, { token: server, body: 'one too many' })
   await api.call('POST', '/v1/queues/missing/messages', { token: server, body: 'x' })
+  // Replies to a caller that is gone: the request is acked, the reply dropped (200), singly and in a batch.
+  const orphans = await Promise.all(['o1', 'o2'].map(async (body) =>
+    ((await api.call('POST', '/v1/queues/org.example.service/messages?replyTo=gone', { token: client, body })).json as SendResponse).id))
+  await api.call('POST', `/v1/queues/gone/messages?ack=${orphans[0]}`, { token: server, body: 'x' })
   await api.call('POST', `/v1/queues/${replies.name}/messages`, { token: server, body: 'x'.repeat(1025) })
   await api.call('POST', `/v1/queues/${replies.name}/messages?ack=0`, { token: server, body: 'x' })
   await api.call('POST', `/v1/queues/${replies.name}/messages`, { body: 'x' })
@@ -303,6 +307,7 @@ t.test('every answer of a live switch is documented and valid against its schema
       messages: [
         { queue: replies.name, payload: 'batched', correlationId: 'c2', idempotencyKey: 'b1' },
         { queue: 'missing', payload: 'x' },
+        { queue: 'gone', payload: 'x', ack: orphans[1] },
         { queue: replies.name, payload: '/wA=', encoding: 'base64' }
       ]
     }

@@ -1,7 +1,7 @@
 // The xapi-project protocol (the current OCaml switch, its m-cli and client libraries) over our core. Each
 // request maps onto one core call; ids are our global ids, shown as ["<queue>", n].
 import type { FastifyInstance } from 'fastify'
-import { InvalidRequestError, MessageNotFoundError, QueueNotFoundError } from '../core/errors.js'
+import { InvalidQueueNameError, InvalidRequestError, MessageNotFoundError, QueueNotFoundError } from '../core/errors.js'
 import { abortedWith } from '../http/aborted.js'
 import { responseCorrelation, sendResult, xapiTransfer, type MessageRef } from './encode.js'
 import { integer, loggedIn, seconds, type CompatContext } from './shared.js'
@@ -52,8 +52,8 @@ export function xapiRoutes (app: FastifyInstance, { core, sessions }: CompatCont
     try {
       await core.destroy(session, request.params.name)
     } catch (error) {
-      // The original removes whatever is there: a queue that is already gone is no failure.
-      if (!(error instanceof QueueNotFoundError)) throw error
+      // The original removes whatever is there: a queue that is already gone (or never could be) is no failure.
+      if (!(error instanceof QueueNotFoundError) && !(error instanceof InvalidQueueNameError)) throw error
     }
     return ''
   }))

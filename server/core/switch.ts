@@ -5,7 +5,9 @@ import {
   type Diagnostics,
   type QueueInfo,
   type QueueKind,
+  type ReplyDropped,
   type SendResponse,
+  type SendResult,
   type TraceEvent
 } from '../../lib/protocol.js'
 import { filterProblem, topicProblem, type BindResponse, type PublishResponse } from '../../lib/pubsub.js'
@@ -103,6 +105,12 @@ export interface QueueContents {
   messages: StoredMessage[]
 }
 
+/** A trace event held back until its change is durable (see `persist`), with the message it is about. */
+interface Traced {
+  event: Omit<TraceEvent, 'id'>
+  subject?: StoredMessage
+}
+
 const PREVIEW_BYTES = 80
 const temporaryName = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 12)
 
@@ -130,7 +138,7 @@ export class Switch {
   /** Payload bytes held by all queues, for the maxQueuedBytes limit. */
   private queuedBytes = 0
   private lastId = 0
-  /** Messages sendOrDrop dropped, for diagnostics. */
+  /** Messages dropped for want of their queue (sendOrDrop, dropReply), for diagnostics. */
   private dropped = 0
   /** The highest message id known durable: transfers show nothing beyond it, as its send may still fail. */
   private durableId = 0
@@ -173,18 +181,24 @@ export class Switch {
   /**
    * Hands a change already made in memory to the store; resolves once it is durable. If the store fails, memory
    * is put back to what the store holds (the first failed write of a batch does it for the batch), so nothing
-   * of the change stays, and the request fails with storage_failed.
+   * of the change stays, and the request fails with storage_failed. The change's trace events are recorded
+   * only once it is durable: an id the trace shows names its message for ever, even across kill -9.
    */
-  private async persist (record: StoreRecord): Promise<void> {
+  private async persist (record: StoreRecord, traced: Traced[] = []): Promise<void> {
     if (this.needsRollback) {
       this.rollBack()
       throw new StorageFailedError('the store cannot be read back')
     }
     const pending = this.store.write(record)
-    if (pending === undefined) return
+    if (pending === undefined) {
+      this.record(traced)
+      return
+    }
     this.unsettled = pending
     try {
       await pending
+      // Writes settle in order and so do their awaits: the trace keeps the order of the changes.
+      this.record(traced)
     } catch (error) {
       if (error !== this.lastFailure) {
         this.lastFailure = error
@@ -194,6 +208,10 @@ export class Switch {
     } finally {
       if (this.unsettled === pending) this.unsettled = undefined
     }
+  }
+
+  private record (traced: Traced[]): void {
+    for (const { event, subject } of traced) this.trace.record(event, subject)
   }
 
   private rollBack (): void {
@@ -241,8 +259,7 @@ export class Switch {
     }
     const session = new Session(token, client, this.now())
     this.sessions.set(session.token, session)
-    this.trace.record({ time: this.now(), type: 'login', client })
-    await this.persist({ type: 'session', token: session.token, client })
+    await this.persist({ type: 'session', token: session.token, client }, [{ event: { time: this.now(), type: 'login', client } }])
     return session
   }
 
@@ -262,18 +279,20 @@ export class Switch {
 
   async logout (session: Session): Promise<void> {
     if (!this.isCurrent(session)) throw new SessionNotFoundError()
-    this.endSession(session)
-    await this.persist({ type: 'session_end', token: session.token })
+    await this.persist({ type: 'session_end', token: session.token }, this.endSession(session))
   }
 
-  private endSession (session: Session): void {
+  /** Ends the session in memory; returns its trace events, to record once that is durable. */
+  private endSession (session: Session): Traced[] {
+    const traced: Traced[] = []
     this.sessions.delete(session.token)
     for (const waiter of [...session.waiters]) waiter.settle([])
     for (const name of session.queues) {
       const queue = this.queues.get(name)
-      if (queue !== undefined) this.removeQueue(queue, session.client)
+      if (queue !== undefined) traced.push(this.removeQueue(queue, session.client))
     }
-    this.trace.record({ time: this.now(), type: 'session_end', client: session.client })
+    traced.push({ event: { time: this.now(), type: 'session_end', client: session.client } })
+    return traced
   }
 
   // Queues
@@ -297,8 +316,7 @@ export class Switch {
     if (existing !== undefined) return { name, kind: existing.kind, created: false }
     this.limits.allowQueue(this.queues.size)
     this.queues.set(name, new Queue(name, 'persistent'))
-    this.trace.record({ time: this.now(), type: 'create', client: session.client, queue: name })
-    await this.persist({ type: 'queue', name, kind: 'persistent' })
+    await this.persist({ type: 'queue', name, kind: 'persistent' }, [{ event: { time: this.now(), type: 'create', client: session.client, queue: name } }])
     return { name, kind: 'persistent', created: true }
   }
 
@@ -323,24 +341,26 @@ export class Switch {
     this.limits.allowTemporaryQueue(session.queues.size)
     this.queues.set(name, new Queue(name, 'temporary', session.token))
     session.queues.add(name)
-    this.trace.record({ time: this.now(), type: 'create', client: session.client, queue: name })
-    await this.persist({ type: 'queue', name, kind: 'temporary', owner: session.token })
+    await this.persist(
+      { type: 'queue', name, kind: 'temporary', owner: session.token },
+      [{ event: { time: this.now(), type: 'create', client: session.client, queue: name } }]
+    )
     return { name, kind: 'temporary', created: true }
   }
 
   async destroy (session: Session | undefined, name: string): Promise<void> {
+    this.checkName(name)
     const queue = this.queue(name)
-    this.removeQueue(queue, session?.client)
-    await this.persist({ type: 'destroy', name })
+    await this.persist({ type: 'destroy', name }, [this.removeQueue(queue, session?.client)])
   }
 
-  private removeQueue (queue: Queue, client: string | undefined): void {
+  private removeQueue (queue: Queue, client: string | undefined): Traced {
     this.queues.delete(queue.name)
     this.queuedBytes -= queue.bytes
     for (const message of queue.messages()) this.messageQueue.delete(message.id)
     this.bindings.removeQueue(queue.name)
     if (queue.owner !== undefined) this.sessions.get(queue.owner)?.queues.delete(queue.name)
-    this.trace.record({ time: this.now(), type: 'destroy', client, queue: queue.name })
+    return { event: { time: this.now(), type: 'destroy', client, queue: queue.name } }
   }
 
   list (prefix: string, aliveOnly: boolean): QueueInfo[] {
@@ -348,16 +368,26 @@ export class Switch {
     const result: QueueInfo[] = []
     for (const queue of this.queues.values()) {
       if (!queue.name.startsWith(prefix)) continue
-      const alive = this.isAlive(queue, now)
-      if (aliveOnly && !alive) continue
-      const info: QueueInfo = { name: queue.name, kind: queue.kind, length: queue.length, alive }
-      const owner = this.ownerName(queue)
-      if (owner !== undefined) info.owner = owner
-      const filters = this.bindings.filtersOf(queue.name)
-      if (filters.length > 0) info.bindings = filters
+      const info = this.info(queue, now)
+      if (aliveOnly && !info.alive) continue
       result.push(info)
     }
     return result.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+  }
+
+  /** One queue, looked up by name: no scan of the others. */
+  queueInfo (name: string): QueueInfo {
+    this.checkName(name)
+    return this.info(this.queue(name), this.now())
+  }
+
+  private info (queue: Queue, now: number): QueueInfo {
+    const info: QueueInfo = { name: queue.name, kind: queue.kind, length: queue.length, alive: this.isAlive(queue, now) }
+    const owner = this.ownerName(queue)
+    if (owner !== undefined) info.owner = owner
+    const filters = this.bindings.filtersOf(queue.name)
+    if (filters.length > 0) info.bindings = filters
+    return info
   }
 
   private isAlive (queue: Queue, now: number): boolean {
@@ -371,21 +401,33 @@ export class Switch {
 
   // Messages
 
-  async send (session: Session, queueName: string, payload: Buffer, options: SendOptions = {}): Promise<SendResponse> {
+  /**
+   * Enqueues a message; with `ack`, acks that message in the same step. A reply (`ack`) to a queue that is gone
+   * is not sent but still acks its request (see `dropReply`).
+   */
+  send (session: Session, queueName: string, payload: Buffer, options?: SendOptions & { ack?: undefined }): Promise<SendResponse>
+  send (session: Session, queueName: string, payload: Buffer, options: SendOptions): Promise<SendResult>
+  async send (session: Session, queueName: string, payload: Buffer, options: SendOptions = {}): Promise<SendResult> {
     this.refuseIfStopping()
+    this.checkName(queueName)
+    if (options.replyTo !== undefined) this.checkName(options.replyTo, 'replyTo')
     if (payload.length > this.options.maxPayload) throw new PayloadTooLargeError(this.options.maxPayload)
     const { idempotencyKey } = options
     // A retry is answered once the send it repeats is durable; should that one fail, this one is no retry.
     if (idempotencyKey !== undefined && this.idempotency.lookup(queueName, idempotencyKey, this.now()) !== undefined) {
       await this.caughtUp()
     }
-    const queue = this.queue(queueName)
+    const queue = this.queues.get(queueName)
+    if (queue === undefined) {
+      const request = options.ack === undefined ? undefined : this.messageQueue.get(options.ack)
+      if (request !== undefined && options.ack !== undefined) return await this.dropReply(session, queueName, request, options.ack, options.correlationId)
+      throw new QueueNotFoundError(queueName)
+    }
     const now = this.now()
     if (idempotencyKey !== undefined) {
       const earlier = this.idempotency.lookup(queueName, idempotencyKey, now)
       if (earlier !== undefined) return { id: earlier, duplicate: true }
     }
-    if (options.replyTo !== undefined) this.checkName(options.replyTo, 'replyTo')
     const acked = options.ack === undefined ? undefined : this.messageQueue.get(options.ack)
     if (options.ack !== undefined && acked === undefined) throw new MessageNotFoundError(options.ack)
     this.limits.allowMessage(queueName, queue.length, this.queuedBytes, payload.length)
@@ -394,7 +436,7 @@ export class Switch {
     if (options.correlationId !== undefined) message.correlationId = options.correlationId
     if (options.replyTo !== undefined) message.replyTo = options.replyTo
     if (options.error === true) message.error = true
-    this.enqueue(session, queue, message)
+    const traced: Traced[] = [this.enqueue(session, queue, message)]
 
     const record: StoreRecord & { type: 'send' } = { type: 'send', message }
     if (idempotencyKey !== undefined) {
@@ -404,11 +446,26 @@ export class Switch {
     }
     if (acked !== undefined && options.ack !== undefined) {
       record.ack = options.ack
-      this.removeMessage(acked, options.ack, session, now)
+      traced.push(this.removeMessage(acked, options.ack, session, now))
     }
-    await this.persist(record)
+    await this.persist(record, traced)
     this.delivered([message])
     return { id: message.id, duplicate: false }
+  }
+
+  /**
+   * A reply to a caller that is gone (its session ended, and its temporary reply queue with it): the request
+   * was answered, so it is acked (else it would be delivered to the service again, for ever), and the reply,
+   * which has nowhere to go, is dropped. One store record, the ack; the drop is traced and counted once it is
+   * durable. No message is made, so the answer has no id.
+   */
+  private async dropReply (session: Session, queueName: string, request: Queue, id: number, correlationId: string | undefined): Promise<ReplyDropped> {
+    const now = this.now()
+    const drop: Omit<TraceEvent, 'id'> = { time: now, type: 'drop', client: session.client, queue: queueName }
+    if (correlationId !== undefined) drop.correlationId = correlationId
+    await this.persist({ type: 'ack', id }, [this.removeMessage(request, id, session, now), { event: drop }])
+    this.dropped++
+    return { dropped: true, acked: id }
   }
 
   /**
@@ -416,7 +473,10 @@ export class Switch {
    * and the drop is traced so that it can be seen.
    */
   async sendOrDrop (session: Session, queueName: string, payload: Buffer, options: SendOptions = {}): Promise<SendResponse | undefined> {
-    if (this.queues.has(queueName)) return await this.send(session, queueName, payload, options)
+    if (this.queues.has(queueName)) {
+      const sent = await this.send(session, queueName, payload, options)
+      return 'id' in sent ? sent : undefined
+    }
     this.refuseIfStopping()
     this.dropped++
     this.trace.record({ time: this.now(), type: 'drop', client: session.client, queue: queueName })
@@ -427,17 +487,16 @@ export class Switch {
   async ack (session: Session, id: number, queueName?: string): Promise<void> {
     const queue = this.messageQueue.get(id)
     if (queue === undefined || (queueName !== undefined && queue.name !== queueName)) throw new MessageNotFoundError(id)
-    this.removeMessage(queue, id, session, this.now())
-    await this.persist({ type: 'ack', id })
+    await this.persist({ type: 'ack', id }, [this.removeMessage(queue, id, session, this.now())])
   }
 
-  private removeMessage (queue: Queue, id: number, session: Session, now: number): void {
+  private removeMessage (queue: Queue, id: number, session: Session, now: number): Traced {
     const message = queue.remove(id)
     if (message !== undefined) this.queuedBytes -= message.payload.length
     this.messageQueue.delete(id)
     const event: Omit<TraceEvent, 'id'> = { time: now, type: 'ack', client: session.client, queue: queue.name, messageId: id }
     if (message !== undefined) event.processingTime = now - message.time
-    this.trace.record(event)
+    return { event }
   }
 
   // Subscriptions and transfer
@@ -581,9 +640,10 @@ export class Switch {
       this.limits.allowMessage(queue.name, queue.length, bytes, payload.length)
       bytes += payload.length
     }
-    const messages = queues.map((queue) => this.enqueue(session, queue, {
+    const traced = queues.map((queue) => this.enqueue(session, queue, {
       id: ++this.lastId, queue: queue.name, payload, origin: session.client, time: now, topic
     }))
+    const messages = traced.map(({ subject }) => subject)
     const record: StoreRecord & { type: 'publish' } = { type: 'publish', topic, time: now, messages }
     if (options.retain === true) {
       record.retained = payload.length === 0 ? null : { topic, payload, origin: session.client, time: now }
@@ -596,7 +656,7 @@ export class Switch {
       record.idempotencyExpires = now + this.options.idempotencyWindow
       this.publishKeys.remember(topic, idempotencyKey, ids, record.idempotencyExpires)
     }
-    await this.persist(record)
+    await this.persist(record, traced)
     this.delivered(messages)
     return { ids, count: ids.length, duplicate: false }
   }
@@ -621,10 +681,11 @@ export class Switch {
       bytes += message.payload.length
     })
     this.bindings.add(queueName, filter)
-    const messages = retained.map((message) => this.enqueue(session, queue, {
+    const traced = retained.map((message) => this.enqueue(session, queue, {
       id: ++this.lastId, queue: queueName, payload: message.payload, origin: message.origin, time: message.time, topic: message.topic, retained: true
     }))
-    await this.persist({ type: 'bind', queue: queueName, filter, messages })
+    const messages = traced.map(({ subject }) => subject)
+    await this.persist({ type: 'bind', queue: queueName, filter, messages }, traced)
     this.delivered(messages)
     return { queue: queueName, filter, created: true, retained: messages.length }
   }
@@ -646,16 +707,17 @@ export class Switch {
     return this.bindings.filtersOf(queueName)
   }
 
-  /** Puts a new message (a send's, or a publish's copy) in a queue, out of sight until `delivered`. */
-  private enqueue (session: Session, queue: Queue, message: StoredMessage): StoredMessage {
+  /**
+   * Puts a new message (a send's, or a publish's copy) in a queue, out of sight until `delivered`; returns its
+   * 'send' event, about it, to record once it is durable.
+   */
+  private enqueue (session: Session, queue: Queue, message: StoredMessage): Traced & { subject: StoredMessage } {
     queue.push(message)
     this.queuedBytes += message.payload.length
     this.messageQueue.set(message.id, queue)
-    this.trace.record({
-      time: this.now(), type: 'send', client: session.client, queue: queue.name, messageId: message.id,
-      ...(message.correlationId === undefined ? {} : { correlationId: message.correlationId })
-    }, message)
-    return message
+    const event: Omit<TraceEvent, 'id'> = { time: this.now(), type: 'send', client: session.client, queue: queue.name, messageId: message.id }
+    if (message.correlationId !== undefined) event.correlationId = message.correlationId
+    return { event, subject: message }
   }
 
   /** Once stored, messages (in id order) become visible and wake the long-polls of their queues. */
@@ -686,14 +748,24 @@ export class Switch {
     return { events, next: events.length === 0 ? Math.min(after, this.trace.lastId) : events[events.length - 1].id }
   }
 
-  /** A message still held: sent and not yet acked. */
+  /** A message still held: sent (durably) and not yet acked. */
   message (id: number): StoredMessage | undefined {
-    return this.messageQueue.get(id)?.get(id)
+    return id <= this.durableId ? this.messageQueue.get(id)?.get(id) : undefined
+  }
+
+  /**
+   * A queue's messages that are durable. Like transfer, observers see no message whose send may still fail:
+   * its id could name another message after a crash.
+   */
+  private durableMessages (queue: Queue): StoredMessage[] {
+    const out: StoredMessage[] = []
+    for (const message of queue.messages()) if (message.id <= this.durableId) out.push(message)
+    return out
   }
 
   contents (): QueueContents[] {
     return [...this.queues.values()].map((queue) => {
-      const entry: QueueContents = { name: queue.name, kind: queue.kind, messages: [...queue.messages()] }
+      const entry: QueueContents = { name: queue.name, kind: queue.kind, messages: this.durableMessages(queue) }
       if (queue.nextTransferExpected !== undefined) entry.nextTransferExpected = queue.nextTransferExpected
       return entry
     })
@@ -705,7 +777,7 @@ export class Switch {
       const entry: Diagnostics['queues'][number] = {
         name: queue.name,
         kind: queue.kind,
-        messages: [...queue.messages()].map((message) => {
+        messages: this.durableMessages(queue).map((message) => {
           const described: Diagnostics['queues'][number]['messages'][number] = {
             id: message.id,
             origin: message.origin,
@@ -763,8 +835,7 @@ export class Switch {
     const now = this.now()
     for (const session of this.sessions.values()) {
       if (session.expired(now, this.options.sessionTtl)) {
-        this.endSession(session)
-        this.persist({ type: 'session_end', token: session.token }).catch(() => {
+        this.persist({ type: 'session_end', token: session.token }, this.endSession(session)).catch(() => {
           // Rolled back: the session is there again, and a later sweep ends it again.
         })
       }

@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { InvalidRequestError } from '../core/errors.js'
 
-const PARTS = ['params', 'query'] as const
-const SHOWN = { params: 'params', query: 'querystring' } as const
+const PARTS = ['params', 'query', 'headers'] as const
+const SHOWN = { params: 'params', query: 'querystring', headers: 'headers' } as const
 
 /**
- * Ajv coerces a parameter like `1e400` to Infinity and then skips its range checks, so a number that passed
+ * Ajv coerces a parameter or header (`Last-Event-ID`) like `1e400` to Infinity and then skips its range checks, so a number that passed
  * validation may still be infinite: it is refused here as validation would have, naming the field.
  */
 export function refuseInfiniteNumbers (app: FastifyInstance): void {

@@ -160,6 +160,12 @@ export const sendSchema = {
       type: 'object',
       required: ['id', 'duplicate'],
       properties: { id: { type: 'integer' }, duplicate: { type: 'boolean' } }
+    },
+    // A reply (`ack`) whose queue is gone: the request was acked, the reply dropped.
+    200: {
+      type: 'object',
+      required: ['dropped', 'acked'],
+      properties: { dropped: { type: 'boolean', enum: [true] }, acked: { type: 'integer' } }
     }
   }
 } as const
@@ -195,7 +201,7 @@ export const batchSendSchema = {
     200: {
       type: 'object',
       required: ['results'],
-      properties: { results: { type: 'array', items: { anyOf: [sendSchema.response[201], errorSchema] } } }
+      properties: { results: { type: 'array', items: { anyOf: [sendSchema.response[201], sendSchema.response[200], errorSchema] } } }
     }
   }
 } as const

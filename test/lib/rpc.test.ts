@@ -1,6 +1,6 @@
 import t from 'tap'
 import { RemoteError, RpcTimeoutError } from '../../lib/index.js'
-import { clientOf, deferred, eventually, queueLength, runSwitch, waitingOn } from './fixtures.js'
+import { clientOf, deferred, eventually, queueLength, runSwitch, traced, waitingOn } from './fixtures.js'
 
 t.test('rpc and serve: 50 concurrent calls each get their own reply over one reply queue', async (t) => {
   const { url } = await runSwitch(t)
@@ -117,4 +117,40 @@ t.test('a serve signal stops it; an invalid queue name fails done', async (t) =>
   await waitingOn(server, 'svc', 0)
   await t.rejects(server.serve('.bad', () => 'x').done, { code: 'invalid_queue_name' })
   t.throws(() => server.serve('svc', () => 'x', { concurrency: 0 }), RangeError)
+})
+
+t.test('serve: a reply to a caller whose session expired is dropped by the switch, and the request is done', async (t) => {
+  // Sessions end 1 to 1.25 s after their last request; the service's long-poll keeps its own alive.
+  const { url } = await runSwitch(t, { sessionTtl: 1000 })
+  const server = clientOf(t, url, { client: 'server' })
+  const caller = clientOf(t, url, { client: 'caller' })
+  const observer = clientOf(t, url, { client: 'observer' })
+  const release = deferred()
+  let handled = 0
+  // Two at once, so that the service goes on polling (and its session stays) while the handler waits.
+  const service = server.serve('slow', async () => {
+    handled++
+    await release.promise
+    return 'too late'
+  }, { concurrency: 2 })
+  let failed: unknown
+  service.done.catch((error: unknown) => { failed = error })
+  await waitingOn(observer, 'slow', 1)
+  const { name: replies } = await caller.createTemporaryQueue()
+  const request = await caller.send('slow', 'hello', { replyTo: replies })
+  await eventually('the handler to take the request', async () => handled === 1 ? true : undefined)
+  // The caller makes no request any more: its session expires, and its reply queue goes with it.
+  await eventually('the caller\'s queue to go', async () => (await observer.list()).some((queue) => queue.name === replies) ? undefined : true, 10_000)
+  release.resolve()
+  const drop = await traced(observer, (event) => event.type === 'drop' && event.queue === replies)
+  t.match(drop, { client: 'server' }, 'the switch dropped the reply')
+  await queueLength(observer, 'slow', 0)
+  const { events } = await observer.trace({ after: 0, max: 1000 })
+  t.same(events.filter((event) => event.type === 'ack' && event.messageId === request.id).length, 1, 'the request was acked once, with the reply')
+  t.same(events.filter((event) => event.type === 'send' && event.queue === replies), [], 'no reply was made')
+  t.equal((await observer.diagnostics()).dropped, 1)
+  t.equal(handled, 1, 'the request was not delivered again')
+  t.equal(failed, undefined, 'serving goes on')
+  await service.stop()
+  await service.done
 })

@@ -39,7 +39,8 @@ async function sendItem (core: Switch, session: Session, item: BatchSendItem, in
     })
   } catch (error) {
     if (!(error instanceof SwitchError)) throw error
-    return errorBody(error.code, error.message, error.field)
+    // The single send's path parameter `name` is the item's `queue`.
+    return errorBody(error.code, error.message, error.field === 'name' ? 'queue' : error.field)
   }
 }
 

@@ -25,7 +25,8 @@ export function messageRoutes (app: FastifyInstance, core: Switch): void {
         const result = await answeredAfterWoken(core, [name], async () => await core.send(sessionOf(request), name, payload, {
           correlationId, replyTo, ack, error, idempotencyKey: request.headers['idempotency-key']
         }))
-        return reply.code(201).send(result)
+        // 201 for a message made; 200 for a reply dropped because its caller is gone (its request is acked).
+        return reply.code('dropped' in result ? 200 : 201).send(result)
       }
     )
   })

@@ -1,6 +1,4 @@
 import type { FastifyInstance } from 'fastify'
-import type { QueueInfo } from '../../../lib/protocol.js'
-import { QueueNotFoundError } from '../../core/errors.js'
 import type { Switch } from '../../core/switch.js'
 import { createQueueSchema, createTemporarySchema, destroySchema, listSchema, queueSchema } from '../schemas.js'
 import { sessionOf } from '../session-auth.js'
@@ -21,12 +19,7 @@ export function queueRoutes (app: FastifyInstance, core: Switch): void {
     return reply.code(result.created ? 201 : 200).send(result)
   })
 
-  app.get<{ Params: NameParams }>('/queues/:name', { schema: queueSchema }, async (request) => {
-    const { name } = request.params
-    const info: QueueInfo | undefined = core.list(name, false).find((queue) => queue.name === name)
-    if (info === undefined) throw new QueueNotFoundError(name)
-    return info
-  })
+  app.get<{ Params: NameParams }>('/queues/:name', { schema: queueSchema }, async (request) => core.queueInfo(request.params.name))
 
   app.delete<{ Params: NameParams }>('/queues/:name', { schema: destroySchema, config: { session: true } }, async (request, reply) => {
     await core.destroy(sessionOf(request), request.params.name)

@@ -6,6 +6,7 @@ import {
   QueueNotFoundError,
   ShuttingDownError
 } from '../../../server/core/errors.js'
+import type { SendResponse } from '../../../lib/protocol.js'
 import { manualClock, startCore } from './fixtures.js'
 
 t.test('createQueue is idempotent and says whether it created', async (t) => {
@@ -106,7 +107,7 @@ t.test('an idempotent retry of a reply-and-ack is a duplicate, not a missing-mes
   await core.createQueue(s, 'requests')
   await core.createQueue(s, 'replies')
   const request = await core.send(s, 'requests', Buffer.from('req'))
-  const reply = await core.send(s, 'replies', Buffer.from('rep'), { ack: request.id, idempotencyKey: 'r1' })
+  const reply = await core.send(s, 'replies', Buffer.from('rep'), { ack: request.id, idempotencyKey: 'r1' }) as SendResponse
   t.same(await core.send(s, 'replies', Buffer.from('rep'), { ack: request.id, idempotencyKey: 'r1' }), { id: reply.id, duplicate: true })
 })
 
@@ -117,7 +118,7 @@ t.test('reply-and-ack: a send with ack removes the acked message in the same ste
   await core.createQueue(server, 'replies')
   await core.subscribe(server, 'svc')
   const request = await core.send(server, 'svc', Buffer.from('request'))
-  const reply = await core.send(server, 'replies', Buffer.from('reply'), { ack: request.id, correlationId: 'c' })
+  const reply = await core.send(server, 'replies', Buffer.from('reply'), { ack: request.id, correlationId: 'c' }) as SendResponse
   t.equal(reply.duplicate, false)
   t.same(await core.transfer(server, { after: 0, timeout: 0 }), { messages: [], next: 0 }, 'the request is gone')
   t.same(core.list('', false).map((q) => [q.name, q.length]), [['replies', 1], ['svc', 0]])
@@ -135,6 +136,64 @@ t.test('reply-and-ack with an unknown id fails and enqueues nothing', async (t) 
   t.equal(core.list('q', false)[0].length, 0)
   const { id } = await core.send(s, 'q', Buffer.from('x'))
   t.equal(id, 1, 'the failed send used no id')
+})
+
+t.test('a reply to a caller that is gone acks its request, drops the reply, and traces and counts the drop', async (t) => {
+  const core = startCore(t)
+  const server = await core.login('server')
+  const caller = await core.login('caller')
+  await core.createQueue(server, 'svc')
+  await core.subscribe(server, 'svc')
+  const { name: replies } = await core.createTemporaryQueue(caller)
+  const request = await core.send(caller, 'svc', Buffer.from('ping'), { replyTo: replies, correlationId: 'c9' })
+  await core.logout(caller)
+  const mark = core.trace.lastId
+  t.same(await core.send(server, replies, Buffer.from('pong'), { ack: request.id, correlationId: 'c9' }), { dropped: true, acked: request.id })
+  t.match(core.trace.since(mark, 10), [
+    { type: 'ack', messageId: request.id, queue: 'svc', client: 'server' },
+    { type: 'drop', queue: replies, client: 'server', correlationId: 'c9' }
+  ])
+  t.equal(core.trace.lastId, mark + 2, 'no send event: nothing was sent')
+  t.equal(core.diagnostics().dropped, 1)
+  t.same(await core.transfer(server, { after: 0, timeout: 0 }), { messages: [], next: 0 }, 'the request is not delivered again')
+  t.same(core.list('', false).map((q) => q.name), ['svc'], 'no queue was made for the reply')
+  await t.rejects(core.send(server, replies, Buffer.from('pong'), { ack: request.id }), QueueNotFoundError,
+    'a second reply finds neither queue nor request')
+  await t.rejects(core.send(server, 'nowhere!', Buffer.from('pong'), { ack: 1 }), InvalidQueueNameError, 'a bad name is still refused')
+  t.equal(core.diagnostics().dropped, 1)
+  const { id } = await core.send(server, 'svc', Buffer.from('next'))
+  t.equal(id, request.id + 1, 'the drop spent no id')
+})
+
+t.test('send, destroy and queueInfo refuse an invalid name, whether or not it exists', async (t) => {
+  const core = startCore(t)
+  const s = await core.login('c')
+  for (const name of ['bad name!', '', '.hidden', 'x'.repeat(201)]) {
+    await t.rejects(core.send(s, name, Buffer.from('x')), { code: 'invalid_queue_name', field: 'name' }, `send ${name.slice(0, 10)}`)
+    await t.rejects(core.destroy(s, name), { code: 'invalid_queue_name', field: 'name' })
+    t.throws(() => core.queueInfo(name), { code: 'invalid_queue_name', field: 'name' })
+  }
+  t.throws(() => core.queueInfo('missing'), QueueNotFoundError)
+})
+
+t.test('queueInfo is the queue\'s entry of list, found without listing', async (t) => {
+  const core = startCore(t)
+  const s = await core.login('owner')
+  await core.createQueue(s, 'a')
+  await core.createQueue(s, 'ab')
+  await core.bind(s, 'ab', 'x/#')
+  const { name: temporary } = await core.createTemporaryQueue(s)
+  await core.send(s, 'ab', Buffer.from('x'))
+  await core.subscribe(s, 'a')
+  const polling = core.transfer(s, { after: 0, timeout: 60_000 })
+  for (const name of ['a', 'ab', temporary]) t.same(core.queueInfo(name), core.list('', false).find((q) => q.name === name))
+  t.match(core.queueInfo('a'), { alive: true })
+  t.match(core.queueInfo(temporary), { kind: 'temporary', owner: 'owner', alive: false })
+  t.match(core.queueInfo('ab'), { length: 1, bindings: ['x/#'] })
+  core.list = () => { throw new Error('queueInfo must not list') }
+  t.equal(core.queueInfo('ab').name, 'ab')
+  core.shutdown()
+  await polling
 })
 
 t.test('ack removes a message once; unknown ids are not found', async (t) => {

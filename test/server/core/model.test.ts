@@ -197,14 +197,20 @@ async function act (core: Switch, model: Model, session: ModelSession, op: Exclu
       const payload = op.kind === 'send' ? op.payload : `reply to ${messageId}`
       const ack = op.kind === 'reply' ? messageId : undefined
       const sent = core.send(s, name, Buffer.from(payload), { idempotencyKey: op.key, ack })
+      const request = ack === undefined ? undefined : model.queueOf(ack)
+      if (queue === undefined && ack !== undefined && request !== undefined) {
+        // A reply to a queue that is gone: the request is acked, the reply dropped.
+        assert.deepEqual(await sent, { dropped: true, acked: ack })
+        request.messages.delete(ack)
+        return
+      }
       if (queue === undefined) { await failsWith(sent, 'queue_not_found'); return }
       const remembered = op.key === undefined ? undefined : model.keys.get(`${name}\u0000${op.key}`)
       if (remembered !== undefined && remembered.expires > now) {
         assert.deepEqual(await sent, { id: remembered.id, duplicate: true }, 'an idempotent retry enqueues nothing')
         return
       }
-      const acked = ack === undefined ? undefined : model.queueOf(ack)
-      if (ack !== undefined && acked === undefined) { await failsWith(sent, 'message_not_found'); return }
+      if (ack !== undefined && request === undefined) { await failsWith(sent, 'message_not_found'); return }
       if (queue.messages.size >= MAX_QUEUE_LENGTH || model.bytes() + Buffer.byteLength(payload) > MAX_QUEUED_BYTES) {
         await failsWith(sent, 'insufficient_storage')
         return
@@ -214,7 +220,7 @@ async function act (core: Switch, model: Model, session: ModelSession, op: Exclu
       model.issued.push(id)
       queue.messages.set(id, payload)
       if (op.key !== undefined) model.keys.set(`${name}\u0000${op.key}`, { id, expires: now + WINDOW })
-      if (ack !== undefined) acked?.messages.delete(ack)
+      if (ack !== undefined) request?.messages.delete(ack)
       return
     }
     case 'transfer': {

@@ -91,6 +91,29 @@ t.test('reply-and-ack per item: each reply acks its own request, or is not sent'
   t.same((await transfer(h)).messages.filter((message) => message.queue === 'q').map((message) => message.payload), ['answer 1', 'answer 2'])
 })
 
+t.test('a batch reply to a queue that is gone acks its request and answers the drop; a bad name is refused', async (t) => {
+  const h = await withQueues(t)
+  const server = await h.api.login('server')
+  const request = ((await h.api.call('POST', '/v1/queues/service/messages?replyTo=gone', { token: h.sender, body: 'r' })).json as SendResponse).id
+  const { results } = (await h.api.call('POST', '/v1/messages', {
+    token: server,
+    json: {
+      messages: [
+        { queue: 'gone', payload: 'answer', ack: request },
+        { queue: 'bad name!', payload: 'x' },
+        { queue: 'q', payload: 'still sent' }
+      ]
+    }
+  })).json as BatchSendResponse
+  t.match(results, [
+    { dropped: true, acked: request },
+    { error: { code: 'invalid_queue_name', field: 'queue' } },
+    { id: Number, duplicate: false }
+  ])
+  t.equal(await length(h, 'service'), 0, 'the request is acked')
+  t.equal((await h.api.diagnostics()).dropped, 1)
+})
+
 t.test('batch send limits: payload size per item, validation of the whole body', async (t) => {
   const h = await withQueues(t, 8)
   const { results } = (await h.api.call('POST', '/v1/messages', {

@@ -86,6 +86,18 @@ const CASES: Case[] = [
   { method: 'PUT', path: '/v1/queues/%', session: true, status: 400, code: 'invalid_request' },
   { method: 'PUT', path: '/v1/queues/%%41', session: true, status: 400, code: 'invalid_request' },
   { method: 'GET', path: '/v1/queues/%FF', status: 400, code: 'invalid_request' },
+  // Every route that takes a queue name refuses a bad one as PUT does, existing or not: 400, not 404.
+  { method: 'POST', path: '/v1/queues/bad%20name!/messages', session: true, options: { body: 'x' }, status: 400, code: 'invalid_queue_name', field: 'name' },
+  { method: 'POST', path: '/v1/queues/bad%20name!/messages?ack=1', session: true, options: { body: 'x' }, status: 400, code: 'invalid_queue_name', field: 'name' },
+  { method: 'GET', path: '/v1/queues/bad%20name!', status: 400, code: 'invalid_queue_name', field: 'name' },
+  { method: 'DELETE', path: '/v1/queues/bad%20name!', session: true, status: 400, code: 'invalid_queue_name', field: 'name' },
+  { method: 'PUT', path: '/v1/session/subscriptions/bad%20name!', session: true, status: 400, code: 'invalid_queue_name', field: 'name' },
+  { method: 'DELETE', path: '/v1/session/subscriptions/bad%20name!', session: true, status: 400, code: 'invalid_queue_name', field: 'name' },
+  { method: 'GET', path: '/v1/queues/bad%20name!/bindings', status: 400, code: 'invalid_queue_name', field: 'name' },
+  { method: 'PUT', path: '/v1/queues/bad%20name!/bindings/a', session: true, status: 400, code: 'invalid_queue_name', field: 'name' },
+  { method: 'DELETE', path: '/v1/queues/bad%20name!/bindings/a', session: true, status: 400, code: 'invalid_queue_name', field: 'name' },
+  // Numbers in headers are held to the same rules as in the query.
+  { method: 'GET', path: '/v1/stream', session: true, options: { headers: { 'last-event-id': '1e400' } }, status: 400, code: 'invalid_request', field: 'last-event-id' },
   // Bodies where none is taken must still be JSON.
   { method: 'PUT', path: '/v1/queues/q', session: true, options: { body: '<q/>', headers: { 'content-type': 'application/xml' } }, status: 415, code: 'unsupported_media_type', field: 'content-type' },
   { method: 'DELETE', path: '/v1/queues/q', session: true, options: json('{'), status: 400, code: 'invalid_request', field: 'body' },

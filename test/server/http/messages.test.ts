@@ -169,6 +169,33 @@ t.test('reply-and-ack: a send with ack=<id> acks that message in the same step',
   t.equal((await transfer(h)).messages.length, 1, 'a reply whose ack fails is not sent')
 })
 
+t.test('a reply to a caller whose session expired is 200 dropped, and its request is acked', async (t) => {
+  const h = await withQueue(t)
+  const server = await h.api.login('server')
+  await h.api.call('PUT', '/v1/queues/service', { token: server })
+  await h.api.call('PUT', '/v1/session/subscriptions/service', { token: server })
+  const caller = await h.api.login('caller')
+  const replies = (await h.api.call('POST', '/v1/queues', { token: caller })).json as { name: string }
+  const request = (await h.api.call('POST', `/v1/queues/service/messages?replyTo=${replies.name}&correlationId=c7`, { token: caller, body: 'ping' })).json as SendResponse
+  // The caller's session ends as an expiry would end it; its temporary queue goes with it.
+  t.equal((await h.api.call('DELETE', '/v1/session', { token: caller })).status, 204)
+
+  const reply = await h.api.call('POST', `/v1/queues/${replies.name}/messages?ack=${request.id}&correlationId=c7`, { token: server, body: 'pong' })
+  t.equal(reply.status, 200, 'not 201: no message was made')
+  t.same(reply.json, { dropped: true, acked: request.id })
+  t.match((await h.api.call('GET', '/v1/queues/service')).json as QueueInfo, { length: 0 }, 'the request is acked')
+  const polled = (await h.api.call('GET', '/v1/transfer?after=0', { token: server })).json as TransferResponse
+  t.same(polled.messages, [], 'and is not delivered again')
+  const diagnostics = await h.api.diagnostics()
+  t.equal(diagnostics.dropped, 1, 'the drop is counted')
+  const trace = (await h.api.call('GET', '/v1/trace?after=0')).json as { events: Array<{ type: string, queue?: string, messageId?: number }> }
+  t.match(trace.events.slice(-2), [{ type: 'ack', messageId: request.id }, { type: 'drop', queue: replies.name }], 'and traced')
+
+  const again = await h.api.call('POST', `/v1/queues/${replies.name}/messages?ack=${request.id}`, { token: server, body: 'pong' })
+  t.equal(again.status, 404, 'once the request is acked, a reply to a missing queue is 404 as any send')
+  t.equal(codeOf(again), 'queue_not_found')
+})
+
 t.test('subscribe and unsubscribe', async (t) => {
   const h = await withQueue(t)
   await h.api.call('PUT', '/v1/queues/other', { token: h.token })

@@ -85,6 +85,23 @@ t.test('GET and DELETE of a missing queue are 404 queue_not_found', async (t) =>
   t.equal(codeOf(await api.call('PUT', '/v1/queues/nope')), 'session_required')
 })
 
+t.test('GET of one queue among 100,000 looks it up without listing them', async (t) => {
+  const { api, running } = await startHttp(t)
+  const token = await api.login('many')
+  const session = running.core.enter(token)
+  for (let i = 0; i < 99_999; i++) await running.core.createQueue(session, `q${i}`)
+  running.core.leave(session)
+  await api.call('PUT', '/v1/queues/q5', { token })
+  await api.call('PUT', '/v1/queues/q5/bindings/x', { token })
+  await api.call('POST', '/v1/queues/q5/messages', { token, body: 'x' })
+  const listed = ((await api.call('GET', '/v1/queues?prefix=q5')).json as ListResponse).queues.find((queue) => queue.name === 'q5')
+  running.core.list = () => { throw new Error('GET /v1/queues/{name} must not list') }
+  const got = await api.call('GET', '/v1/queues/q5')
+  t.equal(got.status, 200)
+  t.same(got.json, listed, 'the same entry as list gives')
+  t.match(got.json, { name: 'q5', kind: 'persistent', length: 1, bindings: ['x'] })
+})
+
 t.test('DELETE destroys a queue and its messages', async (t) => {
   const { api } = await startHttp(t)
   const token = await api.login('a')
