@@ -274,6 +274,7 @@ const limits = {
     queuedBytes: limit,
     sessionPolls: limit,
     transfer: limit,
+    answerBytes: limit,
     timeout: limit,
     connections: limit
   }
@@ -307,7 +308,8 @@ export const diagnosticsSchema = {
               lastTransfer: { type: 'integer' },
               nextTransferExpected: { type: 'integer' },
               waiting: { type: 'integer' },
-              bindings: stringList
+              bindings: stringList,
+              omitted: { type: 'integer' }
             }
           }
         },
@@ -330,6 +332,11 @@ export const diagnosticsSchema = {
           type: 'object',
           required: ['count', 'topics'],
           properties: { count: { type: 'integer' }, topics: stringList }
+        },
+        omitted: {
+          type: 'object',
+          required: ['queues', 'sessions', 'messages'],
+          properties: { queues: { type: 'integer' }, sessions: { type: 'integer' }, messages: { type: 'integer' } }
         }
       }
     }
