@@ -21,6 +21,7 @@ export const limitFlags = {
   'max-queued-bytes': count('payload bytes all queues together may hold; a send beyond it is refused with 507', DEFAULT_LIMITS.maxQueuedBytes, 'BYTES'),
   'max-session-polls': count('long-polls one session may have waiting', DEFAULT_LIMITS.maxSessionPolls),
   'max-transfer': count('most messages one transfer returns', DEFAULT_SWITCH_OPTIONS.maxTransfer),
+  'max-answer-bytes': count('most bytes one answer (transfer, stream batch, diagnostics, trace) encodes; at least one message always goes', DEFAULT_SWITCH_OPTIONS.maxAnswerBytes, 'BYTES'),
   'max-connections': count('HTTP connections open at once', DEFAULT_HTTP_LIMITS.maxConnections),
   'headers-timeout': duration('time a client has to send its request headers', DEFAULT_HTTP_LIMITS.headersTimeout),
   'request-timeout': duration('time a client has to send its whole request (a long-poll\'s wait is not counted)', DEFAULT_HTTP_LIMITS.requestTimeout),
@@ -34,6 +35,7 @@ export interface LimitFlagValues {
   'max-queued-bytes': number
   'max-session-polls': number
   'max-transfer': number
+  'max-answer-bytes': number
   'max-connections': number
   'headers-timeout': number
   'request-timeout': number
@@ -43,7 +45,7 @@ export interface LimitFlagValues {
 /** The flags as startSwitch options. */
 export function limitOptions (flags: LimitFlagValues): Required<Pick<ServerConfig,
 'maxQueues' | 'maxSessionQueues' | 'maxQueueLength' | 'maxQueuedBytes' | 'maxSessionPolls' | 'maxTransfer' |
-'maxConnections' | 'headersTimeout' | 'requestTimeout' | 'keepAliveTimeout'>> {
+'maxAnswerBytes' | 'maxConnections' | 'headersTimeout' | 'requestTimeout' | 'keepAliveTimeout'>> {
   return {
     maxQueues: flags['max-queues'],
     maxSessionQueues: flags['max-session-queues'],
@@ -51,6 +53,7 @@ export function limitOptions (flags: LimitFlagValues): Required<Pick<ServerConfi
     maxQueuedBytes: flags['max-queued-bytes'],
     maxSessionPolls: flags['max-session-polls'],
     maxTransfer: flags['max-transfer'],
+    maxAnswerBytes: flags['max-answer-bytes'],
     maxConnections: flags['max-connections'],
     headersTimeout: Math.round(flags['headers-timeout'] * 1000),
     requestTimeout: Math.round(flags['request-timeout'] * 1000),

@@ -16,11 +16,16 @@ export function pollState (queue: DiagnosticsQueue, now: number): PollState {
 
 export type ServiceState = 'running' | 'never_started' | 'crashed' | 'idle'
 
+/** Messages the queue holds, those the answer lists and those it left out to stay within its byte budget. */
+function held (queue: DiagnosticsQueue): number {
+  return queue.messages.length + (queue.omitted ?? 0)
+}
+
 /** The original's classification of a service queue. A queue with nothing waiting is never in trouble. */
 export function serviceState (queue: DiagnosticsQueue, now: number): ServiceState {
   const poll = pollState(queue, now)
   if (poll === 'polling' || poll === 'recent') return 'running'
-  if (queue.messages.length === 0) return 'idle'
+  if (held(queue) === 0) return 'idle'
   return poll === 'never' ? 'never_started' : 'crashed'
 }
 
@@ -44,7 +49,7 @@ function byName (a: { name: string }, b: { name: string }): number {
 }
 
 function describeService (queue: DiagnosticsQueue, now: number): string {
-  const waiting = plural(queue.messages.length, 'request') + ' waiting'
+  const waiting = plural(held(queue), 'request') + ' waiting'
   const poll = pollState(queue, now)
   if (poll === 'polling') return `${plural(queue.waiting, 'long-poll')} waiting on it now, ${waiting}`
   if (poll === 'never') return `never polled, ${waiting}`
@@ -107,12 +112,12 @@ export function diagnosticsReport (diagnostics: Diagnostics): string {
     ...section('Crashed or deadlocked', servicesIn('crashed'), 'none'),
     ...section('Idle', servicesIn('idle')),
     ...section('Temporary queues holding replies', queues
-      .filter((queue) => queue.kind === 'temporary' && queue.messages.length > 0)
-      .map((queue) => `${queue.name} (owner ${queue.owner ?? 'gone'}): ${plural(queue.messages.length, 'reply')} waiting, ` +
+      .filter((queue) => queue.kind === 'temporary' && held(queue) > 0)
+      .map((queue) => `${queue.name} (owner ${queue.owner ?? 'gone'}): ${plural(held(queue), 'reply')} waiting, ` +
         describeReplyQueue(queue.name, index, now)))
   ]
 
-  const waiting = queues.filter((queue) => queue.messages.length > 0)
+  const waiting = queues.filter((queue) => held(queue) > 0)
   lines.push('')
   if (waiting.length === 0) {
     lines.push('No messages waiting.')
@@ -121,6 +126,7 @@ export function diagnosticsReport (diagnostics: Diagnostics): string {
     for (const queue of waiting) {
       lines.push(`  ${queue.name}:`)
       for (const message of queue.messages) lines.push(...describeMessage(message, index, now))
+      if (queue.omitted !== undefined) lines.push(`    and ${plural(queue.omitted, 'more message')}, not listed`)
     }
   }
 
@@ -141,6 +147,11 @@ export function diagnosticsReport (diagnostics: Diagnostics): string {
     return facts.join(', ')
   }), 'none'))
   if (diagnostics.limits !== undefined) lines.push('', ...section('Limits (in use / limit)', describeLimits(diagnostics.limits)))
+  const { omitted } = diagnostics
+  if (omitted !== undefined) {
+    lines.push('', `Not listed, to keep the answer within answerBytes: ${plural(omitted.queues, 'queue')}, ` +
+      `${plural(omitted.sessions, 'session')}, ${plural(omitted.messages, 'message')}`)
+  }
   return lines.join('\n') + '\n'
 }
 

@@ -211,6 +211,8 @@ export interface DiagnosticsQueue {
   waiting: number
   /** Its topic filters, sorted; absent when it has none. */
   bindings?: string[]
+  /** Messages it holds that `messages` leaves out, the answer having reached its byte budget; absent when none. */
+  omitted?: number
 }
 
 export interface DiagnosticsSession {
@@ -250,6 +252,11 @@ export interface DiagnosticsLimits {
   sessionPolls: LimitUsage
   /** Messages one transfer returns. */
   transfer: LimitUsage
+  /**
+   * Bytes one answer encodes (a transfer, a stream batch, diagnostics, trace): past it, fewer messages and a
+   * cursor that continues; at least one message always goes. Absent from an older switch's answer.
+   */
+  answerBytes?: LimitUsage
   /** Seconds a long-poll may wait. */
   timeout: LimitUsage
   /** HTTP connections open at once (TCP); absent when the switch is not served over HTTP. */
@@ -271,6 +278,17 @@ export interface Diagnostics {
   sessions: DiagnosticsSession[]
   /** The topics holding a retained message. Always sent by this version. */
   retained?: RetainedInfo
+  /**
+   * Present when the answer reached its byte budget (maxAnswerBytes): how many queues, sessions and messages it
+   * leaves out. Queues and sessions are listed first, then messages queue by queue; `retained.count` still counts all.
+   */
+  omitted?: DiagnosticsOmitted
+}
+
+export interface DiagnosticsOmitted {
+  queues: number
+  sessions: number
+  messages: number
 }
 
 export interface HealthResponse {

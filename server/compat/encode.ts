@@ -2,8 +2,10 @@
 // it (records in field order, absent options omitted, variants as ["Tag", args]), and how our messages look
 // through each protocol's message type.
 import type { TraceEvent } from '../../lib/protocol.js'
+import { AnswerBudget } from '../core/budget.js'
 import type { StoredMessage } from '../core/queue.js'
 import type { QueueContents } from '../core/switch.js'
+import { jsonSize, jsonStringSize } from '../http/json-size.js'
 
 /** A message id in the xapi protocol: `["<queue>", n]`, n being our global id. */
 export type MessageRef = [string, number]
@@ -18,6 +20,15 @@ export interface XapiMessage {
 // A xapi response names the request it answers; we keep that as its correlation id "<queue>/<n>".
 const RESPONSE_CORRELATION = /^(.*)\/(-?\d+)$/
 const INTEGER = /^-?\d+$/
+const NO_PAYLOAD = Buffer.alloc(0)
+
+/**
+ * Bytes of the JSON of `encode(message)`, in which the payload is the message's as a JSON string, plus a comma:
+ * what the message adds to a list in an answer, measured without encoding the payload.
+ */
+function sizeWithPayload (message: StoredMessage, encode: (message: StoredMessage) => unknown): number {
+  return jsonSize(encode({ ...message, payload: NO_PAYLOAD })) - 2 + jsonStringSize(message.payload) + 1
+}
 
 /**
  * The correlation id a xapi response is stored with: the request's own, when it has one (a caller of another
@@ -50,8 +61,17 @@ export function sendResult (queue: string, id: number | undefined): string {
   return JSON.stringify(id === undefined ? [] : [[queue, id]])
 }
 
+function xapiTransferEntry (message: StoredMessage): [MessageRef, XapiMessage] {
+  return [ref(message), xapiMessage(message)]
+}
+
+/** Bytes a message adds to a xapi transfer. */
+export function xapiTransferSize (message: StoredMessage): number {
+  return sizeWithPayload(message, xapiTransferEntry)
+}
+
 export function xapiTransfer (messages: StoredMessage[], next: number): string {
-  return JSON.stringify({ messages: messages.map((message) => [ref(message), xapiMessage(message)]), next: String(next) })
+  return JSON.stringify({ messages: messages.map(xapiTransferEntry), next: String(next) })
 }
 
 export function queueNames (names: string[]): string {
@@ -63,29 +83,57 @@ function nanoseconds (ms: number, startTime: number): number {
   return Math.round((ms - startTime) * 1e6)
 }
 
-export function xapiDiagnostics (contents: QueueContents[], startTime: number, now: number): string {
+function diagnosticsEntry (message: StoredMessage, startTime: number): unknown {
+  return [ref(message), {
+    origin: ['Name', message.origin],
+    time: nanoseconds(message.time, startTime),
+    message: xapiMessage(message)
+  }]
+}
+
+/**
+ * The xapi diagnostics, at most `bytes` of them: the queues in name order, then their messages while the budget
+ * lasts. The original's clients read only the fields they know, so what is left out is counted in two more,
+ * `omitted_queues` and `omitted_messages`, present only when something is.
+ */
+export function xapiDiagnostics (contents: QueueContents[], startTime: number, now: number, bytes: number): string {
+  const budget = new AnswerBudget(bytes)
   const permanent: Record<string, unknown> = {}
   const transient: Record<string, unknown> = {}
+  const listed: Array<[QueueContents, unknown[]]> = []
   const sorted = [...contents].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
   for (const queue of sorted) {
     const described: Record<string, unknown> = {}
     if (queue.nextTransferExpected !== undefined) {
       described.next_transfer_expected = nanoseconds(queue.nextTransferExpected, startTime)
     }
-    described.queue_contents = queue.messages.map((message) => [ref(message), {
-      origin: ['Name', message.origin],
-      time: nanoseconds(message.time, startTime),
-      message: xapiMessage(message)
-    }])
+    const entries: unknown[] = []
+    described.queue_contents = entries
+    if (!budget.take(jsonSize({ [queue.name]: described }))) break
+    listed.push([queue, entries])
     if (queue.kind === 'temporary') transient[queue.name] = described
     else permanent[queue.name] = described
   }
-  return JSON.stringify({
+  let omittedMessages = 0
+  for (const queue of sorted) omittedMessages += queue.length
+  for (const [queue, entries] of listed) {
+    for (const message of queue.messages) {
+      if (!budget.take(sizeWithPayload(message, (shown) => diagnosticsEntry(shown, startTime)))) break
+      entries.push(diagnosticsEntry(message, startTime))
+    }
+    omittedMessages -= entries.length
+  }
+  const diagnostics: Record<string, unknown> = {
     start_time: 0,
     current_time: nanoseconds(now, startTime),
     permanent_queues: permanent,
     transient_queues: transient
-  })
+  }
+  if (budget.full) {
+    diagnostics.omitted_queues = sorted.length - listed.length
+    diagnostics.omitted_messages = omittedMessages
+  }
+  return JSON.stringify(diagnostics)
 }
 
 /**
@@ -111,6 +159,13 @@ export function xapiTraceEvent (event: TraceEvent, subject: StoredMessage | unde
     default:
       return undefined
   }
+}
+
+/** Bytes `[id, xapiTraceEvent(event, subject)]` adds to a trace answer; 0 for an event it does not show. */
+export function xapiTraceEventSize (event: TraceEvent, subject: StoredMessage | undefined): number {
+  if (subject !== undefined) return sizeWithPayload(subject, (emptied) => [event.id, xapiTraceEvent(event, emptied)])
+  const shown = xapiTraceEvent(event, undefined)
+  return shown === undefined ? 0 : jsonSize([event.id, shown]) + 1
 }
 
 export function traceEvents (events: Array<[number, Record<string, unknown>]>): string {
@@ -148,6 +203,15 @@ export function legacyReplyCorrelation (queue: string, correlationId: string, re
   return responseCorrelation(ref(request), request)
 }
 
+function legacyTransferEntry (message: StoredMessage): [number, Record<string, unknown>] {
+  return [message.id, legacyMessage(message)]
+}
+
+/** Bytes a message adds to a 2013 transfer. */
+export function legacyTransferSize (message: StoredMessage): number {
+  return sizeWithPayload(message, legacyTransferEntry)
+}
+
 export function legacyTransfer (messages: StoredMessage[]): string {
-  return JSON.stringify({ messages: messages.map((message) => [message.id, legacyMessage(message)]) })
+  return JSON.stringify({ messages: messages.map(legacyTransferEntry) })
 }

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify'
 import { MessageNotFoundError } from '../core/errors.js'
 import { abortedWith } from '../http/aborted.js'
-import { legacyReplyCorrelation, legacyTransfer } from './encode.js'
+import { legacyReplyCorrelation, legacyTransfer, legacyTransferSize } from './encode.js'
 import { integer, loggedIn, seconds, type CompatContext } from './shared.js'
 
 interface SendParams {
@@ -42,7 +42,7 @@ export function legacyRoutes (app: FastifyInstance, { core, sessions }: CompatCo
   app.get<{ Params: { from: string, timeout: string } }>('/transfer/:from/:timeout', loggedIn(sessions, async (request, session, reply) => {
     const { from, timeout } = request.params
     const { messages } = await core.transfer(session, {
-      after: integer(from, 'from'), timeout: seconds(timeout, 'timeout'), signal: abortedWith(reply.raw)
+      after: integer(from, 'from'), timeout: seconds(timeout, 'timeout'), signal: abortedWith(reply.raw), size: legacyTransferSize
     })
     return legacyTransfer(messages)
   }))

@@ -1,13 +1,14 @@
 // What both original protocols share: the route context, the "Please log in." rule, number parsing, and the
 // requests they make in the same form (login, list, trace, diagnostics, shutdown).
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteGenericInterface } from 'fastify'
+import type { TraceEvent } from '../../lib/protocol.js'
 import { InvalidRequestError } from '../core/errors.js'
 import type { Session } from '../core/session.js'
 import type { Switch } from '../core/switch.js'
 import type { ObserveHooks } from '../http/routes/observe.js'
 import { abortedWith } from '../http/aborted.js'
 import type { ConnectionSessions } from './connection-sessions.js'
-import { queueNames, traceEvents, xapiDiagnostics, xapiTraceEvent } from './encode.js'
+import { queueNames, traceEvents, xapiDiagnostics, xapiTraceEvent, xapiTraceEventSize } from './encode.js'
 
 export interface CompatContext {
   core: Switch
@@ -48,13 +49,15 @@ export function seconds (text: string | number, what: string): number {
 
 /**
  * Trace events from `from` on (inclusive, as the originals count), waiting up to `timeout` ms for one. Events
- * the xapi form cannot show are skipped, and skipping them does not end the wait early.
+ * the xapi form cannot show are skipped, and skipping them does not end the wait early. Sends and deliveries
+ * show whole messages: the answer holds no more than maxAnswerBytes of them, and the client asks on from there.
  */
 async function trace (core: Switch, from: number, timeout: number, signal: AbortSignal): Promise<string> {
   const deadline = Date.now() + timeout
+  const size = (event: TraceEvent): number => xapiTraceEventSize(event, core.trace.subject(event.id))
   let after = Math.max(0, from - 1)
   for (;;) {
-    const { events, next } = await core.waitForTrace(after, Math.max(0, deadline - Date.now()), 1000, signal)
+    const { events, next } = await core.waitForTrace(after, Math.max(0, deadline - Date.now()), 1000, signal, size)
     const shown: Array<[number, Record<string, unknown>]> = []
     for (const event of events) {
       const described = xapiTraceEvent(event, core.trace.subject(event.id))
@@ -71,7 +74,7 @@ export function sharedRoutes (app: FastifyInstance, { core, sessions, hooks }: C
     return ''
   })
 
-  app.get('/', async () => xapiDiagnostics(core.contents(), core.startTime, core.options.now()))
+  app.get('/', async () => xapiDiagnostics(core.contents(), core.startTime, core.options.now(), core.options.maxAnswerBytes))
 
   app.get('/trace', async (_request, reply) => await trace(core, -1, 5000, abortedWith(reply.raw)))
 

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify'
 import { InvalidQueueNameError, InvalidRequestError, MessageNotFoundError, QueueNotFoundError } from '../core/errors.js'
 import { abortedWith } from '../http/aborted.js'
-import { responseCorrelation, sendResult, xapiTransfer, type MessageRef } from './encode.js'
+import { responseCorrelation, sendResult, xapiTransfer, xapiTransferSize, type MessageRef } from './encode.js'
 import { integer, loggedIn, seconds, type CompatContext } from './shared.js'
 
 interface TransferRequest {
@@ -78,7 +78,9 @@ export function xapiRoutes (app: FastifyInstance, { core, sessions }: CompatCont
 
   app.post('/transfer', loggedIn(sessions, async (request, session, reply) => {
     const { from, timeout, queues } = parseTransfer(request.body)
-    const { messages } = await core.transfer(session, { after: from, timeout, queues, signal: abortedWith(reply.raw) })
+    const { messages } = await core.transfer(session, {
+      after: from, timeout, queues, signal: abortedWith(reply.raw), size: xapiTransferSize
+    })
     return xapiTransfer(messages, messages.reduce((highest, message) => Math.max(highest, message.id), from))
   }))
 

@@ -30,6 +30,8 @@ export const DEFAULT_LIMITS: LimitOptions = {
 export interface RequestLimits {
   maxPayload: number
   maxTransfer: number
+  /** Bytes one answer (a transfer, a stream batch, diagnostics, trace) encodes; at least one item always goes. */
+  maxAnswerBytes: number
   /** Milliseconds. */
   maxTimeout: number
 }
@@ -99,6 +101,7 @@ export class Limits {
       queuedBytes: { limit: options.maxQueuedBytes, used: queuedBytes },
       sessionPolls: { limit: options.maxSessionPolls, used: sessionPolls },
       transfer: { limit: options.maxTransfer },
+      answerBytes: { limit: options.maxAnswerBytes },
       timeout: { limit: options.maxTimeout / 1000 }
     }
   }

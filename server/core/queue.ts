@@ -98,6 +98,15 @@ export class Queue {
     return found.length > 0
   }
 
+  /** How many messages have an id > `after`; walks back from the newest, so it is cheap for a short tail. */
+  countAfter (after: number): number {
+    let count = 0
+    for (let i = this.ids.length - 1; i >= 0 && this.ids[i] > after; i--) {
+      if (this.byId.has(this.ids[i])) count++
+    }
+    return count
+  }
+
   messages (): IterableIterator<StoredMessage> {
     return this.byId.values()
   }

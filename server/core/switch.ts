@@ -3,6 +3,9 @@ import {
   queueNameProblem,
   type CreateQueueResponse,
   type Diagnostics,
+  type DiagnosticsMessage,
+  type DiagnosticsQueue,
+  type DiagnosticsSession,
   type QueueInfo,
   type QueueKind,
   type ReplyDropped,
@@ -29,6 +32,7 @@ import { RetainedMessages } from './retained.js'
 import { Session } from './session.js'
 import { filterMatches } from './topics.js'
 import { TraceLog } from './trace.js'
+import { AnswerBudget, withinBudget } from './budget.js'
 import { Waiter, type WaiterRegistry } from './waiter.js'
 import { MemoryStore } from '../store/memory.js'
 import type { Snapshot, Store, StoreRecord } from '../store/store.js'
@@ -41,6 +45,11 @@ export interface SwitchOptions extends LimitOptions {
   maxTimeout: number
   /** The most messages one transfer returns. */
   maxTransfer: number
+  /**
+   * The most bytes one answer encodes, as its caller measures them (see TransferOptions.size): fewer messages and a
+   * `next` that continues, never an answer so large that it cannot be built. At least one message always goes.
+   */
+  maxAnswerBytes: number
   /**
    * How long an idempotency key is remembered, in milliseconds: longer than a client keeps retrying (the
    * library's retryFor is 30 s by default).
@@ -59,6 +68,7 @@ export const DEFAULT_SWITCH_OPTIONS: Omit<SwitchOptions, 'store' | 'now'> = {
   maxPayload: 1024 * 1024,
   maxTimeout: 300_000,
   maxTransfer: 1000,
+  maxAnswerBytes: 4 * 1024 * 1024,
   // Every send of the client library carries a key: at 20,000 sends/s a 10-minute window held 24 million of
   // them. A minute outlasts any retry, and the cap bounds memory whatever the rate.
   idempotencyWindow: 60_000,
@@ -89,6 +99,11 @@ export interface TransferOptions {
   signal?: AbortSignal
   /** Watch these queues instead of the session's subscriptions (a protocol that names them on every call). */
   queues?: string[]
+  /**
+   * Bytes a message takes in the caller's encoding of the answer; with it, the answer holds no more than
+   * maxAnswerBytes of them (but always one). Only what is answered is traced as delivered.
+   */
+  size?: (message: StoredMessage) => number
 }
 
 export interface TransferResult {
@@ -102,7 +117,10 @@ export interface QueueContents {
   kind: QueueKind
   /** The deadline of the latest long-poll on it; absent if never polled. */
   nextTransferExpected?: number
-  messages: StoredMessage[]
+  /** How many `messages` yields. */
+  length: number
+  /** Its messages in id order, read as they are encoded: a listing is cut to the answer's budget, never copied whole. */
+  messages: Iterable<StoredMessage>
 }
 
 /** A trace event held back until its change is durable (see `persist`), with the message it is about. */
@@ -113,6 +131,20 @@ interface Traced {
 
 const PREVIEW_BYTES = 80
 const temporaryName = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 12)
+
+function describeMessage (message: StoredMessage, now: number): DiagnosticsMessage {
+  const described: DiagnosticsMessage = {
+    id: message.id,
+    origin: message.origin,
+    time: message.time,
+    age: now - message.time,
+    size: message.payload.length,
+    preview: message.payload.subarray(0, PREVIEW_BYTES).toString('utf8')
+  }
+  if (message.correlationId !== undefined) described.correlationId = message.correlationId
+  if (message.replyTo !== undefined) described.replyTo = message.replyTo
+  return described
+}
 
 /**
  * The switch itself: queues, sessions, subscriptions and long-polls, knowing nothing of HTTP. Every change is
@@ -538,10 +570,11 @@ export class Switch {
       queue.lastTransfer = now
       queue.nextTransferExpected = now + timeout
     }
-    let messages = this.collect(names, after, max)
+    const { size } = options
+    let messages = this.collect(names, after, max, size)
     if (messages.length === 0 && timeout > 0 && !this.stopping && options.signal?.aborted !== true) {
       this.limits.allowPoll(session.waiters.size)
-      messages = await this.wait(session, names, options.queues === undefined, { after, max, timeout, signal: options.signal })
+      messages = await this.wait(session, names, options.queues === undefined, { after, max, timeout, signal: options.signal, size })
     }
     if (messages.length === 0) return { messages, next: after }
     const delivered = this.now()
@@ -551,7 +584,7 @@ export class Switch {
     return { messages, next: messages[messages.length - 1].id }
   }
 
-  private collect (names: Iterable<string>, after: number, max: number): StoredMessage[] {
+  private collect (names: Iterable<string>, after: number, max: number, size?: (message: StoredMessage) => number): StoredMessage[] {
     const out: StoredMessage[] = []
     let sources = 0
     for (const name of names) {
@@ -567,18 +600,20 @@ export class Switch {
     }
     // Out of sight until its send is durable: it may yet fail and be undone.
     while (out.length > 0 && out[out.length - 1].id > this.durableId) out.pop()
-    return out
+    return size === undefined ? out : withinBudget(out, this.options.maxAnswerBytes, size)
   }
 
   private async wait (
     session: Session,
     names: Iterable<string>,
     followsSubscriptions: boolean,
-    { after, max, timeout, signal }: { after: number, max: number, timeout: number, signal: AbortSignal | undefined }
+    { after, max, timeout, signal, size }: {
+      after: number, max: number, timeout: number, signal: AbortSignal | undefined, size: ((message: StoredMessage) => number) | undefined
+    }
   ): Promise<StoredMessage[]> {
     return await new Promise((resolve) => {
       const onAbort = (): void => { waiter.settle([]) }
-      const collect = (): StoredMessage[] => this.collect(names, after, max)
+      const collect = (): StoredMessage[] => this.collect(names, after, max, size)
       const waiter = new Waiter(session, after, this.waiters, collect, followsSubscriptions, (messages) => {
         session.waiters.delete(waiter)
         signal?.removeEventListener('abort', onAbort)
@@ -729,8 +764,18 @@ export class Switch {
 
   // Observation
 
-  async waitForTrace (after: number, timeout: number, max: number, signal?: AbortSignal): Promise<{ events: TraceEvent[], next: number }> {
-    let events = this.trace.since(after, max)
+  /**
+   * Trace events after `after`, waiting up to `timeout` ms for one. With `size` (bytes an event takes in the
+   * caller's encoding), no more than maxAnswerBytes of them, but always one.
+   */
+  async waitForTrace (
+    after: number, timeout: number, max: number, signal?: AbortSignal, size?: (event: TraceEvent) => number
+  ): Promise<{ events: TraceEvent[], next: number }> {
+    const since = (): TraceEvent[] => {
+      const events = this.trace.since(after, max)
+      return size === undefined ? events : withinBudget(events, this.options.maxAnswerBytes, size)
+    }
+    let events = since()
     if (events.length === 0 && timeout > 0 && !this.stopping && signal?.aborted !== true) {
       await new Promise<void>((resolve) => {
         const finish = (): void => {
@@ -743,7 +788,7 @@ export class Switch {
         const stop = this.trace.listen(finish)
         signal?.addEventListener('abort', finish, { once: true })
       })
-      events = this.trace.since(after, max)
+      events = since()
     }
     return { events, next: events.length === 0 ? Math.min(after, this.trace.lastId) : events[events.length - 1].id }
   }
@@ -757,63 +802,102 @@ export class Switch {
    * A queue's messages that are durable. Like transfer, observers see no message whose send may still fail:
    * its id could name another message after a crash.
    */
-  private durableMessages (queue: Queue): StoredMessage[] {
-    const out: StoredMessage[] = []
-    for (const message of queue.messages()) if (message.id <= this.durableId) out.push(message)
-    return out
+  private * durableMessages (queue: Queue): Generator<StoredMessage> {
+    for (const message of queue.messages()) {
+      if (message.id > this.durableId) return
+      yield message
+    }
+  }
+
+  private durableLength (queue: Queue): number {
+    return queue.length - queue.countAfter(this.durableId)
   }
 
   contents (): QueueContents[] {
     return [...this.queues.values()].map((queue) => {
-      const entry: QueueContents = { name: queue.name, kind: queue.kind, messages: this.durableMessages(queue) }
+      const entry: QueueContents = {
+        name: queue.name, kind: queue.kind, length: this.durableLength(queue), messages: this.durableMessages(queue)
+      }
       if (queue.nextTransferExpected !== undefined) entry.nextTransferExpected = queue.nextTransferExpected
       return entry
     })
   }
 
-  diagnostics (): Diagnostics {
+  /**
+   * Everything the switch holds, for people. With `size` (bytes a part takes in the caller's encoding), no more
+   * than maxAnswerBytes of it: the queues' own entries, the sessions and the retained topics first, then the
+   * messages, queue by queue, while the budget lasts. What is left out is counted: `omitted`, and each queue's own.
+   */
+  diagnostics (size?: (part: object) => number): Diagnostics {
     const now = this.now()
-    const queues = [...this.queues.values()].map((queue) => {
-      const entry: Diagnostics['queues'][number] = {
-        name: queue.name,
-        kind: queue.kind,
-        messages: this.durableMessages(queue).map((message) => {
-          const described: Diagnostics['queues'][number]['messages'][number] = {
-            id: message.id,
-            origin: message.origin,
-            time: message.time,
-            age: now - message.time,
-            size: message.payload.length,
-            preview: message.payload.subarray(0, PREVIEW_BYTES).toString('utf8')
-          }
-          if (message.correlationId !== undefined) described.correlationId = message.correlationId
-          if (message.replyTo !== undefined) described.replyTo = message.replyTo
-          return described
-        }),
-        waiting: this.waiters.get(queue.name)?.size ?? 0
-      }
-      const owner = this.ownerName(queue)
-      if (owner !== undefined) entry.owner = owner
-      if (queue.lastTransfer !== undefined) entry.lastTransfer = queue.lastTransfer
-      if (queue.nextTransferExpected !== undefined) entry.nextTransferExpected = queue.nextTransferExpected
-      const filters = this.bindings.filtersOf(queue.name)
-      if (filters.length > 0) entry.bindings = filters
-      return entry
-    })
-    const sessions = [...this.sessions.values()].map((session) => ({
-      client: session.client,
-      tokenPrefix: session.token.slice(0, 6),
-      subscriptions: [...session.subscriptions],
-      queues: [...session.queues],
-      lastActivity: session.lastActivity,
-      inFlight: session.holds
-    }))
-    const limits = this.limits.report(this.queues.values(), this.sessions.values(), this.queuedBytes)
-    const retained = this.retained.all().map((message) => message.topic)
-    return {
-      startTime: this.startTime, now, dropped: this.dropped, store: this.storeInfo, limits, queues, sessions,
-      retained: { count: retained.length, topics: retained }
+    const budget = new AnswerBudget(size === undefined ? Infinity : this.options.maxAnswerBytes)
+    const fits = (part: object): boolean => budget.take(size === undefined ? 0 : size(part))
+    const listed: Array<[Queue, DiagnosticsQueue]> = []
+    for (const queue of this.queues.values()) {
+      const entry = this.describeQueue(queue)
+      if (!fits(entry)) break
+      listed.push([queue, entry])
     }
+    const sessions: DiagnosticsSession[] = []
+    for (const session of this.sessions.values()) {
+      const entry: DiagnosticsSession = {
+        client: session.client,
+        tokenPrefix: session.token.slice(0, 6),
+        subscriptions: [...session.subscriptions],
+        queues: [...session.queues],
+        lastActivity: session.lastActivity,
+        inFlight: session.holds
+      }
+      if (!fits(entry)) break
+      sessions.push(entry)
+    }
+    const retained = this.retained.all().map((message) => message.topic)
+    const topics: string[] = []
+    for (const topic of retained) {
+      if (!fits([topic])) break
+      topics.push(topic)
+    }
+    let messages = 0
+    for (const [queue, entry] of listed) {
+      for (const message of this.durableMessages(queue)) {
+        const described = describeMessage(message, now)
+        if (!fits(described)) break
+        entry.messages.push(described)
+      }
+      messages += entry.messages.length
+      const durable = this.durableLength(queue)
+      if (entry.messages.length < durable) entry.omitted = durable - entry.messages.length
+    }
+    const limits = this.limits.report(this.queues.values(), this.sessions.values(), this.queuedBytes)
+    const diagnostics: Diagnostics = {
+      startTime: this.startTime,
+      now,
+      dropped: this.dropped,
+      store: this.storeInfo,
+      limits,
+      queues: listed.map(([, entry]) => entry),
+      sessions,
+      retained: { count: retained.length, topics }
+    }
+    if (budget.full) {
+      diagnostics.omitted = {
+        queues: this.queues.size - listed.length,
+        sessions: this.sessions.size - sessions.length,
+        messages: this.messageQueue.size - messages
+      }
+    }
+    return diagnostics
+  }
+
+  private describeQueue (queue: Queue): DiagnosticsQueue {
+    const entry: DiagnosticsQueue = { name: queue.name, kind: queue.kind, messages: [], waiting: this.waiters.get(queue.name)?.size ?? 0 }
+    const owner = this.ownerName(queue)
+    if (owner !== undefined) entry.owner = owner
+    if (queue.lastTransfer !== undefined) entry.lastTransfer = queue.lastTransfer
+    if (queue.nextTransferExpected !== undefined) entry.nextTransferExpected = queue.nextTransferExpected
+    const filters = this.bindings.filtersOf(queue.name)
+    if (filters.length > 0) entry.bindings = filters
+    return entry
   }
 
   // Life cycle

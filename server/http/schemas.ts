@@ -280,6 +280,7 @@ const limits = {
     queuedBytes: limit,
     sessionPolls: limit,
     transfer: limit,
+    answerBytes: limit,
     timeout: limit,
     connections: limit
   }
@@ -313,7 +314,8 @@ export const diagnosticsSchema = {
               lastTransfer: { type: 'integer' },
               nextTransferExpected: { type: 'integer' },
               waiting: { type: 'integer' },
-              bindings: stringList
+              bindings: stringList,
+              omitted: { type: 'integer' }
             }
           }
         },
@@ -336,6 +338,11 @@ export const diagnosticsSchema = {
           type: 'object',
           required: ['count', 'topics'],
           properties: { count: { type: 'integer' }, topics: stringList }
+        },
+        omitted: {
+          type: 'object',
+          required: ['queues', 'sessions', 'messages'],
+          properties: { queues: { type: 'integer' }, sessions: { type: 'integer' }, messages: { type: 'integer' } }
         }
       }
     }

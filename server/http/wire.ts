@@ -1,6 +1,11 @@
 import { isUtf8 } from 'node:buffer'
 import type { Message } from '../../lib/protocol.js'
 import type { StoredMessage } from '../core/queue.js'
+import { base64Size, jsonSize, jsonStringSize } from './json-size.js'
+
+const NO_PAYLOAD = Buffer.alloc(0)
+/** `,"encoding":"base64"` */
+const ENCODING_FIELD = 20
 
 /** A stored message as the JSON API shows it: text payloads as they are, anything else in base64. */
 export function toWireMessage (stored: StoredMessage): Message {
@@ -19,4 +24,13 @@ export function toWireMessage (stored: StoredMessage): Message {
   if (stored.topic !== undefined) message.topic = stored.topic
   if (stored.retained === true) message.retained = true
   return message
+}
+
+/** Bytes of `JSON.stringify(toWireMessage(stored))`, measured without encoding the payload. */
+export function wireSize (stored: StoredMessage): number {
+  // The frame holds an empty payload, `""`.
+  const frame = jsonSize(toWireMessage({ ...stored, payload: NO_PAYLOAD }))
+  return isUtf8(stored.payload)
+    ? frame - 2 + jsonStringSize(stored.payload)
+    : frame + ENCODING_FIELD + base64Size(stored.payload.length)
 }

@@ -7,6 +7,7 @@ t.test('serve passes every limit flag on to the switch', async (t) => {
   const server = start(t, [
     'serve', '--port', '0', '--log-level', 'warn', '--max-queues', '5', '--max-session-queues', '2',
     '--max-queue-length', '3', '--max-queued-bytes', '4096', '--max-session-polls', '7', '--max-transfer', '9',
+    '--max-answer-bytes', '65536',
     '--max-connections', '50', '--headers-timeout', '2', '--request-timeout', '4', '--keep-alive-timeout', '1.5'
   ])
   const [, url] = await server.line(/^switch listening on (\S+)$/)
@@ -18,6 +19,7 @@ t.test('serve passes every limit flag on to the switch', async (t) => {
     queuedBytes: { limit: 4096 },
     sessionPolls: { limit: 7 },
     transfer: { limit: 9 },
+    answerBytes: { limit: 65536 },
     connections: { limit: 50 }
   })
 })

@@ -166,6 +166,7 @@ t.test('limits, when the switch reports them: use against limit, the nearly full
       queuedBytes: { limit: 4096, used: 10 },
       sessionPolls: { limit: 100, used: 0 },
       transfer: { limit: 1000 },
+      answerBytes: { limit: 4194304 },
       timeout: { limit: 300 },
       connections: { limit: 20000, used: 2 }
     }
@@ -174,4 +175,20 @@ t.test('limits, when the switch reports them: use against limit, the nearly full
   t.match(report, /queues: 95 \/ 100 {2}\(nearly full\)/)
   t.match(report, /sessionQueues: 1 \/ 100\n/)
   t.match(report, /payload: 1048576\n/)
+  t.match(report, /answerBytes: 4194304\n/)
+})
+
+t.test('an answer cut to its byte budget: what it left out is counted, not mistaken for an idle queue', async (t) => {
+  const report = diagnosticsReport({
+    startTime: NOW - 1500,
+    now: NOW,
+    store: { kind: 'memory' },
+    queues: [queue('svc.big', { messages: [request(1)], omitted: 99 }), queue('svc.unlisted', { omitted: 3 })],
+    sessions: [],
+    omitted: { queues: 2, sessions: 1, messages: 120 }
+  })
+  t.match(report, /svc\.big +never polled, 100 requests waiting/)
+  t.match(report, /svc\.unlisted +never polled, 3 requests waiting/)
+  t.match(report, / {4}and 99 more messages, not listed\n/)
+  t.match(report, /Not listed, to keep the answer within answerBytes: 2 queues, 1 session, 120 messages\n$/)
 })

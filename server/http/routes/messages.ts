@@ -3,7 +3,7 @@ import type { Switch } from '../../core/switch.js'
 import { abortedWith } from '../aborted.js'
 import { acceptRawBodies } from '../raw-body.js'
 import { secondsToMs } from '../seconds.js'
-import { toWireMessage } from '../wire.js'
+import { toWireMessage, wireSize } from '../wire.js'
 import { ackSchema, sendSchema, subscriptionSchema, transferSchema } from '../schemas.js'
 import { sessionOf } from '../session-auth.js'
 import { answeredAfterWoken } from '../woken-first.js'
@@ -49,7 +49,7 @@ export function messageRoutes (app: FastifyInstance, core: Switch): void {
   app.get<{ Querystring: TransferQuery }>('/transfer', { schema: transferSchema, config: { session: true } }, async (request, reply) => {
     const { after = 0, timeout, max } = request.query
     const result = await core.transfer(sessionOf(request), {
-      after, timeout: secondsToMs(timeout), max, signal: abortedWith(reply.raw)
+      after, timeout: secondsToMs(timeout), max, signal: abortedWith(reply.raw), size: wireSize
     })
     return { messages: result.messages.map(toWireMessage), next: result.next }
   })

@@ -4,6 +4,7 @@ import type { HealthResponse, LimitUsage } from '../../../lib/protocol.js'
 import type { Switch } from '../../core/switch.js'
 import { diagnosticsSchema, healthSchema, shutdownSchema, traceSchema } from '../schemas.js'
 import { abortedWith } from '../aborted.js'
+import { jsonSize } from '../json-size.js'
 import { secondsToMs } from '../seconds.js'
 
 export interface ObserveHooks {
@@ -21,13 +22,13 @@ async function connectionsOf (server: Server): Promise<LimitUsage> {
 
 export function observeRoutes (app: FastifyInstance, core: Switch, hooks: ObserveHooks): void {
   app.get('/diagnostics', { schema: diagnosticsSchema }, async () => {
-    const diagnostics = core.diagnostics()
+    const diagnostics = core.diagnostics(jsonSize)
     return { ...diagnostics, limits: { ...diagnostics.limits, connections: await connectionsOf(app.server) } }
   })
 
   app.get<{ Querystring: { after?: number, timeout?: number, max?: number } }>('/trace', { schema: traceSchema }, async (request, reply) => {
     const { after = 0, timeout, max = 1000 } = request.query
-    return await core.waitForTrace(after, secondsToMs(timeout), max, abortedWith(reply.raw))
+    return await core.waitForTrace(after, secondsToMs(timeout), max, abortedWith(reply.raw), jsonSize)
   })
 
   app.get('/health', { schema: healthSchema }, async () => {

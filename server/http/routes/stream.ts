@@ -6,7 +6,7 @@ import type { Switch } from '../../core/switch.js'
 import { abortedWith } from '../aborted.js'
 import { sessionOf } from '../session-auth.js'
 import { streamSchema } from '../topic-schemas.js'
-import { toWireMessage } from '../wire.js'
+import { toWireMessage, wireSize } from '../wire.js'
 
 /** Milliseconds of silence after which the stream sends a comment, before a proxy would call it dead. */
 export const DEFAULT_STREAM_HEARTBEAT = 15_000
@@ -22,6 +22,11 @@ export interface StreamOptions {
 function event (message: StoredMessage): string {
   // JSON escapes line breaks, so the data is one line, as one `data:` field must be.
   return `id: ${message.id}\nevent: message\ndata: ${JSON.stringify(toWireMessage(message))}\n\n`
+}
+
+/** Bytes of `event(message)`: the message's JSON and the lines around it. */
+function eventSize (message: StoredMessage): number {
+  return wireSize(message) + `id: ${message.id}\nevent: message\ndata: \n\n`.length
 }
 
 /** Resolves once the response can take more, or is gone. */
@@ -71,7 +76,8 @@ export function streamRoutes (app: FastifyInstance, core: Switch, options: Strea
       const signal = abortedWith(response)
       try {
         while (!signal.aborted) {
-          const { messages, next } = await core.transfer(session, { after, timeout: heartbeat, signal })
+          // One batch of at most maxAnswerBytes, written whole before the next is read (a slow reader slows it).
+          const { messages, next } = await core.transfer(session, { after, timeout: heartbeat, signal, size: eventSize })
           if (messages.length > 0) {
             after = next
             if (!response.write(messages.map(event).join(''))) await drained(response)

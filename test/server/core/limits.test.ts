@@ -23,6 +23,7 @@ t.test('the defaults are the documented ones', async (t) => {
     queuedBytes: { limit: 256 * 1024 * 1024, used: 0 },
     sessionPolls: { limit: 100, used: 0 },
     transfer: { limit: 1000 },
+    answerBytes: { limit: 4 * 1024 * 1024 },
     timeout: { limit: 300 }
   })
 })

@@ -75,7 +75,7 @@ t.test('diagnostics shows every limit against its use, the defaults included', a
   await api.call('POST', `/v1/queues/${name}/messages`, { token, body: 'four' })
   const { limits } = await api.diagnostics() as Required<Diagnostics>
   t.same(Object.keys(limits).sort(), [
-    'connections', 'payload', 'queueLength', 'queuedBytes', 'queues', 'sessionPolls', 'sessionQueues', 'timeout', 'transfer'
+    'answerBytes', 'connections', 'payload', 'queueLength', 'queuedBytes', 'queues', 'sessionPolls', 'sessionQueues', 'timeout', 'transfer'
   ])
   t.match(limits, {
     queues: { limit: 100_000, used: 1 },
@@ -84,6 +84,7 @@ t.test('diagnostics shows every limit against its use, the defaults included', a
     queuedBytes: { limit: 256 * 1024 * 1024, used: 4 },
     sessionPolls: { limit: 100, used: 0 },
     transfer: { limit: 1000 },
+    answerBytes: { limit: 4 * 1024 * 1024 },
     timeout: { limit: 300 },
     connections: { limit: 20_000 }
   })

@@ -24,7 +24,7 @@ function open (t: Test): Disk {
 
 const events = (core: Switch, after: number): TraceEvent[] => core.trace.since(after, 1000)
 const shown = (core: Switch): number[] => core.diagnostics().queues.flatMap((queue) => queue.messages.map((m) => m.id))
-const contents = (core: Switch): number[] => core.contents().flatMap((queue) => queue.messages.map((m) => m.id))
+const contents = (core: Switch): number[] => core.contents().flatMap((queue) => [...queue.messages].map((m) => m.id))
 
 t.test('a change is traced, and its messages shown, only once it is durable', async (t) => {
   const { core } = open(t)
