@@ -1,9 +1,9 @@
 // What every `switch` command shares: where the switch is, how to connect, how a failure is shown.
-import { Command, Errors, Flags } from '@oclif/core'
+import { Command, Errors, Flags, type Interfaces } from '@oclif/core'
 import { readFile } from 'node:fs/promises'
 import { buffer } from 'node:stream/consumers'
 import { stripVTControlCharacters } from 'node:util'
-import { DEFAULT_URL, SwitchClient } from '../lib/index.js'
+import { DEFAULT_URL, SwitchClient, type Reachability } from '../lib/index.js'
 
 /** A one-shot command gives up on an unreachable switch after this long: a person is waiting for an answer. */
 export const ONE_SHOT_RETRY_MS = 2_000
@@ -64,6 +64,19 @@ export function oneLine (message: string): string {
     .reduce((text, line) => text === '' ? line : `${text}${text.endsWith(':') ? ' ' : '; '}${line}`, '')
 }
 
+/** The exit status of every usage error (a bad or missing argument or flag), as oclif gives its own. */
+export const USAGE_EXIT = 2
+
+/** The command line asks for something the command cannot do: exits USAGE_EXIT, with a pointer to --help. */
+export class UsageError extends Errors.CLIError {
+  constructor (message: string) {
+    super(message, { exit: USAGE_EXIT })
+  }
+}
+
+/** What oclif parses flags and arguments into (its own name for it is not exported). */
+type Parsed = Record<string, unknown>
+
 interface ExitInfo {
   oclif?: { exit?: number | false }
   parse?: unknown
@@ -76,14 +89,62 @@ export abstract class SwitchCommand extends Command {
   }
 
   private client?: SwitchClient
+  /** The followed switch's last reachability change (see `follow`). */
+  private reachability: Reachability | undefined
+
+  /**
+   * Parses the command line; any failure is a usage error. (oclif exits 2 for most of its own, but passes an
+   * argument's or a custom flag's parse failure on as a plain error.)
+   */
+  protected override async parse<F extends Parsed, B extends Parsed, A extends Parsed> (
+    options?: Interfaces.Input<F, B, A>, argv?: string[]
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    try {
+      return await super.parse(options, argv)
+    } catch (error) {
+      if (error instanceof Errors.ExitError || error instanceof UsageError) throw error
+      throw new UsageError(error instanceof Error ? error.message : String(error))
+    }
+  }
 
   /** A client for this command run; closed (and logged out) when the command ends, however it ends. */
   protected connect (flags: { url: string, socket?: string }, retryFor = ONE_SHOT_RETRY_MS): SwitchClient {
+    return this.open(flags, retryFor)
+  }
+
+  /**
+   * A client for a command that waits on the switch (call, subscribe, serve QUEUE): it says on stderr, once per
+   * outage, when the switch cannot be reached and it keeps trying, and when it is reached again.
+   */
+  protected follow (flags: { url: string, socket?: string }, retryFor: number): SwitchClient {
+    const where = flags.socket ?? flags.url
+    return this.open(flags, retryFor, (change) => {
+      const told = this.reachability?.reachable === false
+      this.reachability = change
+      if (!change.reachable) process.stderr.write(`switch: cannot reach ${where}: ${change.reason}; retrying\n`)
+      else if (told) process.stderr.write(`switch: connected to ${where}\n`)
+    })
+  }
+
+  /** Why the followed switch cannot be reached (`the switch at URL is unreachable (connection refused)`), if so. */
+  protected unreachable (flags: { url: string, socket?: string }): string | undefined {
+    const change = this.reachability
+    return change === undefined || change.reachable ? undefined : `the switch at ${flags.socket ?? flags.url} is unreachable (${change.reason})`
+  }
+
+  /** Ends a followed command stopped by a signal: exit 1 if it never reached the switch, or lost it. */
+  protected stoppedFollowing (flags: { url: string, socket?: string }): void {
+    const problem = this.reachability === undefined ? `the switch at ${flags.socket ?? flags.url} was never reached` : this.unreachable(flags)
+    if (problem !== undefined) throw new Error(`stopped: ${problem}`)
+  }
+
+  private open (flags: { url: string, socket?: string }, retryFor: number, onReachability?: (change: Reachability) => void): SwitchClient {
     this.client = new SwitchClient({
       url: flags.url,
       ...(flags.socket === undefined ? {} : { socketPath: flags.socket }),
       client: `switch-${this.id ?? 'cli'}:${process.pid}`,
-      retryFor
+      retryFor,
+      onReachability
     })
     return this.client
   }
@@ -99,7 +160,7 @@ export abstract class SwitchCommand extends Command {
   /** Every failure is one line on stderr and a non-zero exit: no stack trace, no help dump. */
   override async catch (error: Error & ExitInfo): Promise<never> {
     if (error instanceof Errors.ExitError) throw error
-    const hint = error.parse === undefined ? '' : ' (see --help)'
+    const hint = error.parse === undefined && !(error instanceof UsageError) ? '' : ' (see --help)'
     process.stderr.write(`switch: ${oneLine(error.message)}${hint}\n`)
     const code = error.oclif?.exit
     this.exit(typeof code === 'number' && code !== 0 ? code : 1)

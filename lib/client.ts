@@ -23,7 +23,7 @@ import type { BindResponse, BindingsResponse, PublishResponse } from './pubsub.j
 import { RpcEngine, type RpcOptions } from './rpc.js'
 import { Service, type Handler, type ServeHandle, type ServeOptions } from './serve.js'
 import { streamMessages, type StreamOptions } from './stream.js'
-import { Transport } from './transport.js'
+import { Transport, type Reachability } from './transport.js'
 
 export interface SwitchClientOptions {
   /** Default: $SWITCH_URL, else http://127.0.0.1:8080. With `socketPath` it only gives the Host header. */
@@ -34,6 +34,11 @@ export interface SwitchClientOptions {
   client?: string
   /** Milliseconds to keep retrying while the switch is unreachable (not up yet, restarting). Default 30000. */
   retryFor?: number
+  /**
+   * Told when the switch is first reached, when it turns unreachable (a request could not reach it and is
+   * retried: once per outage, not per attempt) and when it is reached again. For showing what is happening.
+   */
+  onReachability?: (change: Reachability) => void
   /** Pool size. Every long-poll (transfer, trace, rpc and serve loops) holds a connection. Default 64. */
   connections?: number
 }
@@ -79,7 +84,8 @@ export class SwitchClient {
       url: this.url,
       socketPath: options.socketPath,
       connections: options.connections ?? DEFAULT_CONNECTIONS,
-      retryFor: options.retryFor ?? DEFAULT_RETRY_FOR
+      retryFor: options.retryFor ?? DEFAULT_RETRY_FOR,
+      onReachability: options.onReachability
     })
     this.connection = new Connection(this.transport, this.client)
     this.batches = new Batches(this.connection)

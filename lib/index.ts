@@ -12,6 +12,7 @@ export {
   type PublishOptions
 } from './client.js'
 export type { StreamOptions } from './stream.js'
+export type { Reachability } from './transport.js'
 export type { RequestOptions, SendOptions, TransferOptions } from './operations.js'
 export { DEFAULT_RPC_TIMEOUT, type RpcOptions } from './rpc.js'
 export type { Handler, ServeHandle, ServeOptions } from './serve.js'

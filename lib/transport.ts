@@ -16,7 +16,15 @@ export interface TransportOptions {
   connections: number
   /** Milliseconds to keep retrying while the switch cannot be reached. */
   retryFor: number
+  /** Told when the switch is reached, and when it turns unreachable: see SwitchClientOptions.onReachability. */
+  onReachability?: (change: Reachability) => void
 }
+
+/**
+ * A change in whether the switch can be reached: it answered (first contact, or back after an outage), or a
+ * request could not reach it and is being retried. `reason` says why in a few words ("connection refused").
+ */
+export type Reachability = { reachable: true } | { reachable: false, reason: string, error: unknown }
 
 export type Query = Record<string, string | number | boolean | undefined>
 
@@ -96,6 +104,26 @@ export function toRequestError (status: number, text: string): SwitchRequestErro
   return new SwitchRequestError(CODE_BY_STATUS[status] ?? 'internal', status, `HTTP ${status}${shown === '' ? '' : `: ${shown}`}`)
 }
 
+/** Why the switch could not be reached, in words a person reads in a one-line notice. */
+const REASON_BY_CODE: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ECONNABORTED: 'connection aborted',
+  EPIPE: 'connection closed',
+  ENOENT: 'no socket there',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  UND_ERR_SOCKET: 'connection closed',
+  UND_ERR_CLOSED: 'connection closed',
+  UND_ERR_CONNECT_TIMEOUT: 'connection timed out'
+}
+
+function unreachableReason (error: unknown): string {
+  if (error instanceof SwitchRequestError) return error.code === 'shutting_down' ? 'it is shutting down' : error.message
+  const code = errorCodeOfCause(error)
+  return REASON_BY_CODE[code ?? ''] ?? (error instanceof Error ? error.message : String(error))
+}
+
 function isUnreachable (error: unknown): boolean {
   // A switch that is shutting down comes back (a restart) or stays away (then retryFor runs out).
   if (error instanceof SwitchRequestError) return error.status === 503 && error.code !== 'storage_failed'
@@ -112,6 +140,9 @@ export class Transport {
   private readonly pool: Pool
   private readonly base: string
   private readonly retryFor: number
+  private readonly onReachability: ((change: Reachability) => void) | undefined
+  /** Undefined until a first answer or retry: each change is told once, however many requests see it. */
+  private reachable: boolean | undefined
   private readonly closing = new AbortController()
   private closed: Promise<void> | undefined
 
@@ -120,6 +151,7 @@ export class Transport {
     this.target = options.socketPath ?? url.origin
     this.base = url.pathname.replace(/\/+$/, '') + API_PREFIX
     this.retryFor = options.retryFor
+    this.onReachability = options.onReachability
     // Every request in flight listens for the close: hundreds at once are normal.
     setMaxListeners(0, this.closing.signal)
     this.pool = new Pool(url.origin, {
@@ -168,10 +200,16 @@ export class Transport {
     for (;;) {
       let failure: unknown
       try {
-        return await attempt()
+        const answer = await attempt()
+        this.reached({ reachable: true })
+        return answer
       } catch (error) {
         this.throwIfAborted(request)
-        if (!isUnreachable(error)) throw error
+        if (!isUnreachable(error)) {
+          // The switch answered, with an error of its own.
+          if (error instanceof SwitchRequestError) this.reached({ reachable: true })
+          throw error
+        }
         failure = error
       }
       const now = Date.now()
@@ -181,12 +219,19 @@ export class Transport {
       if (request.retry === false || now - firstFailure + wait > this.retryFor) {
         throw new SwitchUnavailableError(this.target, request.retry === false ? 0 : this.retryFor, failure)
       }
+      this.reached({ reachable: false, reason: unreachableReason(failure), error: failure })
       try {
         await sleep(wait, signal)
       } catch {
         this.throwIfAborted(request)
       }
     }
+  }
+
+  private reached (change: Reachability): void {
+    if (this.reachable === change.reachable) return
+    this.reachable = change.reachable
+    this.onReachability?.(change)
   }
 
   /** After a failure: the caller's abort and the client's close win over whatever undici reported. */

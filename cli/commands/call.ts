@@ -24,13 +24,17 @@ export default class Call extends SwitchCommand {
   async run (): Promise<void> {
     const { args, flags } = await this.parse(Call)
     const payload = await readPayload(flags)
-    const client = this.connect(flags, flags.timeout * 1000)
+    const client = this.follow(flags, flags.timeout * 1000)
     const signal = stopSignal()
     let reply: Buffer
     try {
       reply = await client.rpc(args.queue, payload, { timeout: flags.timeout, signal })
     } catch (error) {
-      if (error instanceof RpcTimeoutError) throw new Error(`no reply from ${args.queue} within ${flags.timeout} s`)
+      if (error instanceof RpcTimeoutError) {
+        // While the switch is away the time runs out waiting for it, not for the service: say which.
+        const away = this.unreachable(flags)
+        throw new Error(`no reply from ${args.queue} within ${flags.timeout} s${away === undefined ? '' : `: ${away}`}`)
+      }
       if (error instanceof RemoteError) throw new Error(`${args.queue} failed: ${error.payload}`)
       if (signal.aborted) throw new Errors.CLIError('interrupted', { exit: 130 })
       throw error

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process'
 import { DEFAULT_URL } from '../../lib/index.js'
 import { DEFAULT_SWITCH_OPTIONS } from '../../server/core/switch.js'
 import { DEFAULT_STREAM_HEARTBEAT } from '../../server/http/routes/stream.js'
-import { SwitchCommand, aborted, seconds, stopSignal } from '../base.js'
+import { SwitchCommand, UsageError, aborted, seconds, stopSignal } from '../base.js'
 import { limitFlags, limitOptions, type LimitFlagValues } from '../limits.js'
 
 /** By default the switch listens where clients look for it by default. */
@@ -75,19 +75,20 @@ export default class Serve extends SwitchCommand {
   async run (): Promise<void> {
     const { args, flags } = await this.parse(Serve)
     if (args.queue === undefined) {
-      if (flags.program !== undefined) throw new Error('--program needs a queue to serve: switch serve QUEUE --program CMD')
+      if (flags.program !== undefined) throw new UsageError('--program needs a queue to serve: switch serve QUEUE --program CMD')
       await this.runSwitch(flags)
       return
     }
-    if (flags.program === undefined) throw new Error(`serving ${args.queue} needs --program CMD`)
+    if (flags.program === undefined) throw new UsageError(`serving ${args.queue} needs --program CMD`)
     const program = flags.program
-    const client = this.connect(flags, SERVICE_RETRY_MS)
+    const client = this.follow(flags, SERVICE_RETRY_MS)
     const signal = stopSignal()
     const service = client.serve(args.queue, async (request) => await runProgram(program, request), {
       concurrency: flags.concurrency,
       signal
     })
     await service.done
+    this.stoppedFollowing(flags)
   }
 
   private async runSwitch (flags: {
@@ -107,8 +108,8 @@ export default class Serve extends SwitchCommand {
     const { startSwitch } = await import('../../server/index.js')
     const level = flags['log-level']
     const signal = stopSignal()
-    if (!/^[0-7]{3,4}$/.test(flags['socket-mode'])) throw new Error(`--socket-mode must be octal like 600 or 0660, not ${flags['socket-mode']}`)
-    if (!flags.tcp && flags.socket === undefined) throw new Error('--no-tcp needs --socket PATH: the switch must listen somewhere')
+    if (!/^[0-7]{3,4}$/.test(flags['socket-mode'])) throw new UsageError(`--socket-mode must be octal like 600 or 0660, not ${flags['socket-mode']}`)
+    if (!flags.tcp && flags.socket === undefined) throw new UsageError('--no-tcp needs --socket PATH: the switch must listen somewhere')
     let running
     try {
       running = await startSwitch({

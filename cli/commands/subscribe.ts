@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core'
 import { messageBody, type Message, type SwitchClient } from '../../lib/index.js'
-import { SwitchCommand, stopSignal } from '../base.js'
+import { SwitchCommand, UsageError, stopSignal } from '../base.js'
 
 /** Seconds each long-poll waits before asking again. */
 const POLL_SECONDS = 30
@@ -31,8 +31,8 @@ export default class Subscribe extends SwitchCommand {
   async run (): Promise<void> {
     const { argv, flags } = await this.parse(Subscribe)
     const filters = argv as string[]
-    if (filters.length === 0) throw new Error('give at least one topic filter, e.g. switch subscribe "site/#"')
-    const client = this.connect(flags, FOLLOW_RETRY_MS)
+    if (filters.length === 0) throw new UsageError('give at least one topic filter, e.g. switch subscribe "site/#"')
+    const client = this.follow(flags, FOLLOW_RETRY_MS)
     const signal = stopSignal()
     let epoch = -1
     let after = 0
@@ -54,6 +54,7 @@ export default class Subscribe extends SwitchCommand {
     } catch (error) {
       if (!signal.aborted) throw error
     }
+    this.stoppedFollowing(flags)
   }
 
   private print (message: Message, json: boolean): void {

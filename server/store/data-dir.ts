@@ -3,7 +3,7 @@ import {
   accessSync, chmodSync, closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync,
   renameSync, rmSync, statSync
 } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { APPLICATION_ID, SCHEMA_VERSION, migrate } from './sqlite-schema.js'
 
 export const DATABASE_FILE = 'switch.db'
@@ -50,8 +50,7 @@ export function openDataDir (dir: string): { db: Database, file: string } {
 }
 
 function prepareDirectory (dir: string): void {
-  // Owner only: the database holds session tokens.
-  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 })
+  if (!existsSync(dir)) makeDirectory(dir)
   if (!statSync(dir).isDirectory()) throw new DataDirError('not_a_directory', dir, 'it is not a directory')
   try {
     accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK)
@@ -59,6 +58,21 @@ function prepareDirectory (dir: string): void {
     if (existsSync(file)) accessSync(file, constants.R_OK | constants.W_OK)
   } catch {
     throw new DataDirError('not_writable', dir, 'the switch cannot write there (check its permissions)')
+  }
+}
+
+/**
+ * Creates `dir` and its missing parents, owner only (the database holds session tokens). Not mkdirSync's
+ * `recursive`, which loops forever where every new name fails with ENOENT (under /proc): this fails there.
+ */
+function makeDirectory (dir: string): void {
+  const parent = dirname(dir)
+  if (parent !== dir && !existsSync(parent)) makeDirectory(parent)
+  try {
+    mkdirSync(dir, { mode: 0o700 })
+  } catch (error) {
+    // Created meanwhile (another process): whether it can be used is checked next.
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
   }
 }
 

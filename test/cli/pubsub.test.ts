@@ -38,7 +38,7 @@ t.test('publish and subscribe', async (t) => {
   t.match(topic.stderr, /topic "a\/\+" may not hold \+ or #/)
   t.equal(filter.code, 1)
   t.match(filter.stderr, /filter "a\/#\/b": # may only be the last level/)
-  t.equal(none.code, 1)
+  t.equal(none.code, 2, 'a usage error')
   t.match(none.stderr, /give at least one topic filter/)
 
   const plain = start(t, ['subscribe', 'news/#', 'alerts/+', '--url', url])

@@ -1,6 +1,7 @@
 // Runs the real built `switch` binary (bin/run.js over dist/cli) as a child process.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { EventEmitter, once } from 'node:events'
+import { createServer, type AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import type { LoginResponse, TraceEvent, TraceResponse } from '../../lib/protocol.js'
 
@@ -23,13 +24,14 @@ export interface RunOptions {
   env?: Record<string, string>
 }
 
+type Stream = 'stdout' | 'stderr'
+
 export class Cli {
   readonly child: ChildProcessWithoutNullStreams
   readonly result: Promise<Result>
-  private stdout = ''
-  private stderr = ''
-  /** Complete stdout lines so far. */
-  private readonly lines: string[] = []
+  private readonly text = { stdout: '', stderr: '' }
+  /** Complete lines so far, per stream. */
+  private readonly lines: Record<Stream, string[]> = { stdout: [], stderr: [] }
   private ended = false
   private readonly changes = new EventEmitter()
 
@@ -38,33 +40,36 @@ export class Cli {
     delete env.SWITCH_URL
     Object.assign(env, options.env)
     this.child = spawn(process.execPath, [BIN, ...args], { env, stdio: 'pipe' })
-    this.child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      const pending = this.stdout.length - this.stdout.lastIndexOf('\n') - 1
-      this.stdout += chunk
-      const complete = this.stdout.slice(this.stdout.length - chunk.length - pending).split('\n').slice(0, -1)
-      this.lines.push(...complete)
-      this.changes.emit('change')
-    })
-    this.child.stderr.setEncoding('utf8').on('data', (chunk: string) => { this.stderr += chunk })
+    for (const stream of ['stdout', 'stderr'] as const) {
+      this.child[stream].setEncoding('utf8').on('data', (chunk: string) => {
+        const before = this.text[stream]
+        const pending = before.length - before.lastIndexOf('\n') - 1
+        this.text[stream] += chunk
+        const complete = this.text[stream].slice(before.length - pending).split('\n').slice(0, -1)
+        this.lines[stream].push(...complete)
+        this.changes.emit('change')
+      })
+    }
     this.child.stdin.end(options.input)
     this.result = new Promise((resolve, reject) => {
       this.child.on('error', reject)
       this.child.on('close', (code, signal) => {
         this.ended = true
         this.changes.emit('change')
-        resolve({ code, signal, stdout: this.stdout, stderr: this.stderr })
+        resolve({ code, signal, stdout: this.text.stdout, stderr: this.text.stderr })
       })
     })
   }
 
-  /** The first stdout line (printed so far or later) matching `pattern`; rejects if the process ends first. */
-  async line (pattern: RegExp): Promise<RegExpMatchArray> {
+  /** The first line of `stream` (printed so far or later) matching `pattern`; rejects if the process ends first. */
+  async line (pattern: RegExp, stream: Stream = 'stdout'): Promise<RegExpMatchArray> {
+    const lines = this.lines[stream]
     for (let i = 0; ; i++) {
-      while (i >= this.lines.length) {
-        if (this.ended) throw new Error(`switch exited (${this.child.exitCode}) before printing ${pattern}: ${this.stderr}`)
+      while (i >= lines.length) {
+        if (this.ended) throw new Error(`switch exited (${this.child.exitCode}) before printing ${pattern}: ${this.text.stderr}`)
         await once(this.changes, 'change')
       }
-      const match = pattern.exec(this.lines[i])
+      const match = pattern.exec(lines[i])
       if (match !== null) return match
     }
   }
@@ -86,6 +91,16 @@ export function start (t: Teardown, args: string[], options?: RunOptions): Cli {
 /** Runs `switch ...args` to completion. */
 export async function run (t: Teardown, args: string[], options?: RunOptions): Promise<Result> {
   return await start(t, args, options).result
+}
+
+/** A port nothing listens on (just released by us). */
+export async function freePort (): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  server.close()
+  await once(server, 'close')
+  return port
 }
 
 /** Starts `switch serve` (by default on a free port) and resolves with its URL and process. */

@@ -1,4 +1,8 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
+import type { Reachability } from '../../lib/index.js'
 import { startSwitch } from '../../server/index.js'
 import { clientOf, deferred, freePort, portOf, runSwitch, traced } from './fixtures.js'
 
@@ -84,4 +88,21 @@ t.test('an expired session: the next call logs in again and gets its subscriptio
   t.equal((await client.rpc('svc', 'two')).toString(), 're two', 'rpc works with a new reply queue')
   t.equal((await client.session()).queues.length, 1)
   t.equal(server.sessionEpoch, 1, 'a serving client keeps its session alive by polling')
+})
+
+t.test('onReachability: told once when the switch cannot be reached, and once when it answers', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'switch-reach-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const socketPath = join(dir, 'switch.sock')
+  const changes: Reachability[] = []
+  const told = deferred()
+  const client = clientOf(t, 'http://localhost', { socketPath, onReachability: (change) => { changes.push(change); told.resolve() } })
+  const login = client.login()
+  await told.promise
+  const running = await startSwitch({ listenTcp: false, socketPath })
+  t.teardown(running.stop)
+  await login
+  await client.health()
+  t.match(changes, [{ reachable: false, reason: 'no socket there', error: Error }, { reachable: true }], 'however many attempts it took')
+  t.equal(changes.length, 2)
 })
