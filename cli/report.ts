@@ -141,6 +141,11 @@ export function diagnosticsReport (diagnostics: Diagnostics): string {
     return facts.join(', ')
   }), 'none'))
   if (diagnostics.limits !== undefined) lines.push('', ...section('Limits (in use / limit)', describeLimits(diagnostics.limits)))
+  const closed = diagnostics.connections
+  if (closed !== undefined && closed.refusedPerAddress + closed.closedIdle + closed.closedSlowReaders > 0) {
+    lines.push('', `Connections since start: ${closed.refusedPerAddress} refused over the per-address cap, ` +
+      `${closed.closedIdle} closed idle, ${closed.closedSlowReaders} closed for not reading`)
+  }
   return lines.join('\n') + '\n'
 }
 

@@ -275,7 +275,19 @@ const limits = {
     sessionPolls: limit,
     transfer: limit,
     timeout: limit,
-    connections: limit
+    connections: limit,
+    connectionsPerAddress: limit,
+    unreadBytes: limit
+  }
+} as const
+
+const connections = {
+  type: 'object',
+  required: ['refusedPerAddress', 'closedIdle', 'closedSlowReaders'],
+  properties: {
+    refusedPerAddress: { type: 'integer' },
+    closedIdle: { type: 'integer' },
+    closedSlowReaders: { type: 'integer' }
   }
 } as const
 
@@ -294,6 +306,7 @@ export const diagnosticsSchema = {
           properties: { kind: { type: 'string' }, location: { type: 'string' } }
         },
         limits,
+        connections,
         queues: {
           type: 'array',
           items: {
