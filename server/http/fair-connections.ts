@@ -5,6 +5,11 @@ import { rawErrorAnswer, type HttpLimits } from './hardening.js'
 
 /** How long a refused connection has to read its answer before it is closed regardless. */
 const REFUSAL_LINGER_MS = 1000
+/**
+ * Refused connections waiting for their client to read the answer. Each still holds one of `maxConnections`:
+ * past this many, a refusal is a bare close (as Node's own connection cap does), so refusals cannot fill it.
+ */
+const MAX_LINGERING = 100
 
 /** What the connection rules have done, and the fullest address, for diagnostics. */
 export interface FairConnections {
@@ -35,6 +40,7 @@ export function shareConnections (
   const unused = new Map<Socket, NodeJS.Timeout | undefined>()
   let refused = 0
   let closedIdle = 0
+  let lingering = 0
 
   const use = (socket: Socket): void => {
     clearTimeout(unused.get(socket))
@@ -47,10 +53,18 @@ export function shareConnections (
       warned.add(address)
       log.warn({ address, connections: held }, 'a client address holds as many connections as it may (maxConnectionsPerAddress): refusing more')
     }
+    if (lingering >= MAX_LINGERING) {
+      socket.destroy()
+      return
+    }
+    lingering++
     // A client gone meanwhile is no concern; the answer is all there is to do.
     socket.on('error', () => {})
     const linger = setTimeout(() => { socket.destroy() }, REFUSAL_LINGER_MS)
-    socket.once('close', () => { clearTimeout(linger) })
+    socket.once('close', () => {
+      lingering--
+      clearTimeout(linger)
+    })
     socket.once('end', () => { socket.destroy() })
     socket.end(rawErrorAnswer('limit_exceeded', `${address} holds ${held} connections, as many as one address may (maxConnectionsPerAddress): close some first`))
     // Reading (and dropping) the request means the close is a FIN after the answer, not a reset that loses it.
