@@ -49,7 +49,10 @@ export function limitSlowReaders (server: Server, maxUnreadBytes: number, log: F
       log.warn({ address: socket.remoteAddress, unreadBytes: bytes, maxUnreadBytes },
         'closed a connection whose client does not read its answers: the unread bytes of all connections passed maxUnreadBytes')
       release(socket)
-      socket.destroy()
+      // Over TCP a reset, not a close, which would leave the unread bytes in the kernel, still sending to nobody.
+      // A Unix socket (no remote address) can only be closed, and its kernel buffer is small.
+      if (socket.remoteAddress === undefined) socket.destroy()
+      else socket.resetAndDestroy()
     }
   }
 
