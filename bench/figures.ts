@@ -186,4 +186,19 @@ async function topics (context: Context): Promise<void> {
   })
 }
 
-export const figures: Record<Group, (context: Context) => Promise<void>> = { ceiling, send, rpc, waiters, size, topics }
+/** Clients that ask for big answers and never read them: the switch's memory, and how fast health still answers. */
+async function stalled (context: Context): Promise<void> {
+  const s = context.settings
+  await run(context, async (processes) => {
+    const [server, load] = await Promise.all([processes.start('switch', {}), processes.start('load', undefined)])
+    const result = await load.run('stalledReaders', {
+      url: server.info.url, switchPid: server.pid, readers: s.stalledReaders, messages: s.stalledMessages, probes: s.stalledProbes
+    }, s.mode === 'full' ? 600 : 120)
+    context.set('stalled.rssPeak', result.rssPeakKiB / 1024)
+    context.note('stalled.rssPeak', `${Math.round(result.rssQueuedKiB / 1024)} MiB with the messages queued, before any reader`)
+    setLatency(context, 'stalled.health', result.health)
+    context.detail('stalled', result)
+  })
+}
+
+export const figures: Record<Group, (context: Context) => Promise<void>> = { ceiling, send, rpc, waiters, size, topics, stalled }

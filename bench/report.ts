@@ -1,7 +1,7 @@
 import { cpus, loadavg, totalmem, type as osType, release } from 'node:os'
 import type { Settings } from './settings.js'
 
-export type Unit = 'per_second' | 'microseconds' | 'KiB'
+export type Unit = 'per_second' | 'microseconds' | 'KiB' | 'MiB'
 
 export interface TargetResult {
   text: string
@@ -110,6 +110,12 @@ export function catalog (s: Settings): RowSpec[] {
     { id: 'topics.many.p50', figure: `Publish to 1 of ${many} topic bindings: p50`, unit: 'microseconds', ratioTo: 'ceiling.c1.p50' },
     { id: 'topics.many.p99', figure: `Publish to 1 of ${many} topic bindings: p99`, unit: 'microseconds', ratioTo: 'ceiling.c1.p99' }
   )
+  const stalled = `${s.stalledReaders} stalled readers of ${s.stalledMessages} MiB queued`
+  rows.push(
+    { id: 'stalled.rssPeak', figure: `RSS and health latency under stalled readers: ${stalled}, switch peak RSS`, unit: 'MiB' },
+    { id: 'stalled.health.p50', figure: `Health check under ${stalled}: p50`, unit: 'microseconds', ratioTo: 'ceiling.c1.p50' },
+    { id: 'stalled.health.p99', figure: `Health check under ${stalled}: p99`, unit: 'microseconds', ratioTo: 'ceiling.c1.p99' }
+  )
   return rows
 }
 
@@ -170,6 +176,7 @@ export function formatValue (row: Row): string {
   const v = row.value
   if (row.unit === 'per_second') return `${thousands(Math.round(v))}/s`
   if (row.unit === 'KiB') return `${v.toFixed(1)} KiB`
+  if (row.unit === 'MiB') return `${Math.round(v)} MiB`
   return v < 10_000 ? `${Math.round(v)} µs` : `${(v / 1000).toFixed(1)} ms`
 }
 

@@ -13,3 +13,10 @@ export function openFilesLimit (): number {
   if (match === null || match[1] === 'unlimited') return Number.POSITIVE_INFINITY
   return Number(match[1])
 }
+
+/** The most resident memory the process has had (its high-water mark), in KiB, from /proc (Linux). */
+export function peakRssKiB (pid: number): number {
+  const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  if (match === null) throw new Error(`no VmHWM for process ${pid}`)
+  return Number(match[1])
+}

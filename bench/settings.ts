@@ -1,7 +1,7 @@
 import { openFilesLimit } from './rss.js'
 
 export type Mode = 'quick' | 'full'
-export const GROUPS = ['ceiling', 'send', 'rpc', 'waiters', 'size', 'topics'] as const
+export const GROUPS = ['ceiling', 'send', 'rpc', 'waiters', 'size', 'topics', 'stalled'] as const
 export type Group = typeof GROUPS[number]
 
 export interface Settings {
@@ -27,6 +27,10 @@ export interface Settings {
   fewBindings: number
   bindings: number
   publishProbes: number
+  /** Stalled readers, each asking for every one of `stalledMessages` 1 MiB messages, and health checks timed. */
+  stalledReaders: number
+  stalledMessages: number
+  stalledProbes: number
 }
 
 const FULL: Settings = {
@@ -47,7 +51,11 @@ const FULL: Settings = {
   sessionProbes: 2000,
   fewBindings: 10,
   bindings: 10_000,
-  publishProbes: 2000
+  publishProbes: 2000,
+  // The issue's scale: 32 clients that never read while 200 MiB is queued.
+  stalledReaders: 32,
+  stalledMessages: 200,
+  stalledProbes: 1000
 }
 
 /** A few seconds per figure: enough to show the harness still runs end to end, not to judge anything. */
@@ -67,7 +75,10 @@ const QUICK: Settings = {
   sessions: 100,
   sessionProbes: 100,
   bindings: 1000,
-  publishProbes: 100
+  publishProbes: 100,
+  stalledReaders: 4,
+  stalledMessages: 8,
+  stalledProbes: 50
 }
 
 /** File descriptors a process keeps for itself beyond the waiters' sockets. */

@@ -152,6 +152,11 @@ export function diagnosticsReport (diagnostics: Diagnostics): string {
     lines.push('', `Not listed, to keep the answer within answerBytes: ${plural(omitted.queues, 'queue')}, ` +
       `${plural(omitted.sessions, 'session')}, ${plural(omitted.messages, 'message')}`)
   }
+  const closed = diagnostics.connections
+  if (closed !== undefined && closed.refusedPerAddress + closed.closedIdle + closed.closedSlowReaders > 0) {
+    lines.push('', `Connections since start: ${closed.refusedPerAddress} refused over the per-address cap, ` +
+      `${closed.closedIdle} closed idle, ${closed.closedSlowReaders} closed for not reading`)
+  }
   return lines.join('\n') + '\n'
 }
 

@@ -261,6 +261,20 @@ export interface DiagnosticsLimits {
   timeout: LimitUsage
   /** HTTP connections open at once (TCP); absent when the switch is not served over HTTP. */
   connections?: LimitUsage
+  /** TCP connections of one client address; `used` is the most any address holds. Absent without HTTP. */
+  connectionsPerAddress?: LimitUsage
+  /** Bytes written to connections and not yet read by their clients, all together. Absent without HTTP. */
+  unreadBytes?: LimitUsage
+}
+
+/** What the HTTP server did to keep connections fair, since start. */
+export interface DiagnosticsConnections {
+  /** Connections refused (429) because their address held `connectionsPerAddress` already. */
+  refusedPerAddress: number
+  /** Connections closed because they sent no request within the idle-connection timeout. */
+  closedIdle: number
+  /** Connections closed because their client did not read while `unreadBytes` was over its limit. */
+  closedSlowReaders: number
 }
 
 export interface Diagnostics {
@@ -278,6 +292,8 @@ export interface Diagnostics {
   sessions: DiagnosticsSession[]
   /** The topics holding a retained message. Always sent by this version. */
   retained?: RetainedInfo
+  /** Absent when the switch is not served over HTTP. */
+  connections?: DiagnosticsConnections
   /**
    * Present when the answer reached its byte budget (maxAnswerBytes): how many queues, sessions and messages it
    * leaves out. Queues and sessions are listed first, then messages queue by queue; `retained.count` still counts all.

@@ -7,7 +7,6 @@ import type { HttpLimits } from './http/hardening.js'
 import { SqliteStore } from './store/sqlite.js'
 import type { ObserveHooks } from './http/routes/observe.js'
 import { DEFAULT_SOCKET_MODE, listenOnSocket } from './socket.js'
-import { trackUnusedConnections } from './http/hardening.js'
 
 export { Switch, DEFAULT_SWITCH_OPTIONS } from './core/switch.js'
 export type { SwitchOptions } from './core/switch.js'
@@ -61,7 +60,8 @@ export const DEFAULT_SHUTDOWN_GRACE = 5000
 export async function startSwitch (config: ServerConfig = {}): Promise<RunningSwitch> {
   const {
     host = DEFAULT_HOST, port = DEFAULT_PORT, listenTcp = true, socketPath, socketMode = DEFAULT_SOCKET_MODE, logger,
-    dataDir, streamHeartbeat, shutdownGrace = DEFAULT_SHUTDOWN_GRACE, headersTimeout, requestTimeout, keepAliveTimeout, maxConnections, ...switchOptions
+    dataDir, streamHeartbeat, shutdownGrace = DEFAULT_SHUTDOWN_GRACE, headersTimeout, requestTimeout, keepAliveTimeout, maxConnections,
+    maxConnectionsPerAddress, idleConnectionTimeout, maxUnreadBytes, ...switchOptions
   } = config
   if (!listenTcp && socketPath === undefined) throw new TypeError('a switch needs TCP or a socket path to listen on')
   if (dataDir !== undefined) {
@@ -81,12 +81,9 @@ export async function startSwitch (config: ServerConfig = {}): Promise<RunningSw
         if (socketServer === undefined) resolve()
         else socketServer.close(() => { resolve() })
       })
-      // Responses in flight get a grace to finish; a connection that never sends a request (a client's spare
-      // keep-alive socket) would otherwise hold the close until its keep-alive timeout.
+      // Responses in flight get a grace to finish.
       const grace = setTimeout(() => { app.server.closeAllConnections() }, shutdownGrace)
-      const closing = app.close()
-      for (const socket of unused) socket.destroy()
-      await closing
+      await app.close()
       clearTimeout(grace)
       await socketClosed
       await core.close()
@@ -99,9 +96,8 @@ export async function startSwitch (config: ServerConfig = {}): Promise<RunningSw
     logger,
     plugins: [compatPlugin(core, hooks)],
     streamHeartbeat,
-    limits: { headersTimeout, requestTimeout, keepAliveTimeout, maxConnections }
+    limits: { headersTimeout, requestTimeout, keepAliveTimeout, maxConnections, maxConnectionsPerAddress, idleConnectionTimeout, maxUnreadBytes }
   })
-  const unused = trackUnusedConnections(app.server)
   try {
     if (listenTcp) await app.listen({ host, port })
     else await app.ready()

@@ -3,11 +3,12 @@ import { rpcMqtt } from './rpc-mqtt.js'
 import { rpcSwitch } from './rpc-switch.js'
 import { prepareSenders } from './setup.js'
 import { manySessions, tailTransfer } from './size.js'
+import { stalledReaders } from './stalled.js'
 import { publishLatency } from './topics.js'
 import { waiters } from './waiters.js'
 
 /** What a load process can be asked to run; each job is a function of plain, serializable data. */
-export const jobs = { cannon, prepareSenders, rpcMqtt, rpcSwitch, waiters, tailTransfer, manySessions, publishLatency }
+export const jobs = { cannon, prepareSenders, rpcMqtt, rpcSwitch, waiters, tailTransfer, manySessions, publishLatency, stalledReaders }
 
 export type Jobs = typeof jobs
 export type JobName = keyof Jobs

@@ -2,9 +2,11 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import { API_PREFIX, QUEUE_NAME_MAX_LENGTH } from '../../lib/protocol.js'
 import type { Switch } from '../core/switch.js'
 import { answerFrameworkError, installErrorHandling } from './errors.js'
+import { shareConnections } from './fair-connections.js'
 import { refuseInfiniteNumbers } from './finite.js'
 import { hardenServer, httpLimits, serverOptions, type HttpLimits } from './hardening.js'
 import { installSessionAuth } from './session-auth.js'
+import { limitSlowReaders } from './slow-readers.js'
 import { batchRoutes } from './routes/batch.js'
 import { messageRoutes } from './routes/messages.js'
 import { observeRoutes, type ObserveHooks } from './routes/observe.js'
@@ -17,7 +19,7 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger']
   /** Extra routes on the same listener (e.g. compatibility protocols at the root). */
   plugins?: Array<(app: FastifyInstance) => void | Promise<void>>
-  /** Timeouts and the connection cap; DEFAULT_HTTP_LIMITS for those not given. */
+  /** Timeouts and the connection caps; DEFAULT_HTTP_LIMITS for those not given. */
   limits?: Partial<HttpLimits>
   /** Milliseconds between heartbeat comments on an idle event stream (GET /v1/stream); 15 s by default. */
   streamHeartbeat?: number
@@ -42,6 +44,12 @@ export function buildApp (core: Switch, hooks: ObserveHooks, options: AppOptions
     forceCloseConnections: 'idle'
   })
   hardenServer(app.server, limits)
+  const connections = { ...shareConnections(app.server, limits, app.log), ...limitSlowReaders(app.server, limits.maxUnreadBytes, app.log) }
+  // A stop would otherwise wait for a connection that never sends a request (a client's spare keep-alive socket).
+  app.addHook('preClose', (done) => {
+    connections.closeUnused()
+    done()
+  })
   installErrorHandling(app)
   // Before the session check, as validation comes before it.
   refuseInfiniteNumbers(app)
@@ -58,7 +66,7 @@ export function buildApp (core: Switch, hooks: ObserveHooks, options: AppOptions
     queueRoutes(api, core)
     messageRoutes(api, core)
     batchRoutes(api, core)
-    observeRoutes(api, core, hooks)
+    observeRoutes(api, core, hooks, { ...connections, limits })
     topicRoutes(api, core)
     streamRoutes(api, core, { heartbeat: options.streamHeartbeat ?? DEFAULT_STREAM_HEARTBEAT })
   }, { prefix: API_PREFIX })

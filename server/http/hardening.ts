@@ -18,6 +18,18 @@ export interface HttpLimits {
   keepAliveTimeout: number
   /** Connections open at once; a connection beyond it is closed as soon as it is accepted. */
   maxConnections: number
+  /**
+   * TCP connections one client address may hold open at once (Unix-socket connections are not counted); one
+   * beyond it is answered 429 `limit_exceeded` and closed. By default 3/4 of `maxConnections`.
+   */
+  maxConnectionsPerAddress: number
+  /** Milliseconds a new connection may stay open without sending a request's headers (0: no limit). */
+  idleConnectionTimeout: number
+  /**
+   * Bytes all connections together may hold written but not yet read by their clients; past it the connections
+   * holding the most are closed until they hold less.
+   */
+  maxUnreadBytes: number
 }
 
 export const DEFAULT_HTTP_LIMITS: HttpLimits = {
@@ -25,8 +37,16 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   requestTimeout: 30_000,
   keepAliveTimeout: 72_000,
   // Room for 10,000 idle long-polls and the connections of everyone else.
-  maxConnections: 20_000
+  maxConnections: 20_000,
+  // Room for those 10,000 long-polls from one host, and a quarter of the connections for everyone else.
+  maxConnectionsPerAddress: 15_000,
+  // A client connects to send a request: a few seconds is plenty, far less than the headers timeout.
+  idleConnectionTimeout: 5_000,
+  maxUnreadBytes: 64 * 1024 * 1024
 }
+
+/** The share of `maxConnections` one address may hold unless told otherwise. */
+const ADDRESS_SHARE = 3 / 4
 
 /** The limits given, the defaults for the rest (a key given as undefined counts as not given). */
 export function httpLimits (given: Partial<HttpLimits> = {}): HttpLimits {
@@ -34,6 +54,10 @@ export function httpLimits (given: Partial<HttpLimits> = {}): HttpLimits {
   for (const key of Object.keys(limits) as Array<keyof HttpLimits>) {
     const value = given[key]
     if (value !== undefined) limits[key] = value
+  }
+  // Follows a lowered (or raised) connection cap, so that one address never takes every connection by default.
+  if (given.maxConnectionsPerAddress === undefined) {
+    limits.maxConnectionsPerAddress = Math.max(1, Math.floor(limits.maxConnections * ADDRESS_SHARE))
   }
   return limits
 }
@@ -99,31 +123,18 @@ function answerClientError (error: Error & { code?: string }, socket: Socket): v
   answerOnSocket(socket, code, message)
 }
 
-/** Writes an error answer straight to the connection, which then closes: no request object exists for it. */
-function answerOnSocket (socket: Duplex, code: ErrorCode, message: string): void {
-  if (socket.writable) {
-    const status = statusOf(code)
-    const body = JSON.stringify(errorBody(code, message))
-    socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
-      'Content-Type: application/json; charset=utf-8\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-      `Connection: close\r\n\r\n${body}`
-    )
-  }
-  socket.destroy()
+/** An error answer as raw HTTP/1.1 that closes the connection, for when no request object exists for it. */
+export function rawErrorAnswer (code: ErrorCode, message: string): string {
+  const status = statusOf(code)
+  const body = JSON.stringify(errorBody(code, message))
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
+    'Content-Type: application/json; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    `Connection: close\r\n\r\n${body}`
 }
 
-/**
- * Connections that have not carried a request yet. Node's close of idle connections passes them over, so a
- * client's spare keep-alive socket would hold a stop until it times out; the stop closes these itself.
- */
-export function trackUnusedConnections (server: Server): Set<Socket> {
-  const unused = new Set<Socket>()
-  server.on('connection', (socket: Socket) => {
-    unused.add(socket)
-    socket.once('close', () => { unused.delete(socket) })
-  })
-  server.on('request', (request: IncomingMessage) => { unused.delete(request.socket) })
-  return unused
+/** Writes an error answer straight to the connection, which then closes. */
+function answerOnSocket (socket: Duplex, code: ErrorCode, message: string): void {
+  if (socket.writable) socket.write(rawErrorAnswer(code, message))
+  socket.destroy()
 }

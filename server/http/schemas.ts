@@ -282,7 +282,19 @@ const limits = {
     transfer: limit,
     answerBytes: limit,
     timeout: limit,
-    connections: limit
+    connections: limit,
+    connectionsPerAddress: limit,
+    unreadBytes: limit
+  }
+} as const
+
+const connections = {
+  type: 'object',
+  required: ['refusedPerAddress', 'closedIdle', 'closedSlowReaders'],
+  properties: {
+    refusedPerAddress: { type: 'integer' },
+    closedIdle: { type: 'integer' },
+    closedSlowReaders: { type: 'integer' }
   }
 } as const
 
@@ -301,6 +313,7 @@ export const diagnosticsSchema = {
           properties: { kind: { type: 'string' }, location: { type: 'string' } }
         },
         limits,
+        connections,
         queues: {
           type: 'array',
           items: {

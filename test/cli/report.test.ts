@@ -168,10 +168,14 @@ t.test('limits, when the switch reports them: use against limit, the nearly full
       transfer: { limit: 1000 },
       answerBytes: { limit: 4194304 },
       timeout: { limit: 300 },
-      connections: { limit: 20000, used: 2 }
-    }
+      connections: { limit: 20000, used: 2 },
+      unreadBytes: { limit: 1000, used: 950 }
+    },
+    connections: { refusedPerAddress: 2, closedIdle: 0, closedSlowReaders: 1 }
   })
   t.match(report, /Limits \(in use \/ limit\):/)
+  t.match(report, /unreadBytes: 950 \/ 1000 {2}\(nearly full\)/)
+  t.match(report, /Connections since start: 2 refused over the per-address cap, 0 closed idle, 1 closed for not reading/)
   t.match(report, /queues: 95 \/ 100 {2}\(nearly full\)/)
   t.match(report, /sessionQueues: 1 \/ 100\n/)
   t.match(report, /payload: 1048576\n/)

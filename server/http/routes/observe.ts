@@ -2,6 +2,9 @@ import type { FastifyInstance } from 'fastify'
 import type { Server } from 'node:http'
 import type { HealthResponse, LimitUsage } from '../../../lib/protocol.js'
 import type { Switch } from '../../core/switch.js'
+import type { FairConnections } from '../fair-connections.js'
+import type { HttpLimits } from '../hardening.js'
+import type { SlowReaders } from '../slow-readers.js'
 import { diagnosticsSchema, healthSchema, shutdownSchema, traceSchema } from '../schemas.js'
 import { abortedWith } from '../aborted.js'
 import { jsonSize } from '../json-size.js'
@@ -12,6 +15,11 @@ export interface ObserveHooks {
   shutdown: () => void
 }
 
+/** What the HTTP server knows of its connections, beside the core's figures. */
+export interface ConnectionFigures extends Pick<FairConnections, 'busiestAddress' | 'refused' | 'closedIdle'>, SlowReaders {
+  limits: HttpLimits
+}
+
 /** The HTTP server's connection cap against its open connections (TCP: the Unix socket's are not counted). */
 async function connectionsOf (server: Server): Promise<LimitUsage> {
   const used = await new Promise<number>((resolve) => {
@@ -20,10 +28,23 @@ async function connectionsOf (server: Server): Promise<LimitUsage> {
   return { limit: server.maxConnections, used }
 }
 
-export function observeRoutes (app: FastifyInstance, core: Switch, hooks: ObserveHooks): void {
+export function observeRoutes (app: FastifyInstance, core: Switch, hooks: ObserveHooks, connections: ConnectionFigures): void {
   app.get('/diagnostics', { schema: diagnosticsSchema }, async () => {
     const diagnostics = core.diagnostics(jsonSize)
-    return { ...diagnostics, limits: { ...diagnostics.limits, connections: await connectionsOf(app.server) } }
+    return {
+      ...diagnostics,
+      limits: {
+        ...diagnostics.limits,
+        connections: await connectionsOf(app.server),
+        connectionsPerAddress: { limit: connections.limits.maxConnectionsPerAddress, used: connections.busiestAddress() },
+        unreadBytes: { limit: connections.limits.maxUnreadBytes, used: connections.unread() }
+      },
+      connections: {
+        refusedPerAddress: connections.refused(),
+        closedIdle: connections.closedIdle(),
+        closedSlowReaders: connections.closed()
+      }
+    }
   })
 
   app.get<{ Querystring: { after?: number, timeout?: number, max?: number } }>('/trace', { schema: traceSchema }, async (request, reply) => {

@@ -75,7 +75,8 @@ t.test('diagnostics shows every limit against its use, the defaults included', a
   await api.call('POST', `/v1/queues/${name}/messages`, { token, body: 'four' })
   const { limits } = await api.diagnostics() as Required<Diagnostics>
   t.same(Object.keys(limits).sort(), [
-    'answerBytes', 'connections', 'payload', 'queueLength', 'queuedBytes', 'queues', 'sessionPolls', 'sessionQueues', 'timeout', 'transfer'
+    'answerBytes', 'connections', 'connectionsPerAddress', 'payload', 'queueLength', 'queuedBytes', 'queues', 'sessionPolls',
+    'sessionQueues', 'timeout', 'transfer', 'unreadBytes'
   ])
   t.match(limits, {
     queues: { limit: 100_000, used: 1 },
@@ -86,7 +87,9 @@ t.test('diagnostics shows every limit against its use, the defaults included', a
     transfer: { limit: 1000 },
     answerBytes: { limit: 4 * 1024 * 1024 },
     timeout: { limit: 300 },
-    connections: { limit: 20_000 }
+    connections: { limit: 20_000 },
+    connectionsPerAddress: { limit: 15_000 },
+    unreadBytes: { limit: 64 * 1024 * 1024, used: 0 }
   })
   t.ok((limits.connections?.used ?? 0) >= 1, 'this connection at least')
 })

@@ -1,0 +1,124 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { IncomingMessage, Server } from 'node:http'
+import type { Socket } from 'node:net'
+import { rawErrorAnswer, type HttpLimits } from './hardening.js'
+
+/** How long a refused connection has to read its answer before it is closed regardless. */
+const REFUSAL_LINGER_MS = 1000
+/**
+ * Refused connections waiting for their client to read the answer. Each still holds one of `maxConnections`:
+ * past this many, a refusal is a bare close (as Node's own connection cap does), so refusals cannot fill it.
+ */
+const MAX_LINGERING = 100
+
+/** What the connection rules have done, and the fullest address, for diagnostics. */
+export interface FairConnections {
+  /** The most connections one client address holds now. */
+  busiestAddress: () => number
+  /** Connections refused since start because their address held its share. */
+  refused: () => number
+  /** Connections closed since start because they sent no request in time. */
+  closedIdle: () => number
+  /** Closes every connection that has not carried a request: Node's close of idle connections passes them over. */
+  closeUnused: () => void
+}
+
+/**
+ * Keeps one client from taking every connection: an address may hold `maxConnectionsPerAddress` (a connection
+ * beyond it is answered 429 before the HTTP server ever sees it), and a connection that sends no request within
+ * `idleConnectionTimeout` is closed. Unix-socket connections have no address and are not counted: whoever may
+ * open the socket file is the switch's own user (its permissions decide), not a stranger on the network.
+ */
+export function shareConnections (
+  server: Server,
+  limits: Pick<HttpLimits, 'maxConnectionsPerAddress' | 'idleConnectionTimeout'>,
+  log: FastifyBaseLogger
+): FairConnections {
+  const perAddress = new Map<string, number>()
+  // Addresses already logged as at their cap: one warning until the address has let go of all, not one per refusal.
+  const warned = new Set<string>()
+  const unused = new Map<Socket, NodeJS.Timeout | undefined>()
+  let refused = 0
+  let closedIdle = 0
+  let lingering = 0
+
+  const use = (socket: Socket): void => {
+    clearTimeout(unused.get(socket))
+    unused.delete(socket)
+  }
+
+  const refuse = (socket: Socket, address: string, held: number): void => {
+    refused++
+    if (!warned.has(address)) {
+      warned.add(address)
+      log.warn({ address, connections: held }, 'a client address holds as many connections as it may (maxConnectionsPerAddress): refusing more')
+    }
+    if (lingering >= MAX_LINGERING) {
+      socket.destroy()
+      return
+    }
+    lingering++
+    // A client gone meanwhile is no concern; the answer is all there is to do.
+    socket.on('error', () => {})
+    const linger = setTimeout(() => { socket.destroy() }, REFUSAL_LINGER_MS)
+    socket.once('close', () => {
+      lingering--
+      clearTimeout(linger)
+    })
+    socket.once('end', () => { socket.destroy() })
+    socket.end(rawErrorAnswer('limit_exceeded', `${address} holds ${held} connections, as many as one address may (maxConnectionsPerAddress): close some first`))
+    // Reading (and dropping) the request means the close is a FIN after the answer, not a reset that loses it.
+    socket.resume()
+  }
+
+  const admit = (socket: Socket): boolean => {
+    const address = socket.remoteAddress
+    if (address !== undefined) {
+      const held = perAddress.get(address) ?? 0
+      if (held >= limits.maxConnectionsPerAddress) {
+        refuse(socket, address, held)
+        return false
+      }
+      perAddress.set(address, held + 1)
+      socket.once('close', () => {
+        const left = (perAddress.get(address) ?? 1) - 1
+        if (left > 0) {
+          perAddress.set(address, left)
+        } else {
+          perAddress.delete(address)
+          warned.delete(address)
+        }
+      })
+    }
+    const idle = limits.idleConnectionTimeout > 0
+      ? setTimeout(() => {
+        closedIdle++
+        socket.destroy()
+      }, limits.idleConnectionTimeout).unref()
+      : undefined
+    unused.set(socket, idle)
+    socket.once('close', () => { use(socket) })
+    return true
+  }
+
+  // Node offers no hook between accepting a connection and handing it to the HTTP parser (which then reads the
+  // socket's handle directly), so the refusal sits in front of the 'connection' event itself. The Unix
+  // socket's listener hands its connections over through the same event.
+  const emit = server.emit
+  server.emit = function (this: Server, event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'connection' && !admit(args[0] as Socket)) return false
+    return Reflect.apply(emit, this, [event, ...args]) as boolean
+  } as Server['emit']
+  server.on('request', (request: IncomingMessage) => { use(request.socket) })
+
+  return {
+    busiestAddress: () => {
+      let most = 0
+      for (const held of perAddress.values()) most = Math.max(most, held)
+      return most
+    },
+    refused: () => refused,
+    closedIdle: () => closedIdle,
+    closeUnused: () => { for (const socket of unused.keys()) socket.destroy() }
+  }
+}
