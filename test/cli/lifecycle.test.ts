@@ -1,19 +1,20 @@
 // Starting and stopping the switch and services, and how failures look.
-import { once } from 'node:events'
-import { createServer, type AddressInfo } from 'node:net'
-import t from 'tap'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
 import { run, start, startSwitch } from './spawn.js'
 
 const ONE_ERROR_LINE = /^switch: [^\n]+\n$/
 
-/** A port nothing listens on (just released by us). */
-async function freePort (): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  server.close()
-  await once(server, 'close')
-  return port
+/**
+ * A Unix socket path in a directory of the test's own, where nothing listens until the test says so. (A TCP port
+ * found free and bound later may be taken by anyone in between.)
+ */
+function socketPath (t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'switch-cli-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  return join(dir, 'switch.sock')
 }
 
 t.test('serve: SIGTERM stops it with exit 0; a taken port is one error line', async (t) => {
@@ -35,19 +36,18 @@ t.test('shutdown ends the switch process with exit 0', async (t) => {
 })
 
 t.test('call and serve QUEUE wait for a switch that starts late; serve QUEUE stops on SIGTERM', async (t) => {
-  const port = await freePort()
-  const url = `http://127.0.0.1:${port}`
-  const call = start(t, ['call', 'late', '--body', 'early bird', '--url', url])
-  const service = start(t, ['serve', 'late', '--program', 'cat', '--url', url])
-  const { url: started } = await startSwitch(t, port)
-  t.equal(started, url, 'the switch came up where the clients wait')
+  const socket = socketPath(t)
+  const call = start(t, ['call', 'late', '--body', 'early bird', '--socket', socket])
+  const service = start(t, ['serve', 'late', '--program', 'cat', '--socket', socket])
+  const { url: started } = await startSwitch(t, ['--socket', socket, '--no-tcp'])
+  t.equal(started, socket, 'the switch came up where the clients wait, on its socket alone')
   t.same(await call.result, { code: 0, signal: null, stdout: 'early bird', stderr: '' })
   service.child.kill('SIGTERM')
   t.same(await service.result, { code: 0, signal: null, stdout: '', stderr: '' })
 })
 
 t.test('failures: one line on stderr, non-zero exit, no stack trace', async (t) => {
-  const closed = `http://127.0.0.1:${await freePort()}`
+  const closed = socketPath(t)
   const cases = [
     ['list', '--bogus'],
     ['call', 'foo'],
@@ -59,7 +59,7 @@ t.test('failures: one line on stderr, non-zero exit, no stack trace', async (t) 
     ['serve', 'foo'],
     ['call', 'foo', '--body', 'x', '--timeout', 'soon'],
     ['call', 'foo', '--file', '/nonexistent/payload'],
-    ['list', '--url', closed],
+    ['list', '--socket', closed],
     ['no-such-command']
   ]
   const results = await Promise.all(cases.map(async (args) => await run(t, args)))

@@ -1,6 +1,7 @@
 // Runs the real built `switch` binary (bin/run.js over dist/cli) as a child process.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { EventEmitter, once } from 'node:events'
+import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { LoginResponse, TraceEvent, TraceResponse } from '../../lib/protocol.js'
 
@@ -21,7 +22,32 @@ export interface RunOptions {
   /** Written to its stdin (which is closed either way). */
   input?: string
   env?: Record<string, string>
+  /**
+   * Run by root, drop the capabilities that let root ignore file permissions, so that a directory's mode binds
+   * the process as it binds anyone else. (Running as another user instead would depend on where the checkout
+   * lives: that user may not be able to read it.)
+   */
+  boundByPermissions?: boolean
 }
+
+/** util-linux's setpriv (on every Debian system): it ties a child's life to ours and drops capabilities. */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path))
+const PERMISSION_OVERRIDES = '-dac_override,-dac_read_search,-fowner'
+
+/** What starts a child: where it can, the child is killed when this process dies, even by SIGKILL. */
+function launcher (args: string[], options: RunOptions): [string, string[]] {
+  const asRoot = process.getuid?.() === 0
+  if (options.boundByPermissions === true && asRoot && SETPRIV === undefined) {
+    throw new Error('as root, a test that needs file permissions to bind needs setpriv (util-linux)')
+  }
+  if (SETPRIV === undefined) return [process.execPath, [BIN, ...args]]
+  const drop = options.boundByPermissions === true && asRoot ? [`--bounding-set=${PERMISSION_OVERRIDES}`] : []
+  return [SETPRIV, ['--pdeathsig', 'KILL', ...drop, process.execPath, BIN, ...args]]
+}
+
+/** Every child still running, killed when this process exits however its tests ended. */
+const running = new Set<ChildProcessWithoutNullStreams>()
+process.once('exit', () => { for (const child of running) child.kill('SIGKILL') })
 
 export class Cli {
   readonly child: ChildProcessWithoutNullStreams
@@ -37,7 +63,9 @@ export class Cli {
     const env = { ...process.env }
     delete env.SWITCH_URL
     Object.assign(env, options.env)
-    this.child = spawn(process.execPath, [BIN, ...args], { env, stdio: 'pipe' })
+    const [command, commandArgs] = launcher(args, options)
+    this.child = spawn(command, commandArgs, { env, stdio: 'pipe' })
+    running.add(this.child)
     this.child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       const pending = this.stdout.length - this.stdout.lastIndexOf('\n') - 1
       this.stdout += chunk
@@ -50,6 +78,7 @@ export class Cli {
     this.result = new Promise((resolve, reject) => {
       this.child.on('error', reject)
       this.child.on('close', (code, signal) => {
+        running.delete(this.child)
         this.ended = true
         this.changes.emit('change')
         resolve({ code, signal, stdout: this.stdout, stderr: this.stderr })
@@ -88,10 +117,14 @@ export async function run (t: Teardown, args: string[], options?: RunOptions): P
   return await start(t, args, options).result
 }
 
-/** Starts `switch serve` (by default on a free port) and resolves with its URL and process. */
-export async function startSwitch (t: Teardown, port = 0): Promise<{ url: string, server: Cli }> {
-  const server = start(t, ['serve', '--port', String(port), '--log-level', 'warn'])
-  const [, url] = await server.line(/^switch listening on (\S+)$/)
+/**
+ * Starts `switch serve` as users do, with `flags` (on port 0 unless they name a port or --no-tcp), and resolves
+ * with the URL of its "switch listening on URL" line (the first place it names) and its process.
+ */
+export async function startSwitch (t: Teardown, flags: string[] = [], options?: RunOptions): Promise<{ url: string, server: Cli }> {
+  const port = flags.includes('--port') || flags.includes('--no-tcp') ? [] : ['--port', '0']
+  const server = start(t, ['serve', ...port, '--log-level', 'warn', ...flags], options)
+  const [, url] = await server.line(/^switch listening on (\S+)/)
   return { url, server }
 }
 
