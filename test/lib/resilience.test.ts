@@ -1,5 +1,6 @@
 import t from 'tap'
 import { startSwitch } from '../../server/index.js'
+import { advanceUntil, manualClock } from '../server/core/fixtures.js'
 import { clientOf, deferred, freePort, portOf, runSwitch, traced } from './fixtures.js'
 
 t.test('the switch starts late: a call made before it listens completes', async (t) => {
@@ -56,7 +57,9 @@ t.test('a switch restarted in memory: serve and rpc carry on, a call in flight c
 })
 
 t.test('an expired session: the next call logs in again and gets its subscriptions back', async (t) => {
-  const { url } = await runSwitch(t, { sessionTtl: 200 })
+  // Leases on a clock the test moves, only once the setup is done: no stall can end a session early.
+  const clock = manualClock()
+  const { url } = await runSwitch(t, { sessionTtl: 200, now: clock.now, timers: clock })
   const observer = clientOf(t, url)
   const server = clientOf(t, url, { client: 'server' })
   server.serve('svc', (request) => `re ${request.toString()}`)
@@ -69,7 +72,7 @@ t.test('an expired session: the next call logs in again and gets its subscriptio
   const after = (await observer.trace({ after: 0 })).next
 
   // Idle (the reply loop stops polling soon after the last call) until the switch ends the session.
-  await traced(observer, (event) => event.type === 'session_end' && event.client === 'sleeper', after)
+  await advanceUntil(clock, 50, traced(observer, (event) => event.type === 'session_end' && event.client === 'sleeper', after))
 
   // An ack names a message id, which a switch restarted in memory may have given to another message: it is
   // not repeated after the re-login.

@@ -84,3 +84,16 @@ export function watch<T> (promise: Promise<T>): { readonly done: boolean, promis
   promise.then(() => { state.done = true }, () => { state.done = true })
   return state
 }
+
+/**
+ * Moves `clock` on by `step` each event-loop turn until `promise` settles: for an end the switch reaches only
+ * once it has seen something happen first (a connection's close), with no real-time wait.
+ */
+export async function advanceUntil<T> (clock: Clock, step: number, promise: Promise<T>): Promise<T> {
+  const state = watch(promise)
+  while (!state.done) {
+    clock.advance(step)
+    await new Promise((resolve) => setTimeout(resolve, 1))
+  }
+  return await promise
+}
