@@ -1,20 +1,20 @@
 import t from 'tap'
 import { startSwitch } from '../../server/index.js'
 import { advanceUntil, manualClock } from '../server/core/fixtures.js'
-import { clientOf, deferred, freePort, portOf, runSwitch, traced } from './fixtures.js'
+import { clientOf, deferred, portOf, runSwitch, socketPath, traced } from './fixtures.js'
 
 t.test('the switch starts late: a call made before it listens completes', async (t) => {
-  const port = await freePort()
-  const url = `http://127.0.0.1:${port}`
-  const caller = clientOf(t, url, { client: 'early-caller' })
+  const path = socketPath(t)
+  const url = 'http://switch'
+  const caller = clientOf(t, url, { client: 'early-caller', socketPath: path })
   const call = caller.rpc('late-service', 'are you there?')
   // The call is under way (its login is being retried) before anything listens.
   const refused = await caller.health({ signal: AbortSignal.timeout(100) }).catch((error: unknown) => error)
   t.match(refused, { code: 'aborted' }, 'nothing listens yet')
 
-  const running = await startSwitch({ port })
+  const running = await startSwitch({ listenTcp: false, socketPath: path })
   t.teardown(running.stop)
-  const server = clientOf(t, url)
+  const server = clientOf(t, url, { socketPath: path })
   server.serve('late-service', (request) => `yes: ${request.toString()}`)
   t.equal((await call).toString(), 'yes: are you there?')
   t.equal(caller.sessionEpoch, 1)
