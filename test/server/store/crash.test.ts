@@ -6,6 +6,7 @@ import { Agent } from 'undici'
 import type { CreateQueueResponse, Diagnostics, SendResponse, TransferResponse } from '../../../lib/protocol.js'
 import { Api, codeOf, waitingOn } from '../http/fixtures.js'
 import type { Cli } from '../../cli/spawn.js'
+import { seedFor } from '../../seed.js'
 import { startProcess, tempDir } from './fixtures.js'
 
 const ROUNDS = 10
@@ -204,8 +205,7 @@ async function check (t: Test, api: Api, ledger: Ledger, callers: Caller[]): Pro
 }
 
 t.test(`kill -9 under load, ${ROUNDS} times, loses nothing answered as done`, async (t) => {
-  const seed = Number(process.env.CRASH_SEED ?? 20240610)
-  t.comment(`seed ${seed} (CRASH_SEED=${seed} replays the crash points)`)
+  const seed = seedFor(t, 20240610) // it picks the crash points
   const crashPoint = random(seed)
   const next = random(seed + 1)
   const dir = tempDir(t)
