@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import { createServer, type AddressInfo, type Server } from 'node:net'
 import { compatPlugin } from './compat/index.js'
 import { Switch, type SwitchOptions } from './core/switch.js'
+import { REAL_TIMERS } from './core/timers.js'
 import { buildApp } from './http/app.js'
 import type { HttpLimits } from './http/hardening.js'
 import { SqliteStore } from './store/sqlite.js'
@@ -10,6 +11,7 @@ import { DEFAULT_SOCKET_MODE, listenOnSocket } from './socket.js'
 
 export { Switch, DEFAULT_SWITCH_OPTIONS } from './core/switch.js'
 export type { SwitchOptions } from './core/switch.js'
+export { REAL_TIMERS, type Timers, type Cancel } from './core/timers.js'
 export { MemoryStore } from './store/memory.js'
 export { SqliteStore, DataDirError, type DataDirProblem } from './store/sqlite.js'
 export type { Store, StoreRecord, Snapshot } from './store/store.js'
@@ -68,6 +70,7 @@ export async function startSwitch (config: ServerConfig = {}): Promise<RunningSw
     if (switchOptions.store !== undefined) throw new TypeError('give a store or a data directory, not both')
     switchOptions.store = new SqliteStore(dataDir)
   }
+  const timers = switchOptions.timers ?? REAL_TIMERS
   const core = new Switch(switchOptions)
   // Beside TCP, the socket's own listener hands its connections to the one HTTP server (Fastify listens once).
   let socketServer: Server | undefined
@@ -82,9 +85,9 @@ export async function startSwitch (config: ServerConfig = {}): Promise<RunningSw
         else socketServer.close(() => { resolve() })
       })
       // Responses in flight get a grace to finish.
-      const grace = setTimeout(() => { app.server.closeAllConnections() }, shutdownGrace)
+      const cancelGrace = timers.after(shutdownGrace, () => { app.server.closeAllConnections() })
       await app.close()
-      clearTimeout(grace)
+      cancelGrace()
       await socketClosed
       await core.close()
       resolveStopped()

@@ -33,6 +33,7 @@ import { Session } from './session.js'
 import { filterMatches } from './topics.js'
 import { TraceLog } from './trace.js'
 import { AnswerBudget, withinBudget } from './budget.js'
+import { REAL_TIMERS, type Cancel, type Timers } from './timers.js'
 import { Waiter, type WaiterRegistry } from './waiter.js'
 import { MemoryStore } from '../store/memory.js'
 import type { Snapshot, Store, StoreRecord } from '../store/store.js'
@@ -60,9 +61,10 @@ export interface SwitchOptions extends LimitOptions {
   traceCapacity: number
   store: Store
   now: () => number
+  timers: Timers
 }
 
-export const DEFAULT_SWITCH_OPTIONS: Omit<SwitchOptions, 'store' | 'now'> = {
+export const DEFAULT_SWITCH_OPTIONS: Omit<SwitchOptions, 'store' | 'now' | 'timers'> = {
   ...DEFAULT_LIMITS,
   sessionTtl: 30_000,
   maxPayload: 1024 * 1024,
@@ -181,10 +183,10 @@ export class Switch {
   /** A rollback could not read the store back: memory may hold failed changes until one can. */
   private needsRollback = false
   private stopping = false
-  private readonly sweeper: NodeJS.Timeout
+  private readonly stopSweeper: Cancel
 
   constructor (options: Partial<SwitchOptions> = {}) {
-    this.options = { ...DEFAULT_SWITCH_OPTIONS, store: new MemoryStore(), now: Date.now, ...options }
+    this.options = { ...DEFAULT_SWITCH_OPTIONS, store: new MemoryStore(), now: Date.now, timers: REAL_TIMERS, ...options }
     this.store = this.options.store
     this.trace = new TraceLog(this.options.traceCapacity)
     this.limits = new Limits(this.options)
@@ -192,8 +194,7 @@ export class Switch {
     this.restore(this.store.load())
     // Leases are checked a few times per TTL: a session ends between 1 and 1.25 TTLs after its last request.
     const sweepEvery = Math.max(10, Math.min(1000, this.options.sessionTtl / 4))
-    this.sweeper = setInterval(() => { this.sweep() }, sweepEvery)
-    this.sweeper.unref()
+    this.stopSweeper = this.options.timers.every(sweepEvery, () => { this.sweep() })
   }
 
   get shuttingDown (): boolean {
@@ -932,7 +933,7 @@ export class Switch {
   shutdown (): void {
     if (this.stopping) return
     this.stopping = true
-    clearInterval(this.sweeper)
+    this.stopSweeper()
     // By session, not by queue: a long-poll of a session with no subscriptions watches no queue.
     for (const session of this.sessions.values()) {
       for (const waiter of [...session.waiters]) waiter.settle([])

@@ -1,9 +1,21 @@
 // Starting and stopping the switch and services, and how failures look.
-import { existsSync } from 'node:fs'
-import t from 'tap'
-import { freePort, run, start, startSwitch } from './spawn.js'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { run, start, startSwitch } from './spawn.js'
 
 const ONE_ERROR_LINE = /^switch: [^\n]+\n$/
+
+/**
+ * A Unix socket path in a directory of the test's own, where nothing listens until the test says so. (A TCP port
+ * found free and bound later may be taken by anyone in between.)
+ */
+function socketPath (t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'switch-cli-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  return join(dir, 'switch.sock')
+}
 
 t.test('serve: SIGTERM stops it with exit 0; a taken port is one error line', async (t) => {
   const { url, server } = await startSwitch(t)
@@ -24,21 +36,20 @@ t.test('shutdown ends the switch process with exit 0', async (t) => {
 })
 
 t.test('call and serve QUEUE wait for a switch that starts late; serve QUEUE stops on SIGTERM', async (t) => {
-  const port = await freePort()
-  const url = `http://127.0.0.1:${port}`
-  const call = start(t, ['call', 'late', '--body', 'early bird', '--url', url])
-  const service = start(t, ['serve', 'late', '--program', 'cat', '--url', url])
-  const { url: started } = await startSwitch(t, port)
-  t.equal(started, url, 'the switch came up where the clients wait')
+  const socket = socketPath(t)
+  const call = start(t, ['call', 'late', '--body', 'early bird', '--socket', socket])
+  const service = start(t, ['serve', 'late', '--program', 'cat', '--socket', socket])
+  const { url: started } = await startSwitch(t, ['--socket', socket, '--no-tcp'])
+  t.equal(started, socket, 'the switch came up where the clients wait, on its socket alone')
   // Whether a client knocked before the switch was up depends on the machine's speed; if it did, it said so.
-  const waited = new RegExp(`^(switch: cannot reach ${url}: connection refused; retrying\nswitch: connected to ${url}\n)?$`)
+  const waited = /^(switch: cannot reach [^\n]+; retrying\nswitch: connected to [^\n]+\n)?$/
   t.match(await call.result, { code: 0, signal: null, stdout: 'early bird', stderr: waited })
   service.child.kill('SIGTERM')
   t.match(await service.result, { code: 0, signal: null, stdout: '', stderr: waited }, 'stopped while connected: exit 0')
 })
 
 t.test('failures: one line on stderr, non-zero exit, no stack trace; a usage error exits 2', async (t) => {
-  const closed = `http://127.0.0.1:${await freePort()}`
+  const closed = socketPath(t)
   const USAGE = 2
   const FAILED = 1
   const cases: Array<[string[], number]> = [
@@ -58,7 +69,7 @@ t.test('failures: one line on stderr, non-zero exit, no stack trace; a usage err
     [['call', 'foo', '--body', 'x', '--timeout', 'soon'], USAGE],
     [['no-such-command'], USAGE],
     [['call', 'foo', '--file', '/nonexistent/payload'], FAILED],
-    [['list', '--url', closed], FAILED]
+    [['list', '--socket', closed], FAILED]
   ]
   // Node's own recursive mkdir loops for ever under /proc, where every new name fails with ENOENT.
   if (existsSync('/proc/self')) cases.push([['serve', '--port', '0', '--data-dir', '/proc/nope/switch'], FAILED])

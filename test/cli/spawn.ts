@@ -1,7 +1,7 @@
 // Runs the real built `switch` binary (bin/run.js over dist/cli) as a child process.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { EventEmitter, once } from 'node:events'
-import { createServer, type AddressInfo } from 'node:net'
+import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { LoginResponse, TraceEvent, TraceResponse } from '../../lib/protocol.js'
 
@@ -22,9 +22,34 @@ export interface RunOptions {
   /** Written to its stdin (which is closed either way). */
   input?: string
   env?: Record<string, string>
+  /**
+   * Run by root, drop the capabilities that let root ignore file permissions, so that a directory's mode binds
+   * the process as it binds anyone else. (Running as another user instead would depend on where the checkout
+   * lives: that user may not be able to read it.)
+   */
+  boundByPermissions?: boolean
 }
 
 type Stream = 'stdout' | 'stderr'
+
+/** util-linux's setpriv (on every Debian system): it ties a child's life to ours and drops capabilities. */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path))
+const PERMISSION_OVERRIDES = '-dac_override,-dac_read_search,-fowner'
+
+/** What starts a child: where it can, the child is killed when this process dies, even by SIGKILL. */
+function launcher (args: string[], options: RunOptions): [string, string[]] {
+  const asRoot = process.getuid?.() === 0
+  if (options.boundByPermissions === true && asRoot && SETPRIV === undefined) {
+    throw new Error('as root, a test that needs file permissions to bind needs setpriv (util-linux)')
+  }
+  if (SETPRIV === undefined) return [process.execPath, [BIN, ...args]]
+  const drop = options.boundByPermissions === true && asRoot ? [`--bounding-set=${PERMISSION_OVERRIDES}`] : []
+  return [SETPRIV, ['--pdeathsig', 'KILL', ...drop, process.execPath, BIN, ...args]]
+}
+
+/** Every child still running, killed when this process exits however its tests ended. */
+const running = new Set<ChildProcessWithoutNullStreams>()
+process.once('exit', () => { for (const child of running) child.kill('SIGKILL') })
 
 export class Cli {
   readonly child: ChildProcessWithoutNullStreams
@@ -39,7 +64,9 @@ export class Cli {
     const env = { ...process.env }
     delete env.SWITCH_URL
     Object.assign(env, options.env)
-    this.child = spawn(process.execPath, [BIN, ...args], { env, stdio: 'pipe' })
+    const [command, commandArgs] = launcher(args, options)
+    this.child = spawn(command, commandArgs, { env, stdio: 'pipe' })
+    running.add(this.child)
     for (const stream of ['stdout', 'stderr'] as const) {
       this.child[stream].setEncoding('utf8').on('data', (chunk: string) => {
         const before = this.text[stream]
@@ -54,6 +81,7 @@ export class Cli {
     this.result = new Promise((resolve, reject) => {
       this.child.on('error', reject)
       this.child.on('close', (code, signal) => {
+        running.delete(this.child)
         this.ended = true
         this.changes.emit('change')
         resolve({ code, signal, stdout: this.text.stdout, stderr: this.text.stderr })
@@ -93,20 +121,14 @@ export async function run (t: Teardown, args: string[], options?: RunOptions): P
   return await start(t, args, options).result
 }
 
-/** A port nothing listens on (just released by us). */
-export async function freePort (): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  server.close()
-  await once(server, 'close')
-  return port
-}
-
-/** Starts `switch serve` (by default on a free port) and resolves with its URL and process. */
-export async function startSwitch (t: Teardown, port = 0): Promise<{ url: string, server: Cli }> {
-  const server = start(t, ['serve', '--port', String(port), '--log-level', 'warn'])
-  const [, url] = await server.line(/^switch listening on (\S+)$/)
+/**
+ * Starts `switch serve` as users do, with `flags` (on port 0 unless they name a port or --no-tcp), and resolves
+ * with the URL of its "switch listening on URL" line (the first place it names) and its process.
+ */
+export async function startSwitch (t: Teardown, flags: string[] = [], options?: RunOptions): Promise<{ url: string, server: Cli }> {
+  const port = flags.includes('--port') || flags.includes('--no-tcp') ? [] : ['--port', '0']
+  const server = start(t, ['serve', ...port, '--log-level', 'warn', ...flags], options)
+  const [, url] = await server.line(/^switch listening on (\S+)/)
   return { url, server }
 }
 

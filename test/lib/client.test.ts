@@ -13,7 +13,7 @@ import {
   SwitchUnavailableError
 } from '../../lib/index.js'
 import { startSwitch } from '../../server/index.js'
-import { clientOf, eventually, freePort, runSwitch, waitingOn } from './fixtures.js'
+import { clientOf, eventually, runSwitch, socketPath, waitingOn } from './fixtures.js'
 
 t.test('every operation round-trips', async (t) => {
   const { url } = await runSwitch(t)
@@ -125,11 +125,10 @@ t.test('an abort ends a waiting transfer, and the switch lets go of it', async (
 })
 
 t.test('an unreachable switch: retried for retryFor, then SwitchUnavailableError', async (t) => {
-  const port = await freePort()
-  const client = clientOf(t, `http://127.0.0.1:${port}`, { retryFor: 300 })
+  const client = clientOf(t, 'http://switch', { socketPath: socketPath(t), retryFor: 300 })
   const error = await client.health().catch((error: unknown) => error)
   t.type(error, SwitchUnavailableError)
-  t.match(error, { code: 'unavailable', message: /127\.0\.0\.1.*300 ms.*ECONNREFUSED/ })
+  t.match(error, { code: 'unavailable', message: /switch\.sock is unavailable \(kept trying for 300 ms\): connect ENOENT/ })
 })
 
 t.test('over a Unix socket, waiting for the socket to appear', async (t) => {

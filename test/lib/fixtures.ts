@@ -1,7 +1,9 @@
 // Helpers shared by the client library's tests: a real switch and clients closed with the test, and waits on
 // the switch's own reports (trace, diagnostics) instead of sleeps.
 import { eventually } from '../eventually.js'
-import { createServer } from 'node:net'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Test } from 'tap'
 import { SwitchClient, type SwitchClientOptions, type TraceEvent } from '../../lib/index.js'
 import { startSwitch, type RunningSwitch, type ServerConfig } from '../../server/index.js'
@@ -23,14 +25,14 @@ export function portOf (url: string): number {
   return Number(new URL(url).port)
 }
 
-/** A port nobody listens on right now. */
-export async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>((resolve) => server.close(() => { resolve() }))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
+/**
+ * A Unix socket path in a directory of the test's own: nothing listens there until the test starts a switch on
+ * it. (A TCP port found free and bound later may be taken by anyone in between.)
+ */
+export function socketPath (t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'switch-lib-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  return join(dir, 'switch.sock')
 }
 
 export { eventually } from '../eventually.js'

@@ -4,20 +4,21 @@ import { join } from 'node:path'
 import t from 'tap'
 import type { Reachability } from '../../lib/index.js'
 import { startSwitch } from '../../server/index.js'
-import { clientOf, deferred, freePort, portOf, runSwitch, traced } from './fixtures.js'
+import { advanceUntil, manualClock } from '../server/core/fixtures.js'
+import { clientOf, deferred, portOf, runSwitch, socketPath, traced } from './fixtures.js'
 
 t.test('the switch starts late: a call made before it listens completes', async (t) => {
-  const port = await freePort()
-  const url = `http://127.0.0.1:${port}`
-  const caller = clientOf(t, url, { client: 'early-caller' })
+  const path = socketPath(t)
+  const url = 'http://switch'
+  const caller = clientOf(t, url, { client: 'early-caller', socketPath: path })
   const call = caller.rpc('late-service', 'are you there?')
   // The call is under way (its login is being retried) before anything listens.
   const refused = await caller.health({ signal: AbortSignal.timeout(100) }).catch((error: unknown) => error)
   t.match(refused, { code: 'aborted' }, 'nothing listens yet')
 
-  const running = await startSwitch({ port })
+  const running = await startSwitch({ listenTcp: false, socketPath: path })
   t.teardown(running.stop)
-  const server = clientOf(t, url)
+  const server = clientOf(t, url, { socketPath: path })
   server.serve('late-service', (request) => `yes: ${request.toString()}`)
   t.equal((await call).toString(), 'yes: are you there?')
   t.equal(caller.sessionEpoch, 1)
@@ -60,7 +61,9 @@ t.test('a switch restarted in memory: serve and rpc carry on, a call in flight c
 })
 
 t.test('an expired session: the next call logs in again and gets its subscriptions back', async (t) => {
-  const { url } = await runSwitch(t, { sessionTtl: 200 })
+  // Leases on a clock the test moves, only once the setup is done: no stall can end a session early.
+  const clock = manualClock()
+  const { url } = await runSwitch(t, { sessionTtl: 200, now: clock.now, timers: clock })
   const observer = clientOf(t, url)
   const server = clientOf(t, url, { client: 'server' })
   server.serve('svc', (request) => `re ${request.toString()}`)
@@ -73,7 +76,7 @@ t.test('an expired session: the next call logs in again and gets its subscriptio
   const after = (await observer.trace({ after: 0 })).next
 
   // Idle (the reply loop stops polling soon after the last call) until the switch ends the session.
-  await traced(observer, (event) => event.type === 'session_end' && event.client === 'sleeper', after)
+  await advanceUntil(clock, 50, traced(observer, (event) => event.type === 'session_end' && event.client === 'sleeper', after))
 
   // An ack names a message id, which a switch restarted in memory may have given to another message: it is
   // not repeated after the re-login.

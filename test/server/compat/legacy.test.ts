@@ -2,7 +2,7 @@
 // reference: raw HTTP/1.1 over keep-alive sockets, two connections per client logged in with one id.
 import t from 'tap'
 import type { Diagnostics, TraceResponse } from '../../../lib/protocol.js'
-import { traced } from '../core/fixtures.js'
+import { advanceUntil, manualClock, traced } from '../core/fixtures.js'
 import { ok, RawConnection, tcpTarget } from './raw-http.js'
 import { loggedIn, start } from './scenarios.js'
 
@@ -77,7 +77,8 @@ t.test('subscribing to a missing queue is refused in plain text', async (t) => {
 })
 
 t.test('a queue from GET /create goes once its connections have closed and the lease grace has passed', async (t) => {
-  const running = await start(t, { sessionTtl: 200 })
+  const clock = manualClock()
+  const running = await start(t, { sessionTtl: 200, now: clock.now, timers: clock })
   const target = tcpTarget(running)
   const a = await loggedIn(t, target, '400')
   const b = await loggedIn(t, target, '400')
@@ -87,6 +88,6 @@ t.test('a queue from GET /create goes once its connections have closed and the l
   const ended = traced(running.core, 'session_end', (event) => event.client === '400')
   await a.close()
   await b.close()
-  await ended
+  await advanceUntil(clock, 50, ended)
   t.equal(await ok(observer, 'GET', '/list/tmp-'), '[]')
 })

@@ -1,7 +1,7 @@
 // The xapi-project protocol, spoken by a client written from the reference (raw HTTP/1.1, keep-alive).
 import t from 'tap'
 import type { Diagnostics, TraceResponse } from '../../../lib/protocol.js'
-import { traced } from '../core/fixtures.js'
+import { advanceUntil, manualClock, traced } from '../core/fixtures.js'
 import { ok, RawConnection, tcpTarget } from './raw-http.js'
 import { loggedIn, start, xapiRpc } from './scenarios.js'
 
@@ -136,8 +136,9 @@ t.test('trace: message, delivery and ack events, from an inclusive cursor, long-
 })
 
 t.test('transient queues go once the last connection of their session has closed, after the lease grace', async (t) => {
-  // Short leases, but with room for the reconnect below to come back within one.
-  const running = await start(t, { sessionTtl: 300 })
+  // Leases on a clock the test moves: it stands still while the reconnect below comes back.
+  const clock = manualClock()
+  const running = await start(t, { sessionTtl: 300, now: clock.now, timers: clock })
   const target = tcpTarget(running)
   const requests = await loggedIn(t, target, 'caller:7')
   const events = await loggedIn(t, target, 'caller:7')
@@ -149,7 +150,7 @@ t.test('transient queues go once the last connection of their session has closed
   const graceOver = traced(running.core, 'session_end', (event) => event.client === 'witness:1')
   await requests.close()
   await witness.close()
-  await graceOver
+  await advanceUntil(clock, 100, graceOver)
   t.equal(await ok(observer, 'GET', '/list/caller'), '["caller.reply"]', 'one open connection keeps the session')
 
   // Every connection closes, and one comes back within the grace: the reply queue is still there.
@@ -158,12 +159,12 @@ t.test('transient queues go once the last connection of their session has closed
   await events.close()
   const back = await loggedIn(t, target, 'caller:7')
   await witness2.close()
-  await graceOver2
+  await advanceUntil(clock, 100, graceOver2)
   t.equal(await ok(observer, 'GET', '/list/caller'), '["caller.reply"]', 'a brief reconnect loses nothing')
 
   const ended = traced(running.core, 'session_end', (event) => event.client === 'caller:7')
   await back.close()
-  await ended
+  await advanceUntil(clock, 100, ended)
   t.equal(await ok(observer, 'GET', '/list/caller'), '[]', 'gone with the session')
   const listed = await (await fetch(`${running.url}/v1/queues?prefix=caller`)).json() as { queues: unknown[] }
   t.same(listed.queues, [], 'for the JSON API too')

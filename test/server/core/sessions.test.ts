@@ -6,7 +6,7 @@ import {
   SessionNotFoundError,
   ShuttingDownError
 } from '../../../server/core/errors.js'
-import { startCore, traced } from './fixtures.js'
+import { manualClock, startCore, traced } from './fixtures.js'
 
 t.test('login gives a fresh session that enter finds; logout ends it', async (t) => {
   const core = startCore(t)
@@ -85,11 +85,14 @@ t.test('an ended session can neither create temporary queues nor long-poll', asy
 })
 
 t.test('a session expires after its TTL, taking its temporary queues along', async (t) => {
-  const core = startCore(t, { sessionTtl: 100 })
+  const clock = manualClock()
+  const core = startCore(t, { sessionTtl: 100, now: clock.now, timers: clock })
   const s = await core.login('idle')
   const { name } = await core.createTemporaryQueue(s)
   const sent = await core.send(s, name, Buffer.from('x'))
-  const ended = await traced(core, 'session_end', (event) => event.client === 'idle')
+  const ending = traced(core, 'session_end', (event) => event.client === 'idle')
+  clock.advance(125)
+  const ended = await ending
   t.ok(ended)
   t.throws(() => core.enter(s.token), SessionNotFoundError)
   t.same(core.list('', false), [])
@@ -99,7 +102,8 @@ t.test('a session expires after its TTL, taking its temporary queues along', asy
 })
 
 t.test('a held session outlives its TTL; once released it expires', async (t) => {
-  const core = startCore(t, { sessionTtl: 100 })
+  const clock = manualClock()
+  const core = startCore(t, { sessionTtl: 100, now: clock.now, timers: clock })
   const held = await core.login('held')
   const { name } = await core.createTemporaryQueue(held)
   core.enter(held.token)
@@ -107,7 +111,9 @@ t.test('a held session outlives its TTL; once released it expires', async (t) =>
   // sessions oldest first, so an ignored hold would end `held` no later than `control`).
   const control = await core.login('control')
   const cursor = core.trace.lastId
-  await traced(core, 'session_end', (event) => event.client === 'control')
+  const controlEnded = traced(core, 'session_end', (event) => event.client === 'control')
+  clock.advance(1000)
+  await controlEnded
   t.notOk(
     core.trace.since(cursor, 1000).some((event) => event.type === 'session_end' && event.client === 'held'),
     'the held session did not end'
@@ -120,18 +126,22 @@ t.test('a held session outlives its TTL; once released it expires', async (t) =>
 
   const ended = traced(core, 'session_end', (event) => event.client === 'held')
   core.leave(held)
+  clock.advance(125)
   await ended
   t.throws(() => core.enter(held.token), SessionNotFoundError)
   t.same(core.list('', false), [], 'its temporary queue went with it')
 })
 
 t.test('expiry ends the session\'s long-polls', async (t) => {
-  const core = startCore(t, { sessionTtl: 100 })
+  const clock = manualClock()
+  const core = startCore(t, { sessionTtl: 100, now: clock.now, timers: clock })
   const s = await core.login('poller')
   await core.createQueue(s, 'q')
   await core.subscribe(s, 'q')
   // Without a hold (no HTTP request around it) the long-poll does not keep the lease.
-  const result = await core.transfer(s, { after: 0, timeout: 60_000 })
+  const polling = core.transfer(s, { after: 0, timeout: 60_000 })
+  clock.advance(125)
+  const result = await polling
   t.same(result, { messages: [], next: 0 })
   t.throws(() => core.enter(s.token), SessionNotFoundError)
 })

@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { CreateQueueResponse, LoginResponse, SessionInfo, TransferResponse } from '../../../lib/protocol.js'
 import { codeOf, eventually, messageOf, startHttp, waitingOn } from './fixtures.js'
+import { manualClock } from '../core/fixtures.js'
 
 t.test('login answers 201 with a token, the client name and the TTL in seconds', async (t) => {
   const { api } = await startHttp(t, { sessionTtl: 45_000 })
@@ -108,39 +109,37 @@ t.test('logout ends the session at once and takes its temporary queues', async (
 })
 
 t.test('a session without requests expires after its TTL', async (t) => {
-  const { api } = await startHttp(t, { sessionTtl: 200 })
+  const clock = manualClock()
+  const { api } = await startHttp(t, { sessionTtl: 30_000, now: clock.now, timers: clock })
   const reply = await api.call('POST', '/v1/sessions', { json: { client: 'short-lived' } })
   const { token, ttl } = reply.json as LoginResponse
-  t.equal(ttl, 0.2)
-  const tmp = (await api.call('POST', '/v1/queues', { token })).json as CreateQueueResponse
+  t.equal(ttl, 30)
+  const created = await api.call('POST', '/v1/queues', { token })
+  t.equal(created.status, 201, 'the session made a temporary queue')
+  const tmp = created.json as CreateQueueResponse
+  t.equal((await api.call('GET', `/v1/queues/${tmp.name}`)).status, 200)
 
-  await eventually('the session to expire', async () => {
-    const sessions = (await api.diagnostics()).sessions
-    return sessions.some((session) => session.client === 'short-lived') ? undefined : true
-  })
+  clock.advance(30_000)
+  t.ok((await api.diagnostics()).sessions.some((session) => session.client === 'short-lived'), 'alive at one TTL')
+  clock.advance(7_500)
   const after = await api.call('GET', '/v1/session', { token })
-  t.equal(after.status, 401)
+  t.equal(after.status, 401, 'ended by 1.25 TTLs')
   t.equal(codeOf(after), 'session_not_found')
   t.equal(codeOf(await api.call('GET', `/v1/queues/${tmp.name}`)), 'queue_not_found', 'its temporary queue went with it')
 })
 
 t.test('a waiting long-poll keeps its session alive past the TTL', async (t) => {
-  const ttl = 200
-  const { api } = await startHttp(t, { sessionTtl: ttl })
+  const clock = manualClock()
+  const { api } = await startHttp(t, { sessionTtl: 1000, now: clock.now, timers: clock })
   const token = await api.login('poller')
   await api.call('PUT', '/v1/queues/lease', { token })
   await api.call('PUT', '/v1/session/subscriptions/lease', { token })
   const poll = api.call('GET', '/v1/transfer?after=0&timeout=30', { token })
   await waitingOn(api, 'lease', 1)
 
-  // The switch's own clock tells when two TTLs have passed since the long-poll's request began.
-  const session = await eventually('two TTLs of waiting', async () => {
-    const diagnostics = await api.diagnostics()
-    const found = diagnostics.sessions.find((candidate) => candidate.client === 'poller')
-    if (found === undefined) throw new Error('the session of a waiting long-poll expired')
-    return diagnostics.now - found.lastActivity > 2 * ttl ? found : undefined
-  })
-  t.equal(session.inFlight, 1, 'the long-poll holds the lease')
+  clock.advance(10_000)
+  const session = (await api.diagnostics()).sessions.find((candidate) => candidate.client === 'poller')
+  t.match(session, { inFlight: 1 }, 'ten TTLs on, the long-poll holds the lease')
 
   const sender = await api.login('sender')
   t.equal((await api.call('POST', '/v1/queues/lease/messages', { token: sender, body: 'still there?' })).status, 201)

@@ -2,6 +2,7 @@
 import t, { type Test } from 'tap'
 import type { SendResponse, SessionInfo } from '../../../lib/protocol.js'
 import type { ServerConfig } from '../../../server/index.js'
+import { manualClock } from '../core/fixtures.js'
 import { EventStream } from './event-stream.js'
 import { codeOf, eventually, startHttp, type Api, type Harness } from './fixtures.js'
 
@@ -81,10 +82,12 @@ t.test('a reconnect with Last-Event-ID resumes after that id: nothing lost, noth
 })
 
 t.test('heartbeats keep an idle stream talking, and the stream holds the session\'s lease', async (t) => {
-  const { api, token, open } = await setUp(t, { streamHeartbeat: 30, sessionTtl: 150 })
+  // Sessions run on a clock the test moves; heartbeats on real time.
+  const clock = manualClock()
+  const { api, token, open } = await setUp(t, { streamHeartbeat: 30, sessionTtl: 1000, now: clock.now, timers: clock })
   const stream = await open()
-  // Ten heartbeats take at least twice the TTL: the session would have ended without the stream.
-  for (let i = 0; i < 10; i++) t.equal(await stream.next((block) => block !== ': connected'), ': ping')
+  for (let i = 0; i < 3; i++) t.equal(await stream.next((block) => block !== ': connected'), ': ping')
+  clock.advance(10_000) // ten TTLs: the session would have ended without the stream
   const info = await api.call('GET', '/v1/session', { token })
   t.equal(info.status, 200, 'the session lives')
   t.equal((info.json as SessionInfo).inFlight, 2, 'held by the stream (and this request)')

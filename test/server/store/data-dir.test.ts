@@ -1,11 +1,12 @@
 import Sqlite from 'better-sqlite3'
-import { chmodSync, chownSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { startSwitch } from '../../../server/index.js'
 import { DATABASE_FILE, SqliteStore, type DataDirProblem } from '../../../server/store/sqlite.js'
 import { APPLICATION_ID, SCHEMA_VERSION } from '../../../server/store/sqlite-schema.js'
-import { message, picture, SwitchProcess, tempDir } from './fixtures.js'
+import { run } from '../../cli/spawn.js'
+import { message, picture, tempDir } from './fixtures.js'
 
 /** A data directory holding a real switch database with a little in it. */
 async function populated (t: Test): Promise<string> {
@@ -121,35 +122,39 @@ t.test('an older schema is migrated', async (t) => {
 })
 
 /**
- * Root may write anywhere, so as root the switch runs as nobody against a directory owned by root; as anyone
- * else the directory's mode says it all.
+ * `switch serve --data-dir DIR` exits 1 with one line and leaves the directory as it was. Root may write
+ * anywhere, so as root the switch runs without the capabilities that allow that: a directory's mode binds it
+ * as it binds anyone, wherever the checkout lives.
  */
-const asRoot = process.getuid?.() === 0
-const NOBODY = 65534
-
 async function refusedAtStart (t: Test, dir: string): Promise<void> {
   const before = picture(dir)
-  const started = new SwitchProcess(t, dir, asRoot ? { spawn: { uid: NOBODY, gid: NOBODY } } : {})
-  const exit = await started.exited
+  const exit = await run(t, ['serve', '--port', '0', '--data-dir', dir], { boundByPermissions: true })
   t.equal(exit.code, 1, 'the switch does not start')
-  t.match(exit.stderr, /cannot use data directory .*: the switch cannot write there/)
+  t.equal(exit.stdout, '', 'it never says it listens')
+  t.match(exit.stderr, /^switch: cannot use data directory .*: the switch cannot write there[^\n]*\n$/)
   t.same(picture(dir), before, 'the directory is untouched')
 }
 
 t.test('a read-only directory is refused at start', async (t) => {
   const dir = await populated(t)
   chmodSync(dir, 0o555)
-  if (asRoot) chmodSync(join(dir, '..'), 0o755)
-  t.teardown(() => { chmodSync(dir, 0o755) })
+  t.teardown(() => { chmodSync(dir, 0o700) })
   await refusedAtStart(t, dir)
 })
 
 t.test('a read-only database in a writable directory is refused at start', async (t) => {
   const dir = await populated(t)
   chmodSync(join(dir, DATABASE_FILE), 0o444)
-  if (asRoot) {
-    chmodSync(join(dir, '..'), 0o755)
-    chownSync(dir, NOBODY, NOBODY)
-  }
   await refusedAtStart(t, dir)
+})
+
+t.test('the read-only premise holds: the switch could not have written there', async (t) => {
+  // Without this, a refusal for some other reason (or a root that ignores modes) would pass the tests above.
+  const dir = tempDir(t)
+  chmodSync(dir, 0o555)
+  t.teardown(() => { chmodSync(dir, 0o700) })
+  const tried = await run(t, ['serve', '--port', '0', '--data-dir', join(dir, 'inner')], { boundByPermissions: true })
+  t.equal(tried.code, 1)
+  t.match(tried.stderr, /EACCES|permission denied|cannot write|cannot create/i)
+  t.notOk(existsSync(join(dir, 'inner')), 'nothing was created')
 })

@@ -4,6 +4,7 @@
 import t, { type Test } from 'tap'
 import type { CreateQueueResponse, Diagnostics, QueueInfo, SendResponse, SessionInfo, TransferResponse } from '../../../lib/protocol.js'
 import { SqliteStore } from '../../../server/store/sqlite.js'
+import type { Snapshot, Store, StoreRecord } from '../../../server/store/store.js'
 import { codeOf, messageOf, startHttp, waitingOn, type Api, type Reply } from '../http/fixtures.js'
 import { tempDir } from './fixtures.js'
 
@@ -138,4 +139,46 @@ t.test('after failures, a restart finds exactly what was answered as done', asyn
   await disk.stop()
   const again = await start(t, dir)
   t.same(await contents(again.api), before)
+})
+
+/**
+ * A store that fails only the write that carries an ack, as a disk filling up between two commits would: a
+ * reply-and-ack made as two writes (the reply, then the ack) would keep its reply.
+ */
+class AcksFail implements Store {
+  readonly kind = 'sqlite'
+  constructor (private readonly inner: SqliteStore) {}
+
+  load (): Snapshot {
+    return this.inner.load()
+  }
+
+  write (record: StoreRecord): Promise<void> | undefined {
+    if (record.type === 'ack' || (record.type === 'send' && record.ack !== undefined)) {
+      // Reported in a turn of its own, as the store's contract says.
+      return new Promise((resolve, reject) => {
+        setImmediate(() => { reject(Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' })) })
+      })
+    }
+    return this.inner.write(record)
+  }
+
+  async close (): Promise<void> {
+    await this.inner.close()
+  }
+}
+
+t.test('a reply-and-ack is one write: failing only its ack leaves nothing of the reply', async (t) => {
+  const dir = tempDir(t)
+  const { api, running } = await startHttp(t, { store: new AcksFail(new SqliteStore(dir)) })
+  const token = await api.login('c')
+  await api.call('PUT', '/v1/queues/svc', { token })
+  await api.call('PUT', '/v1/queues/replies', { token })
+  const request = (await send(api, token, 'svc', 'ping', '?replyTo=replies')).json as SendResponse
+
+  failed(t, await send(api, token, 'replies', 'pong', `?ack=${request.id}&correlationId=c1`), 'the reply')
+  t.same(await contents(api), { svc: [request.id], replies: [] }, 'no reply in memory, and the request is still there')
+  await running.stop()
+  const again = await startHttp(t, { dataDir: dir })
+  t.same(await contents(again.api), { svc: [request.id], replies: [] }, 'nor on disk')
 })
