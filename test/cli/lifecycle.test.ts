@@ -82,7 +82,7 @@ t.test('failures: one line on stderr, non-zero exit, no stack trace; a usage err
     t.notMatch(stderr, /\n\s+at /, 'no stack trace')
   })
   const stderrOf = (...args: string[]): string | undefined => results[cases.findIndex(([given]) => given.join(' ') === args.join(' '))]?.stderr
-  t.match(stderrOf('list', '--url', closed), /unavailable/)
+  t.match(stderrOf('list', '--socket', closed), /unavailable/)
   t.equal(stderrOf('ack', 'abc'), 'switch: Expected an integer but received: abc (see --help)\n')
   if (existsSync('/proc/self')) {
     t.equal(stderrOf('serve', '--port', '0', '--data-dir', '/proc/nope/switch'),
