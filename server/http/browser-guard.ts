@@ -84,11 +84,10 @@ export function installBrowserGuard (app: FastifyInstance, options: BrowserGuard
     if (header === undefined || socket.remoteAddress === undefined) return true
     const parsed = parseHost(header)
     if (parsed === undefined) return false
-    if (anyPort.has(parsed.name) || withPort.has(`${parsed.name}:${parsed.port}`)) return true
-    // The switch's own names, on the port the connection came in on (a Host without a port means the default).
-    const ownPort = parsed.port === '' || socket.localPort === undefined || parsed.port === String(socket.localPort)
-    const ownName = listening.has(parsed.name) || (socket.localAddress !== undefined && parsed.name === urlName(socket.localAddress))
-    return ownPort && ownName
+    // Rebinding is a foreign *name* for the switch's address: the switch's own names pass on any port, as an SSH
+    // tunnel or a relay in front of it changes the port a client names.
+    if (listening.has(parsed.name) || anyPort.has(parsed.name) || withPort.has(`${parsed.name}:${parsed.port}`)) return true
+    return socket.localAddress !== undefined && parsed.name === urlName(socket.localAddress)
   }
 
   /** The origin a request comes from if a browser sent it for a page of another origin not listed; else undefined. */
