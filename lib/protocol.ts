@@ -42,6 +42,13 @@ export interface LoginResponse {
   ttl: number
 }
 
+/** A stream ticket (POST /v1/stream/tickets): opens the session's event stream once, without the bearer header. */
+export interface StreamTicketResponse {
+  ticket: string
+  /** Milliseconds since the epoch after which the ticket is refused. */
+  expires: number
+}
+
 export interface SessionInfo {
   token: string
   client: string
@@ -327,6 +334,9 @@ export const ERROR_CODES = [
   'invalid_queue_name',
   'session_required', // no `Authorization: Bearer <token>` header
   'session_not_found', // unknown or expired token: log in again
+  'ticket_not_found', // an unknown, used or expired stream ticket (GET /v1/stream?ticket=): ask for a new one
+  'host_not_allowed', // the Host header names none of the switch's names (DNS rebinding): see --allowed-host
+  'origin_not_allowed', // a request from a web page of an origin not listed with --cors-origin
   'queue_not_found',
   'message_not_found',
   'not_found', // no such route
@@ -350,6 +360,9 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   invalid_queue_name: 400,
   session_required: 401,
   session_not_found: 401,
+  ticket_not_found: 401,
+  host_not_allowed: 403,
+  origin_not_allowed: 403,
   queue_not_found: 404,
   message_not_found: 404,
   not_found: 404,

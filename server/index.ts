@@ -8,6 +8,7 @@ import type { HttpLimits } from './http/hardening.js'
 import { SqliteStore } from './store/sqlite.js'
 import type { ObserveHooks } from './http/routes/observe.js'
 import { DEFAULT_SOCKET_MODE, listenOnSocket } from './socket.js'
+import { listensRemotely, RemoteListenError } from './listen-address.js'
 
 export { Switch, DEFAULT_SWITCH_OPTIONS } from './core/switch.js'
 export type { SwitchOptions } from './core/switch.js'
@@ -19,6 +20,8 @@ export { buildApp } from './http/app.js'
 export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/hardening.js'
 export { DEFAULT_LIMITS, type LimitOptions } from './core/limits.js'
 export { DEFAULT_SOCKET_MODE, SocketPathError, SocketInUseError, NotASocketError } from './socket.js'
+export { RemoteListenError } from './listen-address.js'
+export { BrowserOptionError } from './http/browser-guard.js'
 
 export interface ServerConfig extends Partial<SwitchOptions>, Partial<HttpLimits> {
   host?: string
@@ -40,6 +43,17 @@ export interface ServerConfig extends Partial<SwitchOptions>, Partial<HttpLimits
   dataDir?: string
   /** Milliseconds between heartbeat comments on an idle event stream (GET /v1/stream); 15 s by default. */
   streamHeartbeat?: number
+  /** The file of principals and their permissions; without it, anyone who reaches the switch may do anything. */
+  authFile?: string
+  /**
+   * Listen on a non-loopback `host` without an `authFile` (refused with a RemoteListenError otherwise); a
+   * warning is logged.
+   */
+  allowRemoteWithoutAuth?: boolean
+  /** Host names, besides the loopback names and `host`, that requests may name (`NAME` or `NAME:PORT`). */
+  allowedHosts?: string[]
+  /** Origins whose web pages may call the switch (CORS); requests from any other page are refused. */
+  corsOrigins?: string[]
 }
 
 export interface RunningSwitch {
@@ -63,9 +77,13 @@ export async function startSwitch (config: ServerConfig = {}): Promise<RunningSw
   const {
     host = DEFAULT_HOST, port = DEFAULT_PORT, listenTcp = true, socketPath, socketMode = DEFAULT_SOCKET_MODE, logger,
     dataDir, streamHeartbeat, shutdownGrace = DEFAULT_SHUTDOWN_GRACE, headersTimeout, requestTimeout, keepAliveTimeout, maxConnections,
-    maxConnectionsPerAddress, idleConnectionTimeout, maxUnreadBytes, ...switchOptions
+    maxConnectionsPerAddress, idleConnectionTimeout, maxUnreadBytes, authFile, allowRemoteWithoutAuth = false,
+    allowedHosts, corsOrigins, ...switchOptions
   } = config
   if (!listenTcp && socketPath === undefined) throw new TypeError('a switch needs TCP or a socket path to listen on')
+  // Without an auth file the switch trusts whoever reaches it: by default, only this machine may.
+  const remote = listenTcp && authFile === undefined && await listensRemotely(host)
+  if (remote && !allowRemoteWithoutAuth) throw new RemoteListenError(host)
   if (dataDir !== undefined) {
     if (switchOptions.store !== undefined) throw new TypeError('give a store or a data directory, not both')
     switchOptions.store = new SqliteStore(dataDir)
@@ -99,8 +117,10 @@ export async function startSwitch (config: ServerConfig = {}): Promise<RunningSw
     logger,
     plugins: [compatPlugin(core, hooks)],
     streamHeartbeat,
+    browser: { host, allowedHosts, corsOrigins },
     limits: { headersTimeout, requestTimeout, keepAliveTimeout, maxConnections, maxConnectionsPerAddress, idleConnectionTimeout, maxUnreadBytes }
   })
+  if (remote) app.log.warn(`listening on ${host} without an auth file: anyone who can reach it may use the switch`)
   try {
     if (listenTcp) await app.listen({ host, port })
     else await app.ready()

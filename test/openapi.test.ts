@@ -5,7 +5,7 @@ import t from 'tap'
 import Ajv2020Module from 'ajv/dist/2020.js'
 import { parse } from 'yaml'
 import type { RouteOptions } from 'fastify'
-import { ERROR_CODES, type BatchSendResponse, type CreateQueueResponse, type ErrorBody, type SendResponse, type TransferResponse } from '../lib/protocol.js'
+import { ERROR_CODES, type BatchSendResponse, type CreateQueueResponse, type ErrorBody, type SendResponse, type StreamTicketResponse, type TransferResponse } from '../lib/protocol.js'
 import { Switch } from '../server/core/switch.js'
 import { buildApp } from '../server/http/app.js'
 import { statusOf } from '../server/http/errors.js'
@@ -321,6 +321,11 @@ t.test('every answer of a live switch is documented and valid against its schema
   const watcher = await api.login('watcher')
   await api.call('PUT', `/v1/session/subscriptions/${replies.name}`, { token: watcher })
   const stream = api.call('GET', '/v1/stream?after=0', { token: watcher })
+  // The same stream as a browser opens it: with a single-use ticket in place of the bearer header.
+  const { ticket } = (await api.call('POST', '/v1/stream/tickets', { token: server })).json as StreamTicketResponse
+  const ticketed = api.call('GET', `/v1/stream?ticket=${ticket}`)
+  await waitingOn(api, 'org.example.service', 1)
+  await api.call('GET', `/v1/stream?ticket=${ticket}`)
   const bindings = `/v1/queues/${replies.name}/bindings`
   await api.call('POST', '/v1/topics/site%2Frack1%2Ftemp/messages?retain=true', { token: server, body: '21.5', headers: { 'idempotency-key': 'p1' } })
   await api.call('PUT', `${bindings}/site%2F%2B%2Ftemp`, { token: client })
@@ -358,6 +363,7 @@ t.test('every answer of a live switch is documented and valid against its schema
   await api.call('PATCH', '/v1/queues')
   await api.call('POST', '/v1/shutdown')
   await stream
+  await ticketed
 
   t.same(problems, [], 'every answer is documented and valid')
   for (const { method, path, operation } of operations()) {

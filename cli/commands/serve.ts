@@ -69,6 +69,9 @@ export default class Serve extends SwitchCommand {
     'socket-mode': Flags.string({ description: 'permissions of the Unix socket given with --socket (octal)', default: '600', helpValue: 'MODE', helpGroup: 'SWITCH' }),
     tcp: Flags.boolean({ description: 'listen on TCP; --no-tcp with --socket listens on the socket alone', default: true, allowNo: true, helpGroup: 'SWITCH' }),
     heartbeat: seconds({ description: 'an idle event stream (GET /v1/stream) sends a heartbeat comment this often', default: DEFAULT_STREAM_HEARTBEAT / 1000, helpGroup: 'SWITCH' }),
+    'insecure-allow-remote': Flags.boolean({ description: 'listen on a non-loopback --host without an auth file (anyone who reaches it may use the switch)', default: false, helpGroup: 'SWITCH' }),
+    'allowed-host': Flags.string({ description: 'a Host name requests may use besides localhost and --host (a proxy\'s, the machine\'s), NAME or NAME:PORT; repeatable', multiple: true, helpValue: 'NAME', helpGroup: 'SWITCH' }),
+    'cors-origin': Flags.string({ description: 'an origin (https://app.example) whose web pages may call the switch (CORS); repeatable', multiple: true, helpValue: 'ORIGIN', helpGroup: 'SWITCH' }),
     ...limitFlags
   }
 
@@ -103,9 +106,12 @@ export default class Serve extends SwitchCommand {
     socket?: string
     tcp: boolean
     heartbeat: number
+    'insecure-allow-remote': boolean
+    'allowed-host'?: string[]
+    'cors-origin'?: string[]
   } & LimitFlagValues): Promise<void> {
     // Loaded here so that the client commands do not pay for loading the server.
-    const { startSwitch } = await import('../../server/index.js')
+    const { startSwitch, RemoteListenError, BrowserOptionError } = await import('../../server/index.js')
     const level = flags['log-level']
     const signal = stopSignal()
     if (!/^[0-7]{3,4}$/.test(flags['socket-mode'])) throw new UsageError(`--socket-mode must be octal like 600 or 0660, not ${flags['socket-mode']}`)
@@ -121,12 +127,16 @@ export default class Serve extends SwitchCommand {
         ...limitOptions(flags),
         listenTcp: flags.tcp,
         streamHeartbeat: flags.heartbeat * 1000,
+        allowRemoteWithoutAuth: flags['insecure-allow-remote'],
+        allowedHosts: flags['allowed-host'] ?? [],
+        corsOrigins: flags['cors-origin'] ?? [],
         ...(flags.socket === undefined ? {} : { socketPath: flags.socket, socketMode: Number.parseInt(flags['socket-mode'], 8) }),
         ...(flags['data-dir'] === undefined ? {} : { dataDir: flags['data-dir'] }),
         // stdout carries only the "listening" line that scripts wait for.
         logger: level === 'silent' ? false : { level, stream: process.stderr }
       })
     } catch (error) {
+      if (error instanceof RemoteListenError || error instanceof BrowserOptionError) throw new UsageError(error.message)
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EADDRINUSE') throw new Error(`cannot listen on ${flags.host}:${flags.port}: address already in use`)
       if (code === 'EADDRNOTAVAIL') throw new Error(`cannot listen on ${flags.host}:${flags.port}: address not available`)

@@ -1,12 +1,14 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { API_PREFIX, QUEUE_NAME_MAX_LENGTH } from '../../lib/protocol.js'
 import type { Switch } from '../core/switch.js'
+import { installBrowserGuard, type BrowserGuardOptions } from './browser-guard.js'
 import { answerFrameworkError, installErrorHandling } from './errors.js'
 import { shareConnections } from './fair-connections.js'
 import { refuseInfiniteNumbers } from './finite.js'
 import { hardenServer, httpLimits, serverOptions, type HttpLimits } from './hardening.js'
 import { installSessionAuth } from './session-auth.js'
 import { limitSlowReaders } from './slow-readers.js'
+import { StreamTickets } from './stream-tickets.js'
 import { batchRoutes } from './routes/batch.js'
 import { messageRoutes } from './routes/messages.js'
 import { observeRoutes, type ObserveHooks } from './routes/observe.js'
@@ -23,6 +25,8 @@ export interface AppOptions {
   limits?: Partial<HttpLimits>
   /** Milliseconds between heartbeat comments on an idle event stream (GET /v1/stream); 15 s by default. */
   streamHeartbeat?: number
+  /** The Host names, and the origins of web pages, the switch answers (DNS rebinding, cross-site requests, CORS). */
+  browser?: BrowserGuardOptions
 }
 
 /** The HTTP face of a switch: thin routes over the core, all under /v1, one error shape. */
@@ -51,9 +55,12 @@ export function buildApp (core: Switch, hooks: ObserveHooks, options: AppOptions
     done()
   })
   installErrorHandling(app)
+  // First of all: a request from a foreign page or name gets no further, on every route.
+  installBrowserGuard(app, options.browser)
   // Before the session check, as validation comes before it.
   refuseInfiniteNumbers(app)
-  installSessionAuth(app, core)
+  const tickets = new StreamTickets({ now: core.options.now })
+  installSessionAuth(app, core, tickets)
   // A connection kept alive past the shutdown would hold the close for the whole keep-alive timeout.
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (core.shuttingDown) reply.header('connection', 'close')
@@ -68,7 +75,7 @@ export function buildApp (core: Switch, hooks: ObserveHooks, options: AppOptions
     batchRoutes(api, core)
     observeRoutes(api, core, hooks, { ...connections, limits })
     topicRoutes(api, core)
-    streamRoutes(api, core, { heartbeat: options.streamHeartbeat ?? DEFAULT_STREAM_HEARTBEAT })
+    streamRoutes(api, core, { heartbeat: options.streamHeartbeat ?? DEFAULT_STREAM_HEARTBEAT, tickets })
   }, { prefix: API_PREFIX })
   for (const plugin of options.plugins ?? []) app.register(plugin)
   return app

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import type { Session } from '../core/session.js'
 import type { Switch } from '../core/switch.js'
 import { SwitchError } from '../core/errors.js'
+import type { StreamTickets } from './stream-tickets.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -10,6 +11,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route acts for a session: it needs `Authorization: Bearer <token>`. */
     session?: boolean
+    /** The session may instead be given as a stream ticket, `?ticket=` (for EventSource, which sends no header). */
+    ticket?: boolean
   }
 }
 
@@ -22,23 +25,27 @@ export function sessionOf (request: FastifyRequest): Session {
   return session
 }
 
+/** The session token of a request: its bearer token, else (where the route takes one) what its ticket stands for. */
+function tokenOf (request: FastifyRequest, tickets: StreamTickets): string {
+  const header = request.headers.authorization
+  const match = header === undefined ? null : BEARER.exec(header)
+  if (match !== null) return match[1]
+  const ticket = (request.query as { ticket?: unknown }).ticket
+  if (request.routeOptions.config.ticket === true && typeof ticket === 'string') return tickets.redeem(ticket)
+  throw new SwitchError('session_required', 'this request needs a session: send "Authorization: Bearer <token>" (log in with POST /v1/sessions)')
+}
+
 /**
- * Resolves the bearer token of session routes and holds the session's lease for as long as the request is in
- * flight (a long-poll keeps its session alive), releasing it when the response closes, however it ends.
+ * Resolves the bearer token (or stream ticket) of session routes and holds the session's lease for as long as
+ * the request is in flight (a long-poll keeps its session alive), releasing it when the response closes, however it ends.
  */
-export function installSessionAuth (app: FastifyInstance, core: Switch): void {
+export function installSessionAuth (app: FastifyInstance, core: Switch, tickets: StreamTickets): void {
   app.decorateRequest('switchSession', undefined)
   app.addHook('preHandler', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
     if (request.routeOptions.config.session !== true) { done(); return }
-    const header = request.headers.authorization
-    const match = header === undefined ? null : BEARER.exec(header)
-    if (match === null) {
-      done(new SwitchError('session_required', 'this request needs a session: send "Authorization: Bearer <token>" (log in with POST /v1/sessions)'))
-      return
-    }
     let session: Session
     try {
-      session = core.enter(match[1])
+      session = core.enter(tokenOf(request, tickets))
     } catch (error) {
       done(error as Error)
       return

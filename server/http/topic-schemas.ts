@@ -64,6 +64,20 @@ const cursor = transferSchema.querystring.properties.after
 
 /** The 200 answer is `text/event-stream`, written by the route itself: no response schema. */
 export const streamSchema = {
-  querystring: { type: 'object', additionalProperties: false, properties: { after: cursor } },
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { after: cursor, ticket: { type: 'string', minLength: 1, maxLength: 64 } }
+  },
   headers: { type: 'object', properties: { 'last-event-id': cursor } }
+} as const
+
+export const streamTicketSchema = {
+  response: {
+    201: {
+      type: 'object',
+      required: ['ticket', 'expires'],
+      properties: { ticket: { type: 'string' }, expires: { type: 'integer' } }
+    }
+  }
 } as const

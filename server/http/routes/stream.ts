@@ -1,11 +1,13 @@
 import type { FastifyInstance } from 'fastify'
 import type { ServerResponse } from 'node:http'
+import type { StreamTicketResponse } from '../../../lib/protocol.js'
 import { SwitchError } from '../../core/errors.js'
 import type { StoredMessage } from '../../core/queue.js'
 import type { Switch } from '../../core/switch.js'
 import { abortedWith } from '../aborted.js'
 import { sessionOf } from '../session-auth.js'
-import { streamSchema } from '../topic-schemas.js'
+import type { StreamTickets } from '../stream-tickets.js'
+import { streamSchema, streamTicketSchema } from '../topic-schemas.js'
 import { toWireMessage, wireSize } from '../wire.js'
 
 /** Milliseconds of silence after which the stream sends a comment, before a proxy would call it dead. */
@@ -16,6 +18,8 @@ const MIN_HEARTBEAT = 10
 export interface StreamOptions {
   /** Milliseconds between heartbeat comments on an idle stream. */
   heartbeat: number
+  /** What `?ticket=` is checked against. */
+  tickets: StreamTickets
 }
 
 /** One message as a Server-Sent Event: its id is the message id, so a reconnect resumes after it. */
@@ -57,7 +61,7 @@ export function streamRoutes (app: FastifyInstance, core: Switch, options: Strea
   app.get<{ Querystring: { after?: number }, Headers: { 'last-event-id'?: number } }>(
     '/stream',
     // A HEAD would be a stream without a body that never ends: it is answered 405 instead.
-    { schema: streamSchema, config: { session: true }, exposeHeadRoute: false },
+    { schema: streamSchema, config: { session: true, ticket: true }, exposeHeadRoute: false },
     async (request, reply) => {
       const session = sessionOf(request)
       // A browser reconnecting sends the last id it saw, with the URL it first opened (which may hold `after`).
@@ -96,4 +100,10 @@ export function streamRoutes (app: FastifyInstance, core: Switch, options: Strea
       }
     }
   )
+
+  // A browser's EventSource sends no Authorization header: it opens the stream with one of these instead.
+  app.post('/stream/tickets', { schema: streamTicketSchema, config: { session: true } }, async (request, reply) => {
+    const body: StreamTicketResponse = options.tickets.issue(sessionOf(request).token)
+    return reply.code(201).send(body)
+  })
 }

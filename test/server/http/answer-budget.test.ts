@@ -230,9 +230,9 @@ t.test('64 connections that never read, 200 MiB queued: the switch stays up and 
       return trace.events.filter((event) => event.type === 'deliver').length
     }
     const before = await delivered()
-    for (let i = 0; i < 32; i++) sockets.push(await neverReads(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'))
+    for (let i = 0; i < 32; i++) sockets.push(await neverReads(port, 'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'))
     for (let i = 0; i < 32; i++) {
-      sockets.push(await neverReads(port, `GET /v1/transfer?after=0 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${api.token}\r\n\r\n`))
+      sockets.push(await neverReads(port, `GET /v1/transfer?after=0 HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${api.token}\r\n\r\n`))
     }
     // Each transfer answered is traced: once all 32 are, every answer has been built (GET / was asked first).
     await eventually('32 transfers answered', async () => await delivered() >= before + 32 ? true : undefined, 30_000)

@@ -21,7 +21,7 @@ t.test('clients that vanish mid long-poll release their waiters and their lease'
   await api.call('PUT', '/v1/session/subscriptions/q', { token })
   const sockets = await Promise.all(Array.from({ length: 40 }, async () => {
     const socket = await openSocket(api.url)
-    socket.write(`GET /v1/transfer?timeout=60 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n\r\n`)
+    socket.write(`GET /v1/transfer?timeout=60 HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\n\r\n`)
     return socket
   }))
   await waitingOn(api, 'q', 40)
@@ -40,12 +40,12 @@ t.test('a client that vanishes mid-send enqueues nothing; one that vanishes befo
   const token = await api.login('sender')
   await api.call('PUT', '/v1/queues/q', { token })
   const half = await openSocket(api.url)
-  half.write(`POST /v1/queues/q/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Length: 100\r\n\r\nhalf of it`)
+  half.write(`POST /v1/queues/q/messages HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Length: 100\r\n\r\nhalf of it`)
   half.destroy()
 
   // A whole send whose answer nobody reads: it may be made, and a retry with the same key does not repeat it.
   const whole = await openSocket(api.url)
-  whole.end(`POST /v1/queues/q/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nIdempotency-Key: once\r\nContent-Length: 5\r\n\r\nwhole`)
+  whole.end(`POST /v1/queues/q/messages HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nIdempotency-Key: once\r\nContent-Length: 5\r\n\r\nwhole`)
   whole.destroy()
   const retry = await api.call('POST', '/v1/queues/q/messages', { token, body: 'whole', headers: { 'idempotency-key': 'once' } })
   t.equal(retry.status, 201)
@@ -103,7 +103,7 @@ function load (url: string, token: string, senders: number, pollers: number): { 
     }
     return false
   }
-  const headers = `Host: x\r\nAuthorization: Bearer ${token}\r\nConnection: close`
+  const headers = `Host: localhost\r\nAuthorization: Bearer ${token}\r\nConnection: close`
   const sender = async (n: number): Promise<void> => {
     for (let i = 0; ; i++) {
       const body = `sender ${n} message ${i}`

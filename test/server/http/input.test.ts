@@ -130,12 +130,12 @@ t.test('requests Node cannot take in are answered in the error shape, and the sw
     ['a huge header line count', head('GET', '/v1/health', Object.fromEntries(Array.from({ length: 4000 }, (_, i) => [`X-${i}`, 'v']))), 431, 'headers_too_large'],
     ['not HTTP at all', 'HELLO SWITCH\r\n\r\n', 400, 'invalid_request'],
     ['an unknown method', head('BREW', '/v1/health'), 400, 'invalid_request'],
-    ['raw bytes in the path', Buffer.concat([Buffer.from('PUT /v1/queues/'), Buffer.from([0xff, 0xfe]), Buffer.from(` HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n\r\n`)]), 400, 'invalid_request'],
-    ['a control character in a header', 'GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0001b\r\n\r\n', 400, 'invalid_request'],
-    ['a bad Content-Length', 'POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n', 400, 'invalid_request'],
-    ['two Content-Lengths', 'POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n{}', 400, 'invalid_request'],
-    ['a bad chunk', 'POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 400, 'invalid_request'],
-    ['an HTTP version from the future', 'GET /v1/health HTTP/9.9\r\nHost: x\r\n\r\n', 400, 'invalid_request']
+    ['raw bytes in the path', Buffer.concat([Buffer.from('PUT /v1/queues/'), Buffer.from([0xff, 0xfe]), Buffer.from(` HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\n\r\n`)]), 400, 'invalid_request'],
+    ['a control character in a header', 'GET /v1/health HTTP/1.1\r\nHost: localhost\r\nX-Bad: a\u0001b\r\n\r\n', 400, 'invalid_request'],
+    ['a bad Content-Length', 'POST /v1/sessions HTTP/1.1\r\nHost: localhost\r\nContent-Length: ten\r\n\r\n', 400, 'invalid_request'],
+    ['two Content-Lengths', 'POST /v1/sessions HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n{}', 400, 'invalid_request'],
+    ['a bad chunk', 'POST /v1/sessions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 400, 'invalid_request'],
+    ['an HTTP version from the future', 'GET /v1/health HTTP/9.9\r\nHost: localhost\r\n\r\n', 400, 'invalid_request']
   ]
   for (const [what, request, status, code] of cases) {
     const reply = await rawRequest(api.url, request)

@@ -11,7 +11,7 @@ t.test('a client that sends nothing, or its headers slowly, gets a 408 and is di
   const { api } = await startHttp(t, TIMEOUTS)
   const silent = await openSocket(api.url)
   const slow = await openSocket(api.url)
-  slow.write('GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Trickle: ')
+  slow.write('GET /v1/health HTTP/1.1\r\nHost: localhost\r\nX-Trickle: ')
   const answers = [readAll(silent), readAll(slow)]
   t.equal((await api.call('GET', '/v1/health')).status, 200, 'others are served meanwhile')
   for (const [what, answer] of [['silent', answers[0]], ['slow headers', answers[1]]] as const) {
@@ -28,7 +28,7 @@ t.test('a body that never completes is cut off, and nothing of it is enqueued', 
   const token = await api.login('stuck')
   await api.call('PUT', '/v1/queues/q', { token })
   const socket = await openSocket(api.url)
-  socket.write(`POST /v1/queues/q/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Length: 1000\r\n\r\nhalf a bo`)
+  socket.write(`POST /v1/queues/q/messages HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Length: 1000\r\n\r\nhalf a bo`)
   const { data, closed } = await readAll(socket)
   const reply = parseReply(data, closed)
   t.equal(reply.status, 408)
@@ -44,7 +44,7 @@ t.test('a long-poll outlives the request timeout: only the receiving of a reques
   await api.call('PUT', '/v1/queues/q', { token })
   await api.call('PUT', '/v1/session/subscriptions/q', { token })
   // Three times the request timeout, on a raw connection: nothing between the switch and us could retry it.
-  const reply = await rawRequest(api.url, `GET /v1/transfer?timeout=1.2 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`)
+  const reply = await rawRequest(api.url, `GET /v1/transfer?timeout=1.2 HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`)
   t.equal(reply.status, 200)
   t.same(reply.json, { messages: [], next: 0 }, 'it ended at its own timeout, empty')
 })
@@ -66,7 +66,7 @@ t.test('idle long-polls all end cleanly at their timeout and leave nothing waiti
 t.test('an idle keep-alive connection is closed after the keep-alive timeout', async (t) => {
   const { api } = await startHttp(t, { keepAliveTimeout: 50 })
   const socket = await openSocket(api.url)
-  socket.write('GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n')
+  socket.write('GET /v1/health HTTP/1.1\r\nHost: localhost\r\n\r\n')
   const { data, closed } = await readAll(socket)
   t.equal(parseReply(data, closed).status, 200, 'answered, and kept open for more')
   t.ok(closed, 'then closed by the switch')
@@ -79,11 +79,11 @@ t.test('connections beyond maxConnections are refused; the rest are served, and 
   })
   const held = [await openSocket(api.url), await openSocket(api.url), await openSocket(api.url)]
   await eventually('three connections', async () => (await connections()) === 3 ? true : undefined)
-  const refused = await rawRequest(api.url, 'GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+  const refused = await rawRequest(api.url, 'GET /v1/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')
   t.equal(refused.status, 0, 'no answer')
   t.ok(refused.closed, 'closed at once')
 
-  held[0].write('GET /v1/diagnostics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+  held[0].write('GET /v1/diagnostics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')
   const { data, closed } = await readAll(held[0])
   t.match(parseReply(data, closed).json, { limits: { connections: { limit: 3, used: 3 } } }, 'diagnostics shows the cap and its use')
   await eventually('room for one more', async () => (await connections()) < 3 ? true : undefined)
@@ -95,7 +95,7 @@ t.test('the switch serves others while many connections stall', async (t) => {
   const { api } = await startHttp(t, TIMEOUTS)
   const stalled = await Promise.all(Array.from({ length: 50 }, async () => {
     const socket = await openSocket(api.url)
-    socket.write('POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{')
+    socket.write('POST /v1/sessions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{')
     return { answer: readAll(socket) }
   }))
   const token = await api.login('unhindered')

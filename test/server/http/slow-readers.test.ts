@@ -62,7 +62,7 @@ async function stalledReader (t: Teardown, sw: Switch, max: number): Promise<Soc
   socket.on('error', () => {})
   t.teardown(() => { socket.destroy() })
   await once(socket, 'connect')
-  socket.write(`GET /v1/transfer?after=0&max=${max} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${sw.token}\r\nConnection: close\r\n\r\n`)
+  socket.write(`GET /v1/transfer?after=0&max=${max} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${sw.token}\r\nConnection: close\r\n\r\n`)
   return socket
 }
 
