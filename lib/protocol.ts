@@ -31,8 +31,12 @@ export function queueNameProblem (name: string): string | undefined {
 
 export type QueueKind = 'persistent' | 'temporary'
 
+/** A login: with an auth file, a principal's name and secret, or an API key. */
 export interface LoginRequest {
   client: string
+  principal?: string
+  secret?: string
+  apiKey?: string
 }
 
 export interface LoginResponse {
@@ -217,6 +221,8 @@ export interface DiagnosticsQueue {
 
 export interface DiagnosticsSession {
   client: string
+  /** The principal it logged in as (`anonymous` on a switch without an auth file). */
+  principal: string
   /** The first characters of the token: enough to tell sessions apart, not enough to use one. */
   tokenPrefix: string
   subscriptions: string[]
@@ -327,6 +333,9 @@ export const ERROR_CODES = [
   'invalid_queue_name',
   'session_required', // no `Authorization: Bearer <token>` header
   'session_not_found', // unknown or expired token: log in again
+  'unauthorized', // a login without valid credentials, or a session whose principal is gone
+  'forbidden', // authenticated, but the principal may not do this
+  'too_many_logins', // too many failed logins from this address: wait Retry-After seconds
   'queue_not_found',
   'message_not_found',
   'not_found', // no such route
@@ -350,6 +359,9 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   invalid_queue_name: 400,
   session_required: 401,
   session_not_found: 401,
+  unauthorized: 401,
+  forbidden: 403,
+  too_many_logins: 429,
   queue_not_found: 404,
   message_not_found: 404,
   not_found: 404,

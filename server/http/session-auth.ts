@@ -2,13 +2,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import type { Session } from '../core/session.js'
 import type { Switch } from '../core/switch.js'
 import { SwitchError } from '../core/errors.js'
+import type { AccessPolicy } from '../auth/access.js'
+import { needsSession } from '../auth/hook.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
     switchSession: Session | undefined
   }
   interface FastifyContextConfig {
-    /** The route acts for a session: it needs `Authorization: Bearer <token>`. */
+    /** The route acts for a session: it needs `Authorization: Bearer <token>` (with an auth file, every checked route does). */
     session?: boolean
   }
 }
@@ -26,10 +28,11 @@ export function sessionOf (request: FastifyRequest): Session {
  * Resolves the bearer token of session routes and holds the session's lease for as long as the request is in
  * flight (a long-poll keeps its session alive), releasing it when the response closes, however it ends.
  */
-export function installSessionAuth (app: FastifyInstance, core: Switch): void {
+export function installSessionAuth (app: FastifyInstance, core: Switch, policy: AccessPolicy): void {
   app.decorateRequest('switchSession', undefined)
   app.addHook('preHandler', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
-    if (request.routeOptions.config.session !== true) { done(); return }
+    const { config } = request.routeOptions
+    if (config.session !== true && !needsSession(config.access, policy)) { done(); return }
     const header = request.headers.authorization
     const match = header === undefined ? null : BEARER.exec(header)
     if (match === null) {

@@ -5,6 +5,7 @@ import type { StoredMessage } from '../../core/queue.js'
 import type { Switch } from '../../core/switch.js'
 import { abortedWith } from '../aborted.js'
 import { sessionOf } from '../session-auth.js'
+import { receiveSubscribed } from './messages.js'
 import { streamSchema } from '../topic-schemas.js'
 import { toWireMessage, wireSize } from '../wire.js'
 
@@ -57,7 +58,7 @@ export function streamRoutes (app: FastifyInstance, core: Switch, options: Strea
   app.get<{ Querystring: { after?: number }, Headers: { 'last-event-id'?: number } }>(
     '/stream',
     // A HEAD would be a stream without a body that never ends: it is answered 405 instead.
-    { schema: streamSchema, config: { session: true }, exposeHeadRoute: false },
+    { schema: streamSchema, config: { session: true, access: receiveSubscribed }, exposeHeadRoute: false },
     async (request, reply) => {
       const session = sessionOf(request)
       // A browser reconnecting sends the last id it saw, with the URL it first opened (which may hold `after`).
