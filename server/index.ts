@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import { createServer, type AddressInfo, type Server } from 'node:net'
+import { Principals } from './auth/principals.js'
 import { compatPlugin } from './compat/index.js'
 import { Switch, type SwitchOptions } from './core/switch.js'
 import { buildApp } from './http/app.js'
@@ -17,6 +18,7 @@ export { buildApp } from './http/app.js'
 export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/hardening.js'
 export { DEFAULT_LIMITS, type LimitOptions } from './core/limits.js'
 export { DEFAULT_SOCKET_MODE, SocketPathError, SocketInUseError, NotASocketError } from './socket.js'
+export { AuthFileError } from './auth/principals.js'
 
 export interface ServerConfig extends Partial<SwitchOptions>, Partial<HttpLimits> {
   host?: string
@@ -38,6 +40,11 @@ export interface ServerConfig extends Partial<SwitchOptions>, Partial<HttpLimits
   dataDir?: string
   /** Milliseconds between heartbeat comments on an idle event stream (GET /v1/stream); 15 s by default. */
   streamHeartbeat?: number
+  /**
+   * Principals, their credentials and permissions (YAML or JSON; see the README): logins need credentials and
+   * every request is checked. A file with a problem fails the start with an AuthFileError naming it.
+   */
+  authFile?: string
 }
 
 export interface RunningSwitch {
@@ -51,6 +58,11 @@ export interface RunningSwitch {
   stop: () => Promise<void>
   /** Resolves once the switch has stopped, however the stop was asked for (API, signal, `stop`). */
   stopped: Promise<void>
+  /**
+   * Reads the auth file again (SIGHUP): sessions stay, and the new permissions apply to their next request. A
+   * file with a problem is refused (AuthFileError) and the old principals stay. Nothing to do without one.
+   */
+  reload: () => Promise<void>
 }
 
 export const DEFAULT_HOST = '127.0.0.1'
@@ -61,9 +73,11 @@ export async function startSwitch (config: ServerConfig = {}): Promise<RunningSw
   const {
     host = DEFAULT_HOST, port = DEFAULT_PORT, listenTcp = true, socketPath, socketMode = DEFAULT_SOCKET_MODE, logger,
     dataDir, streamHeartbeat, shutdownGrace = DEFAULT_SHUTDOWN_GRACE, headersTimeout, requestTimeout, keepAliveTimeout, maxConnections,
-    maxConnectionsPerAddress, idleConnectionTimeout, maxUnreadBytes, ...switchOptions
+    maxConnectionsPerAddress, idleConnectionTimeout, maxUnreadBytes, authFile, ...switchOptions
   } = config
   if (!listenTcp && socketPath === undefined) throw new TypeError('a switch needs TCP or a socket path to listen on')
+  // Read before anything starts: a bad file is the operator's to fix, with nothing to clean up.
+  const principals = authFile === undefined ? undefined : await Principals.load(authFile)
   if (dataDir !== undefined) {
     if (switchOptions.store !== undefined) throw new TypeError('give a store or a data directory, not both')
     switchOptions.store = new SqliteStore(dataDir)
@@ -96,6 +110,7 @@ export async function startSwitch (config: ServerConfig = {}): Promise<RunningSw
     logger,
     plugins: [compatPlugin(core, hooks)],
     streamHeartbeat,
+    principals,
     limits: { headersTimeout, requestTimeout, keepAliveTimeout, maxConnections, maxConnectionsPerAddress, idleConnectionTimeout, maxUnreadBytes }
   })
   try {
@@ -111,7 +126,8 @@ export async function startSwitch (config: ServerConfig = {}): Promise<RunningSw
     await core.close()
     throw error
   }
-  const running: RunningSwitch = { core, app, url: 'http://localhost', stop, stopped }
+  const reload = async (): Promise<void> => { await principals?.reload() }
+  const running: RunningSwitch = { core, app, url: 'http://localhost', stop, stopped, reload }
   if (socketPath !== undefined) running.socketPath = socketPath
   if (listenTcp) {
     const address = app.server.address() as AddressInfo

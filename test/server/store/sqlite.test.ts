@@ -59,7 +59,7 @@ t.test('every kind of record comes back, also after reopening', async (t) => {
   const sorted = (snapshot: Snapshot): Snapshot => ({ ...snapshot, queues: [...snapshot.queues].sort((a, b) => a.name.localeCompare(b.name)) })
   t.same(sorted(store.load()), sorted(expected))
   await store.write({ type: 'session', token: 'tok-b', client: 'bob', principal: 'ops' })
-  t.same(store.load().sessions[1], { token: 'tok-b', client: 'bob', subscriptions: [] }, 'a session with the same token starts afresh')
+  t.same(store.load().sessions[1], { token: 'tok-b', client: 'bob', principal: 'ops', subscriptions: [] }, 'a session with the same token starts afresh, with its principal')
   await store.write({ type: 'session_end', token: 'tok-b' })
   await store.close()
   t.same(sorted(open(t, dir).load()), sorted(expected), 'the same after closing and opening again')
@@ -107,7 +107,7 @@ t.test('closing commits what was written; writing after closing fails', async (t
   await pending
   await t.rejects(store.write({ type: 'ack', id: 1 }), { code: 'store_closed' })
   await store.close()
-  t.same(open(t, dir).load().sessions, [{ token: 'tok', client: 'c', subscriptions: [] }])
+  t.same(open(t, dir).load().sessions, [{ token: 'tok', client: 'c', principal: 'anonymous', subscriptions: [] }])
 })
 
 t.test('the last id survives the messages it numbered', async (t) => {
