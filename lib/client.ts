@@ -1,7 +1,7 @@
 import { nanoid } from 'nanoid'
 import { basename } from 'node:path'
 import { Batches } from './batches.js'
-import { Connection, encodeName } from './connection.js'
+import { Connection, encodeName, type Credentials } from './connection.js'
 import { ClientClosedError } from './errors.js'
 import * as operations from './operations.js'
 import type { RequestOptions, SendOptions, TransferOptions } from './operations.js'
@@ -39,6 +39,12 @@ export interface SwitchClientOptions {
    * retried: once per outage, not per attempt) and when it is reached again. For showing what is happening.
    */
   onReachability?: (change: Reachability) => void
+  /** With `secret`: the principal to log in as, on a switch with an auth file. */
+  principal?: string
+  /** The principal's secret. Default: $SWITCH_SECRET. */
+  secret?: string
+  /** An API key, instead of principal and secret. Default: $SWITCH_API_KEY. */
+  apiKey?: string
   /** Pool size. Every long-poll (transfer, trace, rpc and serve loops) holds a connection. Default 64. */
   connections?: number
 }
@@ -56,6 +62,17 @@ export interface PublishOptions extends RequestOptions {
   retain?: boolean
   /** Publishes with the same key to the same topic deliver once; by default a fresh key per call. */
   idempotencyKey?: string
+}
+
+/** The credentials a login presents (every re-login too): given ones, else the environment's. */
+function credentialsOf (options: SwitchClientOptions): Credentials {
+  const apiKey = options.apiKey ?? (options.secret === undefined ? process.env.SWITCH_API_KEY : undefined)
+  const secret = options.secret ?? (apiKey === undefined ? process.env.SWITCH_SECRET : undefined)
+  const credentials: Credentials = {}
+  if (options.principal !== undefined) credentials.principal = options.principal
+  if (secret !== undefined && secret !== '') credentials.secret = secret
+  if (apiKey !== undefined && apiKey !== '') credentials.apiKey = apiKey
+  return credentials
 }
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080'
@@ -87,7 +104,7 @@ export class SwitchClient {
       retryFor: options.retryFor ?? DEFAULT_RETRY_FOR,
       onReachability: options.onReachability
     })
-    this.connection = new Connection(this.transport, this.client)
+    this.connection = new Connection(this.transport, this.client, credentialsOf(options))
     this.batches = new Batches(this.connection)
     this.rpcEngine = new RpcEngine(this.connection, this.batches)
   }
