@@ -175,12 +175,12 @@ export class SwitchClient {
   async list (options: ListOptions = {}): Promise<QueueInfo[]> {
     const { prefix, alive, ...rest } = options
     const query = { prefix, alive: alive === true ? true : undefined }
-    const { queues } = await this.open.transport.request<ListResponse>({ method: 'GET', path: '/queues', query, ...rest })
+    const { queues } = await this.open.anyone<ListResponse>({ method: 'GET', path: '/queues', query, ...rest })
     return queues
   }
 
   async queue (name: string, options: RequestOptions = {}): Promise<QueueInfo> {
-    return await this.open.transport.request<QueueInfo>({ method: 'GET', path: `/queues/${encodeName(name)}`, ...options })
+    return await this.open.anyone<QueueInfo>({ method: 'GET', path: `/queues/${encodeName(name)}`, ...options })
   }
 
   // Messages
@@ -256,7 +256,7 @@ export class SwitchClient {
   /** A queue's topic filters, sorted. */
   async bindings (queue: string, options: RequestOptions = {}): Promise<string[]> {
     const path = `/queues/${encodeName(queue)}/bindings`
-    return (await this.open.transport.request<BindingsResponse>({ method: 'GET', path, ...options })).filters
+    return (await this.open.anyone<BindingsResponse>({ method: 'GET', path, ...options })).filters
   }
 
   /**
@@ -271,13 +271,13 @@ export class SwitchClient {
   // Observation
 
   async diagnostics (options: RequestOptions = {}): Promise<Diagnostics> {
-    return await this.open.transport.request<Diagnostics>({ method: 'GET', path: '/diagnostics', ...options })
+    return await this.open.anyone<Diagnostics>({ method: 'GET', path: '/diagnostics', ...options })
   }
 
   /** Long-polls the switch's trace of recent events with ids above `after`. */
   async trace (options: TraceOptions = {}): Promise<TraceResponse> {
     const { after, timeout, max, ...rest } = options
-    return await this.open.transport.request<TraceResponse>({
+    return await this.open.anyone<TraceResponse>({
       method: 'GET', path: '/trace', query: { after, timeout, max }, poll: timeout, ...rest
     })
   }
@@ -288,7 +288,7 @@ export class SwitchClient {
 
   /** Asks the switch to shut down gracefully. */
   async shutdown (options: RequestOptions = {}): Promise<void> {
-    await this.open.transport.request<unknown>({ method: 'POST', path: '/shutdown', ...options })
+    await this.open.anyone<unknown>({ method: 'POST', path: '/shutdown', ...options })
   }
 
   // Patterns

@@ -69,6 +69,15 @@ export class Connection {
     return this.current
   }
 
+  /**
+   * A request that needs no session on a switch without an auth file (list, diagnostics, shutdown): sent without
+   * one, unless the client has credentials, which a switch with an auth file wants for everything.
+   */
+  async anyone<T> (request: SessionRequest): Promise<T> {
+    if (Object.keys(this.credentials).length === 0) return await this.transport.request<T>(request)
+    return await this.request<T>(request)
+  }
+
   async request<T> (request: SessionRequest): Promise<T> {
     return await this.inSession(request, async (http) => await this.transport.request<T>(http))
   }

@@ -60,9 +60,10 @@ export interface RunningSwitch {
   stopped: Promise<void>
   /**
    * Reads the auth file again (SIGHUP): sessions stay, and the new permissions apply to their next request. A
-   * file with a problem is refused (AuthFileError) and the old principals stay. Nothing to do without one.
+   * file with a problem is refused (AuthFileError) and the old principals stay. Resolves with how many
+   * principals it holds now (0 without an auth file, where it does nothing).
    */
-  reload: () => Promise<void>
+  reload: () => Promise<number>
 }
 
 export const DEFAULT_HOST = '127.0.0.1'
@@ -126,7 +127,10 @@ export async function startSwitch (config: ServerConfig = {}): Promise<RunningSw
     await core.close()
     throw error
   }
-  const reload = async (): Promise<void> => { await principals?.reload() }
+  const reload = async (): Promise<number> => {
+    await principals?.reload()
+    return principals?.size ?? 0
+  }
   const running: RunningSwitch = { core, app, url: 'http://localhost', stop, stopped, reload }
   if (socketPath !== undefined) running.socketPath = socketPath
   if (listenTcp) {

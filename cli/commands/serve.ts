@@ -139,7 +139,7 @@ export default class Serve extends SwitchCommand {
     // SIGHUP reloads the auth file; a file with a problem is reported and the running principals stay.
     const reload = (): void => {
       running.reload().then(
-        () => { process.stderr.write(`switch: auth file ${flags['auth-file'] ?? ''} reloaded\n`) },
+        (count) => { process.stderr.write(`switch: auth file ${flags['auth-file'] ?? ''} reloaded: ${count} principals\n`) },
         (error: Error) => { process.stderr.write(`switch: ${error.message}; keeping the principals loaded before\n`) }
       )
     }
