@@ -356,6 +356,14 @@ export class Switch {
     return this.queues.get(name)?.owner !== undefined
   }
 
+  /**
+   * The queue a send needs permission for: none for a reply (`ack`) to a queue that is gone, as its caller went
+   * with it; the switch drops that reply and acks the request, which needs receive on the request's queue.
+   */
+  sendTarget (name: string, ack: number | undefined): string | undefined {
+    return ack !== undefined && !this.queues.has(name) ? undefined : name
+  }
+
   /** The queue holding unacked message `id`, if one does (to check that an ack may touch it). */
   queueOfMessage (id: number | undefined): string | undefined {
     return id === undefined ? undefined : this.messageQueue.get(id)?.name

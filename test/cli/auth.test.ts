@@ -223,6 +223,13 @@ t.test('switch auth add and auth hash make a file that works', async (t) => {
     await carol.createQueue('jobs-lib')
     t.match(await carol.send('jobs-lib', 'hi'), { id: Number })
     await t.rejects(carol.createQueue('other'), { code: 'forbidden' })
+    // RPC: the reply goes to the caller's temporary queue (no permission needed), and acks the request (receive).
+    const service = carol.serve('jobs-lib', async (request) => request.toString().toUpperCase())
+    t.teardown(async () => { await service.stop() })
+    const caller = new SwitchClient({ url, principal: 'carol', secret, retryFor: 0 })
+    t.teardown(async () => { await caller.close() })
+    t.equal((await caller.rpc('jobs-lib', 'hi', { timeout: 10 })).toString(), 'HI')
+    await service.stop()
     const keyClient = new SwitchClient({ url, apiKey, retryFor: 0 })
     t.teardown(async () => { await keyClient.close() })
     t.match(await keyClient.diagnostics(), { sessions: Array })

@@ -37,7 +37,7 @@ function checkItem (policy: AccessPolicy, core: Switch, session: Session, action
 /** One item of a batch send, exactly as the single send would apply it; its failure is its own result. */
 async function sendItem (policy: AccessPolicy, core: Switch, session: Session, item: BatchSendItem, index: number): Promise<BatchSendResult> {
   try {
-    checkItem(policy, core, session, 'send', item.queue)
+    checkItem(policy, core, session, 'send', core.sendTarget(item.queue, item.ack))
     checkItem(policy, core, session, 'receive', core.queueOfMessage(item.ack))
     return await core.send(session, item.queue, payloadOf(item, index), {
       correlationId: item.correlationId,

@@ -18,7 +18,7 @@ export const receiveSubscribed: AccessRule = { action: 'receive', queue: (reques
 export function messageRoutes (app: FastifyInstance, core: Switch): void {
   // A send with `ack` also removes the request it answers: that needs receive on the request's queue.
   const send: AccessRule[] = [
-    { action: 'send', queue: param('name') },
+    { action: 'send', queue: (request) => core.sendTarget((request.params as { name: string }).name, (request.query as SendQuery).ack) },
     { action: 'receive', queue: (request) => core.queueOfMessage((request.query as SendQuery).ack) }
   ]
   const ack: AccessRule = { action: 'receive', queue: (request) => core.queueOfMessage((request.params as { id: number }).id) }
