@@ -74,6 +74,14 @@ export class UsageError extends Errors.CLIError {
   }
 }
 
+/** Where the switch is and who to log in as: the base flags of every client command. */
+export interface ConnectionFlags {
+  url: string
+  socket?: string
+  principal?: string
+  secret?: string
+}
+
 /** What oclif parses flags and arguments into (its own name for it is not exported). */
 type Parsed = Record<string, unknown>
 
@@ -85,7 +93,10 @@ interface ExitInfo {
 export abstract class SwitchCommand extends Command {
   static override baseFlags = {
     url: Flags.string({ description: 'the switch to talk to', env: 'SWITCH_URL', default: DEFAULT_URL, helpGroup: 'CONNECTION' }),
-    socket: Flags.string({ description: 'reach the switch over this Unix socket instead', helpValue: 'PATH', helpGroup: 'CONNECTION' })
+    socket: Flags.string({ description: 'reach the switch over this Unix socket instead', helpValue: 'PATH', helpGroup: 'CONNECTION' }),
+    principal: Flags.string({ description: 'log in as this principal (a switch with an auth file); an API key in $SWITCH_API_KEY needs none', helpValue: 'NAME', helpGroup: 'CONNECTION' }),
+    // Prefer the environment: a command line is visible to every user of the host (ps).
+    secret: Flags.string({ description: 'the principal\'s secret', env: 'SWITCH_SECRET', helpValue: 'SECRET', helpGroup: 'CONNECTION' })
   }
 
   private client?: SwitchClient
@@ -108,7 +119,7 @@ export abstract class SwitchCommand extends Command {
   }
 
   /** A client for this command run; closed (and logged out) when the command ends, however it ends. */
-  protected connect (flags: { url: string, socket?: string }, retryFor = ONE_SHOT_RETRY_MS): SwitchClient {
+  protected connect (flags: ConnectionFlags, retryFor = ONE_SHOT_RETRY_MS): SwitchClient {
     return this.open(flags, retryFor)
   }
 
@@ -116,7 +127,7 @@ export abstract class SwitchCommand extends Command {
    * A client for a command that waits on the switch (call, subscribe, serve QUEUE): it says on stderr, once per
    * outage, when the switch cannot be reached and it keeps trying, and when it is reached again.
    */
-  protected follow (flags: { url: string, socket?: string }, retryFor: number): SwitchClient {
+  protected follow (flags: ConnectionFlags, retryFor: number): SwitchClient {
     const where = flags.socket ?? flags.url
     return this.open(flags, retryFor, (change) => {
       const told = this.reachability?.reachable === false
@@ -127,22 +138,24 @@ export abstract class SwitchCommand extends Command {
   }
 
   /** Why the followed switch cannot be reached (`the switch at URL is unreachable (connection refused)`), if so. */
-  protected unreachable (flags: { url: string, socket?: string }): string | undefined {
+  protected unreachable (flags: ConnectionFlags): string | undefined {
     const change = this.reachability
     return change === undefined || change.reachable ? undefined : `the switch at ${flags.socket ?? flags.url} is unreachable (${change.reason})`
   }
 
   /** Ends a followed command stopped by a signal: exit 1 if it never reached the switch, or lost it. */
-  protected stoppedFollowing (flags: { url: string, socket?: string }): void {
+  protected stoppedFollowing (flags: ConnectionFlags): void {
     const problem = this.reachability === undefined ? `the switch at ${flags.socket ?? flags.url} was never reached` : this.unreachable(flags)
     if (problem !== undefined) throw new Error(`stopped: ${problem}`)
   }
 
-  private open (flags: { url: string, socket?: string }, retryFor: number, onReachability?: (change: Reachability) => void): SwitchClient {
+  private open (flags: ConnectionFlags, retryFor: number, onReachability?: (change: Reachability) => void): SwitchClient {
     this.client = new SwitchClient({
       url: flags.url,
       ...(flags.socket === undefined ? {} : { socketPath: flags.socket }),
       client: `switch-${this.id ?? 'cli'}:${process.pid}`,
+      ...(flags.principal === undefined ? {} : { principal: flags.principal }),
+      ...(flags.secret === undefined ? {} : { secret: flags.secret }),
       retryFor,
       onReachability
     })

@@ -1,5 +1,7 @@
 // The explicit command map oclif loads (package.json "oclif.commands"): no directory scan at startup.
 import Ack from './commands/ack.js'
+import AuthAdd from './commands/auth/add.js'
+import AuthHash from './commands/auth/hash.js'
 import Call from './commands/call.js'
 import Destroy from './commands/destroy.js'
 import Diagnostics from './commands/diagnostics.js'
@@ -22,5 +24,7 @@ export default {
   tail: Tail,
   ack: Ack,
   destroy: Destroy,
-  shutdown: Shutdown
+  shutdown: Shutdown,
+  'auth:hash': AuthHash,
+  'auth:add': AuthAdd
 }

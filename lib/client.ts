@@ -1,7 +1,7 @@
 import { nanoid } from 'nanoid'
 import { basename } from 'node:path'
 import { Batches } from './batches.js'
-import { Connection, encodeName } from './connection.js'
+import { Connection, encodeName, type Credentials } from './connection.js'
 import { ClientClosedError } from './errors.js'
 import * as operations from './operations.js'
 import type { RequestOptions, SendOptions, TransferOptions } from './operations.js'
@@ -39,6 +39,12 @@ export interface SwitchClientOptions {
    * retried: once per outage, not per attempt) and when it is reached again. For showing what is happening.
    */
   onReachability?: (change: Reachability) => void
+  /** With `secret`: the principal to log in as, on a switch with an auth file. */
+  principal?: string
+  /** The principal's secret. Default: $SWITCH_SECRET. */
+  secret?: string
+  /** An API key, instead of principal and secret. Default: $SWITCH_API_KEY. */
+  apiKey?: string
   /** Pool size. Every long-poll (transfer, trace, rpc and serve loops) holds a connection. Default 64. */
   connections?: number
 }
@@ -56,6 +62,17 @@ export interface PublishOptions extends RequestOptions {
   retain?: boolean
   /** Publishes with the same key to the same topic deliver once; by default a fresh key per call. */
   idempotencyKey?: string
+}
+
+/** The credentials a login presents (every re-login too): given ones, else the environment's. */
+function credentialsOf (options: SwitchClientOptions): Credentials {
+  const apiKey = options.apiKey ?? (options.secret === undefined ? process.env.SWITCH_API_KEY : undefined)
+  const secret = options.secret ?? (apiKey === undefined ? process.env.SWITCH_SECRET : undefined)
+  const credentials: Credentials = {}
+  if (options.principal !== undefined) credentials.principal = options.principal
+  if (secret !== undefined && secret !== '') credentials.secret = secret
+  if (apiKey !== undefined && apiKey !== '') credentials.apiKey = apiKey
+  return credentials
 }
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080'
@@ -87,7 +104,7 @@ export class SwitchClient {
       retryFor: options.retryFor ?? DEFAULT_RETRY_FOR,
       onReachability: options.onReachability
     })
-    this.connection = new Connection(this.transport, this.client)
+    this.connection = new Connection(this.transport, this.client, credentialsOf(options))
     this.batches = new Batches(this.connection)
     this.rpcEngine = new RpcEngine(this.connection, this.batches)
   }
@@ -158,12 +175,12 @@ export class SwitchClient {
   async list (options: ListOptions = {}): Promise<QueueInfo[]> {
     const { prefix, alive, ...rest } = options
     const query = { prefix, alive: alive === true ? true : undefined }
-    const { queues } = await this.open.transport.request<ListResponse>({ method: 'GET', path: '/queues', query, ...rest })
+    const { queues } = await this.open.anyone<ListResponse>({ method: 'GET', path: '/queues', query, ...rest })
     return queues
   }
 
   async queue (name: string, options: RequestOptions = {}): Promise<QueueInfo> {
-    return await this.open.transport.request<QueueInfo>({ method: 'GET', path: `/queues/${encodeName(name)}`, ...options })
+    return await this.open.anyone<QueueInfo>({ method: 'GET', path: `/queues/${encodeName(name)}`, ...options })
   }
 
   // Messages
@@ -239,7 +256,7 @@ export class SwitchClient {
   /** A queue's topic filters, sorted. */
   async bindings (queue: string, options: RequestOptions = {}): Promise<string[]> {
     const path = `/queues/${encodeName(queue)}/bindings`
-    return (await this.open.transport.request<BindingsResponse>({ method: 'GET', path, ...options })).filters
+    return (await this.open.anyone<BindingsResponse>({ method: 'GET', path, ...options })).filters
   }
 
   /**
@@ -254,13 +271,13 @@ export class SwitchClient {
   // Observation
 
   async diagnostics (options: RequestOptions = {}): Promise<Diagnostics> {
-    return await this.open.transport.request<Diagnostics>({ method: 'GET', path: '/diagnostics', ...options })
+    return await this.open.anyone<Diagnostics>({ method: 'GET', path: '/diagnostics', ...options })
   }
 
   /** Long-polls the switch's trace of recent events with ids above `after`. */
   async trace (options: TraceOptions = {}): Promise<TraceResponse> {
     const { after, timeout, max, ...rest } = options
-    return await this.open.transport.request<TraceResponse>({
+    return await this.open.anyone<TraceResponse>({
       method: 'GET', path: '/trace', query: { after, timeout, max }, poll: timeout, ...rest
     })
   }
@@ -271,7 +288,7 @@ export class SwitchClient {
 
   /** Asks the switch to shut down gracefully. */
   async shutdown (options: RequestOptions = {}): Promise<void> {
-    await this.open.transport.request<unknown>({ method: 'POST', path: '/shutdown', ...options })
+    await this.open.anyone<unknown>({ method: 'POST', path: '/shutdown', ...options })
   }
 
   // Patterns

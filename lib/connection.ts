@@ -1,5 +1,5 @@
 import { AbortError, hasCode, isSessionLost, SessionChangedError } from './errors.js'
-import type { LoginResponse } from './protocol.js'
+import type { LoginRequest, LoginResponse } from './protocol.js'
 import { raceAbort } from './signals.js'
 import type { Dispatcher } from 'undici'
 import type { HttpRequest, Transport } from './transport.js'
@@ -26,6 +26,9 @@ export interface CurrentSession {
 
 export const encodeName = (name: string): string => encodeURIComponent(name)
 
+/** What a login presents on a switch with an auth file: a principal and its secret, or an API key. */
+export type Credentials = Omit<LoginRequest, 'client'>
+
 /**
  * The client's session: logs in lazily, logs in again when the switch says the session is gone (expired, or a
  * switch restarted in memory), restores the subscriptions, and repeats the request that found out.
@@ -37,7 +40,7 @@ export class Connection {
   private loggingIn: Promise<CurrentSession> | undefined
   private logins = 0
 
-  constructor (readonly transport: Transport, readonly client: string) {}
+  constructor (readonly transport: Transport, readonly client: string, private readonly credentials: Credentials = {}) {}
 
   /** The number of logins so far; it changes whenever the session does. */
   get epoch (): number {
@@ -52,7 +55,7 @@ export class Connection {
   }
 
   private async login (): Promise<CurrentSession> {
-    const login = await this.transport.request<LoginResponse>({ method: 'POST', path: '/sessions', json: { client: this.client } })
+    const login = await this.transport.request<LoginResponse>({ method: 'POST', path: '/sessions', json: { client: this.client, ...this.credentials } })
     await Promise.all([...this.subscriptions].map(async (queue) => {
       try {
         await this.transport.request<void>({ method: 'PUT', path: `/session/subscriptions/${encodeName(queue)}`, token: login.token })
@@ -64,6 +67,15 @@ export class Connection {
     }))
     this.current = { token: login.token, epoch: ++this.logins, login }
     return this.current
+  }
+
+  /**
+   * A request that needs no session on a switch without an auth file (list, diagnostics, shutdown): sent without
+   * one, unless the client has credentials, which a switch with an auth file wants for everything.
+   */
+  async anyone<T> (request: SessionRequest): Promise<T> {
+    if (Object.keys(this.credentials).length === 0) return await this.transport.request<T>(request)
+    return await this.request<T>(request)
   }
 
   async request<T> (request: SessionRequest): Promise<T> {

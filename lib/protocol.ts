@@ -31,8 +31,12 @@ export function queueNameProblem (name: string): string | undefined {
 
 export type QueueKind = 'persistent' | 'temporary'
 
+/** A login: with an auth file, a principal's name and secret, or an API key. */
 export interface LoginRequest {
   client: string
+  principal?: string
+  secret?: string
+  apiKey?: string
 }
 
 export interface LoginResponse {
@@ -224,6 +228,8 @@ export interface DiagnosticsQueue {
 
 export interface DiagnosticsSession {
   client: string
+  /** The principal it logged in as (`anonymous` on a switch without an auth file). */
+  principal: string
   /** The first characters of the token: enough to tell sessions apart, not enough to use one. */
   tokenPrefix: string
   subscriptions: string[]
@@ -337,6 +343,9 @@ export const ERROR_CODES = [
   'ticket_not_found', // an unknown, used or expired stream ticket (GET /v1/stream?ticket=): ask for a new one
   'host_not_allowed', // the Host header names none of the switch's names (DNS rebinding): see --allowed-host
   'origin_not_allowed', // a request from a web page of an origin not listed with --cors-origin
+  'unauthorized', // a login without valid credentials, or a session whose principal is gone
+  'forbidden', // authenticated, but the principal may not do this
+  'too_many_logins', // too many failed logins from this address: wait Retry-After seconds
   'queue_not_found',
   'message_not_found',
   'not_found', // no such route
@@ -363,6 +372,9 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   ticket_not_found: 401,
   host_not_allowed: 403,
   origin_not_allowed: 403,
+  unauthorized: 401,
+  forbidden: 403,
+  too_many_logins: 429,
   queue_not_found: 404,
   message_not_found: 404,
   not_found: 404,

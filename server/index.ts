@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import { createServer, type AddressInfo, type Server } from 'node:net'
+import { Principals } from './auth/principals.js'
 import { compatPlugin } from './compat/index.js'
 import { Switch, type SwitchOptions } from './core/switch.js'
 import { REAL_TIMERS } from './core/timers.js'
@@ -22,6 +23,7 @@ export { DEFAULT_LIMITS, type LimitOptions } from './core/limits.js'
 export { DEFAULT_SOCKET_MODE, SocketPathError, SocketInUseError, NotASocketError } from './socket.js'
 export { RemoteListenError } from './listen-address.js'
 export { BrowserOptionError } from './http/browser-guard.js'
+export { AuthFileError } from './auth/principals.js'
 
 export interface ServerConfig extends Partial<SwitchOptions>, Partial<HttpLimits> {
   host?: string
@@ -43,7 +45,10 @@ export interface ServerConfig extends Partial<SwitchOptions>, Partial<HttpLimits
   dataDir?: string
   /** Milliseconds between heartbeat comments on an idle event stream (GET /v1/stream); 15 s by default. */
   streamHeartbeat?: number
-  /** The file of principals and their permissions; without it, anyone who reaches the switch may do anything. */
+  /**
+   * Principals, their credentials and permissions (YAML or JSON; see the README): logins need credentials and
+   * every request is checked. A file with a problem fails the start with an AuthFileError naming it.
+   */
   authFile?: string
   /**
    * Listen on a non-loopback `host` without an `authFile` (refused with a RemoteListenError otherwise); a
@@ -67,6 +72,12 @@ export interface RunningSwitch {
   stop: () => Promise<void>
   /** Resolves once the switch has stopped, however the stop was asked for (API, signal, `stop`). */
   stopped: Promise<void>
+  /**
+   * Reads the auth file again (SIGHUP): sessions stay, and the new permissions apply to their next request. A
+   * file with a problem is refused (AuthFileError) and the old principals stay. Resolves with how many
+   * principals it holds now (0 without an auth file, where it does nothing).
+   */
+  reload: () => Promise<number>
 }
 
 export const DEFAULT_HOST = '127.0.0.1'
@@ -84,6 +95,8 @@ export async function startSwitch (config: ServerConfig = {}): Promise<RunningSw
   // Without an auth file the switch trusts whoever reaches it: by default, only this machine may.
   const remote = listenTcp && authFile === undefined && await listensRemotely(host)
   if (remote && !allowRemoteWithoutAuth) throw new RemoteListenError(host)
+  // Read before anything starts: a bad file is the operator's to fix, with nothing to clean up.
+  const principals = authFile === undefined ? undefined : await Principals.load(authFile)
   if (dataDir !== undefined) {
     if (switchOptions.store !== undefined) throw new TypeError('give a store or a data directory, not both')
     switchOptions.store = new SqliteStore(dataDir)
@@ -118,6 +131,7 @@ export async function startSwitch (config: ServerConfig = {}): Promise<RunningSw
     plugins: [compatPlugin(core, hooks)],
     streamHeartbeat,
     browser: { host, allowedHosts, corsOrigins },
+    principals,
     limits: { headersTimeout, requestTimeout, keepAliveTimeout, maxConnections, maxConnectionsPerAddress, idleConnectionTimeout, maxUnreadBytes }
   })
   if (remote) app.log.warn(`listening on ${host} without an auth file: anyone who can reach it may use the switch`)
@@ -134,7 +148,11 @@ export async function startSwitch (config: ServerConfig = {}): Promise<RunningSw
     await core.close()
     throw error
   }
-  const running: RunningSwitch = { core, app, url: 'http://localhost', stop, stopped }
+  const reload = async (): Promise<number> => {
+    await principals?.reload()
+    return principals?.size ?? 0
+  }
+  const running: RunningSwitch = { core, app, url: 'http://localhost', stop, stopped, reload }
   if (socketPath !== undefined) running.socketPath = socketPath
   if (listenTcp) {
     const address = app.server.address() as AddressInfo

@@ -68,6 +68,7 @@ export default class Serve extends SwitchCommand {
     'data-dir': Flags.string({ description: 'keep state in an SQLite database in this directory (created if missing); without it, state lives in memory', helpValue: 'DIR', helpGroup: 'SWITCH' }),
     'socket-mode': Flags.string({ description: 'permissions of the Unix socket given with --socket (octal)', default: '600', helpValue: 'MODE', helpGroup: 'SWITCH' }),
     tcp: Flags.boolean({ description: 'listen on TCP; --no-tcp with --socket listens on the socket alone', default: true, allowNo: true, helpGroup: 'SWITCH' }),
+    'auth-file': Flags.string({ description: 'principals, their credentials and permissions (YAML or JSON); logins then need credentials. Reloaded on SIGHUP', helpValue: 'FILE', helpGroup: 'SWITCH' }),
     heartbeat: seconds({ description: 'an idle event stream (GET /v1/stream) sends a heartbeat comment this often', default: DEFAULT_STREAM_HEARTBEAT / 1000, helpGroup: 'SWITCH' }),
     'insecure-allow-remote': Flags.boolean({ description: 'listen on a non-loopback --host without an auth file (anyone who reaches it may use the switch)', default: false, helpGroup: 'SWITCH' }),
     'allowed-host': Flags.string({ description: 'a Host name requests may use besides localhost and --host (a proxy\'s, the machine\'s), NAME or NAME:PORT; repeatable', multiple: true, helpValue: 'NAME', helpGroup: 'SWITCH' }),
@@ -109,6 +110,7 @@ export default class Serve extends SwitchCommand {
     'insecure-allow-remote': boolean
     'allowed-host'?: string[]
     'cors-origin'?: string[]
+    'auth-file'?: string
   } & LimitFlagValues): Promise<void> {
     // Loaded here so that the client commands do not pay for loading the server.
     const { startSwitch, RemoteListenError, BrowserOptionError } = await import('../../server/index.js')
@@ -132,6 +134,7 @@ export default class Serve extends SwitchCommand {
         corsOrigins: flags['cors-origin'] ?? [],
         ...(flags.socket === undefined ? {} : { socketPath: flags.socket, socketMode: Number.parseInt(flags['socket-mode'], 8) }),
         ...(flags['data-dir'] === undefined ? {} : { dataDir: flags['data-dir'] }),
+        ...(flags['auth-file'] === undefined ? {} : { authFile: flags['auth-file'] }),
         // stdout carries only the "listening" line that scripts wait for.
         logger: level === 'silent' ? false : { level, stream: process.stderr }
       })
@@ -143,8 +146,21 @@ export default class Serve extends SwitchCommand {
       throw error
     }
     const where = [flags.tcp ? running.url : undefined, running.socketPath].filter((place) => place !== undefined)
+    // SIGHUP reloads the auth file; a file with a problem is reported and the running principals stay.
+    const reload = (): void => {
+      running.reload().then(
+        (count) => { process.stderr.write(`switch: auth file ${flags['auth-file'] ?? ''} reloaded: ${count} principals\n`) },
+        (error: Error) => { process.stderr.write(`switch: ${error.message}; keeping the principals loaded before\n`) }
+      )
+    }
+    // Without an auth file SIGHUP keeps its default: it ends the switch, as a hangup always did.
+    if (flags['auth-file'] !== undefined) process.on('SIGHUP', reload)
     process.stdout.write(`switch listening on ${where.join(' and ')}\n`)
-    await Promise.race([running.stopped, aborted(signal)])
-    await running.stop()
+    try {
+      await Promise.race([running.stopped, aborted(signal)])
+      await running.stop()
+    } finally {
+      process.off('SIGHUP', reload)
+    }
   }
 }

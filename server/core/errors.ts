@@ -85,3 +85,30 @@ export class StorageFailedError extends SwitchError {
     this.name = 'StorageFailedError'
   }
 }
+
+/** A login without valid credentials, or a session whose principal the auth file no longer has. */
+export class UnauthorizedError extends SwitchError {
+  constructor (message = 'invalid credentials') {
+    super('unauthorized', message)
+    this.name = 'UnauthorizedError'
+  }
+}
+
+/** The session is authenticated, but its principal (or the owner rule of temporary queues) does not allow this. */
+export class ForbiddenError extends SwitchError {
+  constructor (message: string) {
+    super('forbidden', message)
+    this.name = 'ForbiddenError'
+  }
+}
+
+/** Too many failed logins from one address: refused, however good the credentials, for `retryAfter` seconds. */
+export class TooManyLoginsError extends SwitchError {
+  readonly retryAfter: number
+
+  constructor (retryAfter: number) {
+    super('too_many_logins', `too many failed logins from this address: try again in ${retryAfter} s`)
+    this.name = 'TooManyLoginsError'
+    this.retryAfter = retryAfter
+  }
+}

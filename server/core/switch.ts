@@ -16,6 +16,7 @@ import {
 import { filterProblem, topicProblem, type BindResponse, type PublishResponse } from '../../lib/pubsub.js'
 import { Bindings } from './bindings.js'
 import {
+  ForbiddenError,
   InvalidQueueNameError,
   InvalidRequestError,
   MessageNotFoundError,
@@ -29,7 +30,7 @@ import { IdempotencyKeys } from './idempotency.js'
 import { DEFAULT_LIMITS, Limits, type LimitOptions } from './limits.js'
 import { Queue, type StoredMessage } from './queue.js'
 import { RetainedMessages } from './retained.js'
-import { Session } from './session.js'
+import { ANONYMOUS, Session } from './session.js'
 import { filterMatches } from './topics.js'
 import { TraceLog } from './trace.js'
 import { AnswerBudget, withinBudget } from './budget.js'
@@ -267,8 +268,9 @@ export class Switch {
 
   // Sessions
 
-  async login (client: string): Promise<Session> {
-    return await this.startSession(nanoid(), client)
+  /** A new session for `client`, acting as `principal` (authenticated by the caller). */
+  async login (client: string, principal = ANONYMOUS): Promise<Session> {
+    return await this.startSession(nanoid(), client, principal)
   }
 
   /**
@@ -277,7 +279,7 @@ export class Switch {
    */
   async loginWithToken (token: string): Promise<Session> {
     this.refuseIfStopping()
-    return this.sessions.get(token) ?? await this.startSession(token, token)
+    return this.sessions.get(token) ?? await this.startSession(token, token, ANONYMOUS)
   }
 
   /** False once the session has ended (logout, expiry), for a caller that kept the object. */
@@ -285,14 +287,14 @@ export class Switch {
     return this.sessions.get(session.token) === session
   }
 
-  private async startSession (token: string, client: string): Promise<Session> {
+  private async startSession (token: string, client: string, principal: string): Promise<Session> {
     this.refuseIfStopping()
     if (client.length === 0 || client.length > 200) {
       throw new InvalidRequestError('client name must be 1 to 200 characters', 'client')
     }
-    const session = new Session(token, client, this.now())
+    const session = new Session(token, client, principal, this.now())
     this.sessions.set(session.token, session)
-    await this.persist({ type: 'session', token: session.token, client }, [{ event: { time: this.now(), type: 'login', client } }])
+    await this.persist({ type: 'session', token: session.token, client, principal }, [{ event: { time: this.now(), type: 'login', client } }])
     return session
   }
 
@@ -341,6 +343,39 @@ export class Switch {
     return queue
   }
 
+  /**
+   * A session's temporary queues are its own, whatever else allows: no other session may receive from them,
+   * ack in them, bind, unbind or destroy them. (Anyone may send to one: a reply; its random name is the capability.)
+   */
+  private checkOwner (session: Session | undefined, queue: Queue, doing: string): void {
+    if (queue.owner === undefined || session === undefined || queue.owner === session.token) return
+    throw new ForbiddenError(`queue ${JSON.stringify(queue.name)} is another session's temporary queue: only its owner may ${doing} it`)
+  }
+
+  /** True for a temporary queue: its owner may do anything with it, others only send to it (see checkOwner). */
+  isTemporary (name: string): boolean {
+    return this.queues.get(name)?.owner !== undefined
+  }
+
+  /**
+   * The queue a send needs permission for: none for a reply (`ack`) to a queue that is gone, as its caller went
+   * with it; the switch drops that reply and acks the request, which needs receive on the request's queue.
+   */
+  sendTarget (name: string, ack: number | undefined): string | undefined {
+    return ack !== undefined && !this.queues.has(name) ? undefined : name
+  }
+
+  /** The queue holding unacked message `id`, if one does (to check that an ack may touch it). */
+  queueOfMessage (id: number | undefined): string | undefined {
+    return id === undefined ? undefined : this.messageQueue.get(id)?.name
+  }
+
+  /** Throws ForbiddenError if message `id` is in another session's temporary queue (an ack may not remove it). */
+  checkAck (session: Session, id: number): void {
+    const queue = this.messageQueue.get(id)
+    if (queue !== undefined) this.checkOwner(session, queue, 'ack messages in')
+  }
+
   async createQueue (session: Session, name: string): Promise<CreateQueueResponse> {
     this.refuseIfStopping()
     this.checkName(name)
@@ -384,6 +419,7 @@ export class Switch {
   async destroy (session: Session | undefined, name: string): Promise<void> {
     this.checkName(name)
     const queue = this.queue(name)
+    this.checkOwner(session, queue, 'destroy')
     await this.persist({ type: 'destroy', name }, [this.removeQueue(queue, session?.client)])
   }
 
@@ -453,6 +489,7 @@ export class Switch {
     const queue = this.queues.get(queueName)
     if (queue === undefined) {
       const request = options.ack === undefined ? undefined : this.messageQueue.get(options.ack)
+      if (request !== undefined) this.checkOwner(session, request, 'ack messages in')
       if (request !== undefined && options.ack !== undefined) return await this.dropReply(session, queueName, request, options.ack, options.correlationId)
       throw new QueueNotFoundError(queueName)
     }
@@ -463,6 +500,7 @@ export class Switch {
     }
     const acked = options.ack === undefined ? undefined : this.messageQueue.get(options.ack)
     if (options.ack !== undefined && acked === undefined) throw new MessageNotFoundError(options.ack)
+    if (acked !== undefined) this.checkOwner(session, acked, 'ack messages in')
     this.limits.allowMessage(queueName, queue.length, this.queuedBytes, payload.length)
 
     const message: StoredMessage = { id: ++this.lastId, queue: queueName, payload, origin: session.client, time: now }
@@ -520,6 +558,7 @@ export class Switch {
   async ack (session: Session, id: number, queueName?: string): Promise<void> {
     const queue = this.messageQueue.get(id)
     if (queue === undefined || (queueName !== undefined && queue.name !== queueName)) throw new MessageNotFoundError(id)
+    this.checkOwner(session, queue, 'ack messages in')
     await this.persist({ type: 'ack', id }, [this.removeMessage(queue, id, session, this.now())])
   }
 
@@ -538,6 +577,7 @@ export class Switch {
     this.checkName(name)
     if (session.subscriptions.has(name)) await this.caughtUp()
     const queue = this.queue(name)
+    this.checkOwner(session, queue, 'subscribe to')
     if (session.subscriptions.has(name)) return
     // Subscriptions are kept by name: a queue destroyed and created again keeps its subscribers.
     session.subscriptions.add(name)
@@ -568,6 +608,7 @@ export class Switch {
     for (const name of names) {
       const queue = this.queues.get(name)
       if (queue === undefined) continue
+      this.checkOwner(session, queue, 'receive from')
       queue.lastTransfer = now
       queue.nextTransferExpected = now + timeout
     }
@@ -708,6 +749,7 @@ export class Switch {
     this.checkFilter(filter)
     if (this.bindings.has(queueName, filter)) await this.caughtUp()
     const queue = this.queue(queueName)
+    this.checkOwner(session, queue, 'bind')
     if (this.bindings.has(queueName, filter)) return { queue: queueName, filter, created: false, retained: 0 }
     const others = this.bindings.filtersOf(queueName)
     const retained = this.retained.matching(filter).filter((message) => !others.some((other) => filterMatches(other, message.topic)))
@@ -727,11 +769,11 @@ export class Switch {
   }
 
   /** Removes a binding, if the queue has it; what it delivered already stays in the queue. */
-  async unbind (queueName: string, filter: string): Promise<void> {
+  async unbind (session: Session | undefined, queueName: string, filter: string): Promise<void> {
     this.checkName(queueName)
     this.checkFilter(filter)
     if (!this.bindings.has(queueName, filter)) await this.caughtUp()
-    this.queue(queueName)
+    this.checkOwner(session, this.queue(queueName), 'unbind')
     if (!this.bindings.delete(queueName, filter)) return
     await this.persist({ type: 'unbind', queue: queueName, filter })
   }
@@ -843,6 +885,7 @@ export class Switch {
     for (const session of this.sessions.values()) {
       const entry: DiagnosticsSession = {
         client: session.client,
+        principal: session.principal,
         tokenPrefix: session.token.slice(0, 6),
         subscriptions: [...session.subscriptions],
         queues: [...session.queues],
@@ -964,7 +1007,7 @@ export class Switch {
     this.durableId = this.lastId
     for (const persisted of snapshot.sessions) {
       // Lease clocks restart at boot: a client has one TTL to come back.
-      const session = sessionsBefore.get(persisted.token) ?? new Session(persisted.token, persisted.client, now)
+      const session = sessionsBefore.get(persisted.token) ?? new Session(persisted.token, persisted.client, persisted.principal, now)
       sessionsBefore.delete(persisted.token)
       session.subscriptions.clear()
       session.queues.clear()

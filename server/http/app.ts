@@ -2,6 +2,10 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import { API_PREFIX, QUEUE_NAME_MAX_LENGTH } from '../../lib/protocol.js'
 import type { Switch } from '../core/switch.js'
 import { installBrowserGuard, type BrowserGuardOptions } from './browser-guard.js'
+import { AccessPolicy } from '../auth/access.js'
+import { installAccessHook, requireAccessDeclared } from '../auth/hook.js'
+import type { Principals } from '../auth/principals.js'
+import { LoginThrottle } from '../auth/throttle.js'
 import { answerFrameworkError, installErrorHandling } from './errors.js'
 import { shareConnections } from './fair-connections.js'
 import { refuseInfiniteNumbers } from './finite.js'
@@ -27,6 +31,10 @@ export interface AppOptions {
   streamHeartbeat?: number
   /** The Host names, and the origins of web pages, the switch answers (DNS rebinding, cross-site requests, CORS). */
   browser?: BrowserGuardOptions
+  /** The auth file's principals: logins need credentials and each route its permission. Without: anyone, anything. */
+  principals?: Principals
+  /** Failed logins per address; a default one (10 a minute) unless given. */
+  loginThrottle?: LoginThrottle
 }
 
 /** The HTTP face of a switch: thin routes over the core, all under /v1, one error shape. */
@@ -60,7 +68,9 @@ export function buildApp (core: Switch, hooks: ObserveHooks, options: AppOptions
   // Before the session check, as validation comes before it.
   refuseInfiniteNumbers(app)
   const tickets = new StreamTickets({ now: core.options.now })
-  installSessionAuth(app, core, tickets)
+  const policy = new AccessPolicy(options.principals)
+  installSessionAuth(app, core, policy, tickets)
+  installAccessHook(app, policy, (queue) => core.isTemporary(queue))
   // A connection kept alive past the shutdown would hold the close for the whole keep-alive timeout.
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (core.shuttingDown) reply.header('connection', 'close')
@@ -69,10 +79,11 @@ export function buildApp (core: Switch, hooks: ObserveHooks, options: AppOptions
   app.register(async (api) => {
     // JSON bodies only (login): a text/plain body is a 415, not a string that fails validation.
     api.removeContentTypeParser('text/plain')
-    sessionRoutes(api, core)
+    requireAccessDeclared(api)
+    sessionRoutes(api, core, { principals: options.principals, throttle: options.loginThrottle ?? new LoginThrottle() })
     queueRoutes(api, core)
     messageRoutes(api, core)
-    batchRoutes(api, core)
+    batchRoutes(api, core, policy)
     observeRoutes(api, core, hooks, { ...connections, limits })
     topicRoutes(api, core)
     streamRoutes(api, core, { heartbeat: options.streamHeartbeat ?? DEFAULT_STREAM_HEARTBEAT, tickets })

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ERROR_STATUS, QUEUE_NAME_MAX_LENGTH, type ErrorBody, type ErrorCode } from '../../lib/protocol.js'
-import { SwitchError } from '../core/errors.js'
+import { SwitchError, TooManyLoginsError } from '../core/errors.js'
 
 export function statusOf (code: ErrorCode): number {
   return ERROR_STATUS[code]
@@ -59,6 +59,7 @@ export function installErrorHandling (app: FastifyInstance): void {
     const { code, message, field } = classify(error)
     const status = statusOf(code)
     if (status >= 500 && code !== 'shutting_down' && code !== 'insufficient_storage') request.log.error({ err: error }, 'request failed')
+    if (error instanceof TooManyLoginsError) void reply.header('retry-after', String(error.retryAfter))
     return reply.code(status).send(errorBody(code, message, field))
   })
 

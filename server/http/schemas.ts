@@ -79,7 +79,12 @@ export const loginSchema = {
     type: 'object',
     required: ['client'],
     additionalProperties: false,
-    properties: { client: { type: 'string', minLength: 1, maxLength: 200 } }
+    properties: {
+      client: { type: 'string', minLength: 1, maxLength: 200 },
+      principal: { type: 'string', minLength: 1, maxLength: 100 },
+      secret: { type: 'string', minLength: 1, maxLength: 1024 },
+      apiKey: { type: 'string', minLength: 1, maxLength: 1024 }
+    }
   },
   response: {
     201: {
@@ -336,9 +341,10 @@ export const diagnosticsSchema = {
           type: 'array',
           items: {
             type: 'object',
-            required: ['client', 'tokenPrefix', 'subscriptions', 'queues', 'lastActivity', 'inFlight'],
+            required: ['client', 'principal', 'tokenPrefix', 'subscriptions', 'queues', 'lastActivity', 'inFlight'],
             properties: {
               client: { type: 'string' },
+              principal: { type: 'string' },
               tokenPrefix: { type: 'string' },
               subscriptions: stringList,
               queues: stringList,

@@ -3,13 +3,15 @@ import type { Session } from '../core/session.js'
 import type { Switch } from '../core/switch.js'
 import { SwitchError } from '../core/errors.js'
 import type { StreamTickets } from './stream-tickets.js'
+import type { AccessPolicy } from '../auth/access.js'
+import { needsSession } from '../auth/hook.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
     switchSession: Session | undefined
   }
   interface FastifyContextConfig {
-    /** The route acts for a session: it needs `Authorization: Bearer <token>`. */
+    /** The route acts for a session: it needs `Authorization: Bearer <token>` (with an auth file, every checked route does). */
     session?: boolean
     /** The session may instead be given as a stream ticket, `?ticket=` (for EventSource, which sends no header). */
     ticket?: boolean
@@ -39,10 +41,11 @@ function tokenOf (request: FastifyRequest, tickets: StreamTickets): string {
  * Resolves the bearer token (or stream ticket) of session routes and holds the session's lease for as long as
  * the request is in flight (a long-poll keeps its session alive), releasing it when the response closes, however it ends.
  */
-export function installSessionAuth (app: FastifyInstance, core: Switch, tickets: StreamTickets): void {
+export function installSessionAuth (app: FastifyInstance, core: Switch, policy: AccessPolicy, tickets: StreamTickets): void {
   app.decorateRequest('switchSession', undefined)
   app.addHook('preHandler', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
-    if (request.routeOptions.config.session !== true) { done(); return }
+    const { config } = request.routeOptions
+    if (config.session !== true && !needsSession(config.access, policy)) { done(); return }
     let session: Session
     try {
       session = core.enter(tokenOf(request, tickets))

@@ -47,6 +47,10 @@ const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
       ) WITHOUT ROWID;
       CREATE INDEX publish_keys_by_expiry ON publish_keys (expires);
     `)
+  },
+  // Principals: a session belongs to the principal it logged in as; sessions from before are anonymous's.
+  (db) => {
+    db.exec("ALTER TABLE sessions ADD COLUMN principal TEXT NOT NULL DEFAULT 'anonymous'")
   }
 ]
 

@@ -122,7 +122,7 @@ export class SqliteStore implements Store {
     const s = this.statements
     switch (record.type) {
       case 'session':
-        s.insertSession.run(record.token, record.client)
+        s.insertSession.run(record.token, record.client, record.principal)
         break
       case 'session_end':
         // As in memory: its temporary queues, their messages and bindings, and its subscriptions go with it.
@@ -189,8 +189,8 @@ export class SqliteStore implements Store {
   load (): Snapshot {
     const s = this.statements
     const sessions = new Map<string, PersistedSession>()
-    for (const row of s.allSessions.all() as Array<{ token: string, client: string }>) {
-      sessions.set(row.token, { token: row.token, client: row.client, subscriptions: [] })
+    for (const row of s.allSessions.all() as Array<{ token: string, client: string, principal: string }>) {
+      sessions.set(row.token, { token: row.token, client: row.client, principal: row.principal, subscriptions: [] })
     }
     for (const row of s.allSubscriptions.all() as Array<{ token: string, queue: string }>) {
       sessions.get(row.token)?.subscriptions.push(row.queue)
@@ -226,7 +226,7 @@ export class SqliteStore implements Store {
 }
 
 const SQL = {
-  insertSession: 'INSERT INTO sessions (token, client) VALUES (?, ?)',
+  insertSession: 'INSERT INTO sessions (token, client, principal) VALUES (?, ?, ?)',
   deleteOwnedMessages: 'DELETE FROM messages WHERE queue IN (SELECT name FROM queues WHERE owner = ?)',
   deleteOwnedQueues: 'DELETE FROM queues WHERE owner = ?',
   deleteOwnedBindings: 'DELETE FROM bindings WHERE queue IN (SELECT name FROM queues WHERE owner = ?)',
@@ -251,7 +251,7 @@ const SQL = {
   forgetPublishKeys: 'DELETE FROM publish_keys WHERE expires <= ?',
   setLastId: "UPDATE meta SET value = ? WHERE key = 'last_id'",
   lastId: "SELECT value FROM meta WHERE key = 'last_id'",
-  allSessions: 'SELECT token, client FROM sessions',
+  allSessions: 'SELECT token, client, principal FROM sessions',
   allSubscriptions: 'SELECT token, queue FROM subscriptions',
   allQueues: 'SELECT name, kind, owner FROM queues',
   allMessages: 'SELECT id, queue, payload, correlation_id, reply_to, error, origin, time, topic, retained FROM messages ORDER BY id',

@@ -8,7 +8,7 @@ import type { RetainedMessage } from '../core/retained.js'
  * disk (in groups) makes every "done" durable, and the in-memory store makes it free.
  */
 export type StoreRecord =
-  | { type: 'session', token: string, client: string }
+  | { type: 'session', token: string, client: string, principal: string }
   | { type: 'session_end', token: string }
   | { type: 'queue', name: string, kind: QueueKind, owner?: string }
   | { type: 'destroy', name: string }
@@ -29,6 +29,8 @@ export type StoreRecord =
 export interface PersistedSession {
   token: string
   client: string
+  /** The principal it logged in as (`anonymous` without an auth file, and for sessions stored before there were principals). */
+  principal: string
   subscriptions: string[]
 }
 

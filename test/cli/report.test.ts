@@ -39,8 +39,8 @@ const diagnostics: Diagnostics = {
     })
   ],
   sessions: [
-    { client: 'caller', tokenPrefix: 'abc123', subscriptions: ['tmp-waiting'], queues: ['tmp-waiting'], lastActivity: NOW - 100, inFlight: 1 },
-    { client: 'server', tokenPrefix: 'def456', subscriptions: ['svc.running'], queues: [], lastActivity: NOW - 1000, inFlight: 0 }
+    { client: 'caller', principal: 'anonymous', tokenPrefix: 'abc123', subscriptions: ['tmp-waiting'], queues: ['tmp-waiting'], lastActivity: NOW - 100, inFlight: 1 },
+    { client: 'server', principal: 'anonymous', tokenPrefix: 'def456', subscriptions: ['svc.running'], queues: [], lastActivity: NOW - 1000, inFlight: 0 }
   ]
 }
 

@@ -10,6 +10,8 @@ import type {
 import type { Session } from '../../core/session.js'
 import type { Switch } from '../../core/switch.js'
 import { InvalidRequestError, MessageNotFoundError, ShuttingDownError, SwitchError } from '../../core/errors.js'
+import type { AccessPolicy, Action } from '../../auth/access.js'
+import { checkAccess } from '../../auth/hook.js'
 import { errorBody } from '../errors.js'
 import { batchAckSchema, batchSendSchema } from '../schemas.js'
 import { sessionOf } from '../session-auth.js'
@@ -27,9 +29,16 @@ function payloadOf (item: BatchSendItem, index: number): Buffer {
   return Buffer.from(item.payload, 'base64')
 }
 
+/** Each item is checked as its single request would be, by the same policy (the route's own hook sees no queue). */
+function checkItem (policy: AccessPolicy, core: Switch, session: Session, action: Action, queue: string | undefined): void {
+  if (queue !== undefined) checkAccess(policy, (name) => core.isTemporary(name), session.principal, action, { queue })
+}
+
 /** One item of a batch send, exactly as the single send would apply it; its failure is its own result. */
-async function sendItem (core: Switch, session: Session, item: BatchSendItem, index: number): Promise<BatchSendResult> {
+async function sendItem (policy: AccessPolicy, core: Switch, session: Session, item: BatchSendItem, index: number): Promise<BatchSendResult> {
   try {
+    checkItem(policy, core, session, 'send', core.sendTarget(item.queue, item.ack))
+    checkItem(policy, core, session, 'receive', core.queueOfMessage(item.ack))
     return await core.send(session, item.queue, payloadOf(item, index), {
       correlationId: item.correlationId,
       replyTo: item.replyTo,
@@ -60,23 +69,28 @@ async function ackItem (core: Switch, session: Session, id: number): Promise<boo
  * HTTP exchange for, each. Items are applied in order, each as its single request would be; the core's
  * writes of one batch share the store's group commit.
  */
-export function batchRoutes (app: FastifyInstance, core: Switch): void {
+export function batchRoutes (app: FastifyInstance, core: Switch, policy: AccessPolicy): void {
   const bodyLimit = Math.max(app.initialConfig.bodyLimit ?? 0, BATCH_BODY_LIMIT)
 
-  app.post<{ Body: BatchSendRequest }>('/messages', { schema: batchSendSchema, config: { session: true }, bodyLimit }, async (request): Promise<BatchSendResponse> => {
+  app.post<{ Body: BatchSendRequest }>('/messages', { schema: batchSendSchema, config: { session: true, access: 'session' }, bodyLimit }, async (request): Promise<BatchSendResponse> => {
     // Refused as a whole, so the client waits for the switch and retries it as the single send would be.
     if (core.shuttingDown) throw new ShuttingDownError()
     const session = sessionOf(request)
     const { messages } = request.body
     // Started in order, without waiting: each send takes its id and place in memory before the next one starts.
     const results = await answeredAfterWoken(core, messages.map((item) => item.queue), async () =>
-      await Promise.all(messages.map(async (item, index) => await sendItem(core, session, item, index))))
+      await Promise.all(messages.map(async (item, index) => await sendItem(policy, core, session, item, index))))
     return { results }
   })
 
-  app.post<{ Body: BatchAckRequest }>('/acks', { schema: batchAckSchema, config: { session: true } }, async (request): Promise<BatchAckResponse> => {
+  app.post<{ Body: BatchAckRequest }>('/acks', { schema: batchAckSchema, config: { session: true, access: 'session' } }, async (request): Promise<BatchAckResponse> => {
     const session = sessionOf(request)
     const { ids } = request.body
+    // All or nothing: an id the session may not ack refuses the batch before any ack is made.
+    for (const id of ids) {
+      checkItem(policy, core, session, 'receive', core.queueOfMessage(id))
+      core.checkAck(session, id)
+    }
     const took = await Promise.all(ids.map(async (id) => await ackItem(core, session, id)))
     const acked: number[] = []
     const missing: number[] = []

@@ -29,7 +29,7 @@ async function connectionsOf (server: Server): Promise<LimitUsage> {
 }
 
 export function observeRoutes (app: FastifyInstance, core: Switch, hooks: ObserveHooks, connections: ConnectionFigures): void {
-  app.get('/diagnostics', { schema: diagnosticsSchema }, async () => {
+  app.get('/diagnostics', { schema: diagnosticsSchema, config: { access: { action: 'observe' } } }, async () => {
     const diagnostics = core.diagnostics(jsonSize)
     return {
       ...diagnostics,
@@ -47,12 +47,12 @@ export function observeRoutes (app: FastifyInstance, core: Switch, hooks: Observ
     }
   })
 
-  app.get<{ Querystring: { after?: number, timeout?: number, max?: number } }>('/trace', { schema: traceSchema }, async (request, reply) => {
+  app.get<{ Querystring: { after?: number, timeout?: number, max?: number } }>('/trace', { schema: traceSchema, config: { access: { action: 'observe' } } }, async (request, reply) => {
     const { after = 0, timeout, max = 1000 } = request.query
     return await core.waitForTrace(after, secondsToMs(timeout), max, abortedWith(reply.raw), jsonSize)
   })
 
-  app.get('/health', { schema: healthSchema }, async () => {
+  app.get('/health', { schema: healthSchema, config: { access: 'open' } }, async () => {
     const health: HealthResponse = {
       status: core.shuttingDown ? 'shutting_down' : 'ok',
       uptime: Date.now() - core.startTime
@@ -60,7 +60,7 @@ export function observeRoutes (app: FastifyInstance, core: Switch, hooks: Observ
     return health
   })
 
-  app.post('/shutdown', { schema: shutdownSchema }, async (_request, reply) => {
+  app.post('/shutdown', { schema: shutdownSchema, config: { access: { action: 'admin' } } }, async (_request, reply) => {
     reply.raw.once('finish', hooks.shutdown)
     return reply.code(202).header('connection', 'close').send({ status: 'shutting_down' })
   })

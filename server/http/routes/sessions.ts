@@ -1,17 +1,28 @@
 import type { FastifyInstance } from 'fastify'
 import type { LoginRequest, LoginResponse, SessionInfo } from '../../../lib/protocol.js'
 import type { Switch } from '../../core/switch.js'
+import { authenticate } from '../../auth/login.js'
+import type { Principals } from '../../auth/principals.js'
+import type { LoginThrottle } from '../../auth/throttle.js'
 import { loginSchema, sessionInfoSchema } from '../schemas.js'
 import { sessionOf } from '../session-auth.js'
 
-export function sessionRoutes (app: FastifyInstance, core: Switch): void {
-  app.post<{ Body: LoginRequest }>('/sessions', { schema: loginSchema }, async (request, reply) => {
-    const session = await core.login(request.body.client)
+export interface LoginAuth {
+  principals: Principals | undefined
+  throttle: LoginThrottle
+}
+
+export function sessionRoutes (app: FastifyInstance, core: Switch, auth: LoginAuth): void {
+  // Open: the login presents its own credentials.
+  app.post<{ Body: LoginRequest }>('/sessions', { schema: loginSchema, config: { access: 'open' } }, async (request, reply) => {
+    const { client, ...credentials } = request.body
+    const principal = await authenticate(auth.principals, auth.throttle, request.ip, credentials)
+    const session = await core.login(client, principal)
     const body: LoginResponse = { token: session.token, client: session.client, ttl: core.options.sessionTtl / 1000 }
     return reply.code(201).send(body)
   })
 
-  app.get('/session', { schema: sessionInfoSchema, config: { session: true } }, async (request) => {
+  app.get('/session', { schema: sessionInfoSchema, config: { session: true, access: 'session' } }, async (request) => {
     const session = sessionOf(request)
     const info: SessionInfo = {
       token: session.token,
@@ -24,7 +35,7 @@ export function sessionRoutes (app: FastifyInstance, core: Switch): void {
     return info
   })
 
-  app.delete('/session', { config: { session: true } }, async (request, reply) => {
+  app.delete('/session', { config: { session: true, access: 'session' } }, async (request, reply) => {
     await core.logout(sessionOf(request))
     return reply.code(204).send()
   })

@@ -7,6 +7,7 @@ import type { Switch } from '../../core/switch.js'
 import { abortedWith } from '../aborted.js'
 import { sessionOf } from '../session-auth.js'
 import type { StreamTickets } from '../stream-tickets.js'
+import { receiveSubscribed } from './messages.js'
 import { streamSchema, streamTicketSchema } from '../topic-schemas.js'
 import { toWireMessage, wireSize } from '../wire.js'
 
@@ -61,7 +62,7 @@ export function streamRoutes (app: FastifyInstance, core: Switch, options: Strea
   app.get<{ Querystring: { after?: number }, Headers: { 'last-event-id'?: number } }>(
     '/stream',
     // A HEAD would be a stream without a body that never ends: it is answered 405 instead.
-    { schema: streamSchema, config: { session: true, ticket: true }, exposeHeadRoute: false },
+    { schema: streamSchema, config: { session: true, ticket: true, access: receiveSubscribed }, exposeHeadRoute: false },
     async (request, reply) => {
       const session = sessionOf(request)
       // A browser reconnecting sends the last id it saw, with the URL it first opened (which may hold `after`).
@@ -102,7 +103,7 @@ export function streamRoutes (app: FastifyInstance, core: Switch, options: Strea
   )
 
   // A browser's EventSource sends no Authorization header: it opens the stream with one of these instead.
-  app.post('/stream/tickets', { schema: streamTicketSchema, config: { session: true } }, async (request, reply) => {
+  app.post('/stream/tickets', { schema: streamTicketSchema, config: { session: true, access: 'session' } }, async (request, reply) => {
     const body: StreamTicketResponse = options.tickets.issue(sessionOf(request).token)
     return reply.code(201).send(body)
   })

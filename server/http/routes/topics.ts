@@ -3,16 +3,20 @@ import type { BindingsResponse } from '../../../lib/pubsub.js'
 import type { Switch } from '../../core/switch.js'
 import { acceptRawBodies } from '../raw-body.js'
 import { sessionOf } from '../session-auth.js'
+import { param, type AccessRule } from '../../auth/hook.js'
 import { bindingsSchema, bindSchema, publishSchema, unbindSchema } from '../topic-schemas.js'
 
 interface BindingParams { name: string, filter: string }
+
+// Binding a queue makes it receive what is published to the filter: it needs both.
+const bind: AccessRule[] = [{ action: 'manage', queue: param('name') }, { action: 'receive', topic: param('filter') }]
 
 export function topicRoutes (app: FastifyInstance, core: Switch): void {
   app.register(async (raw) => {
     acceptRawBodies(raw)
     raw.post<{ Params: { topic: string }, Querystring: { retain?: boolean }, Headers: { 'idempotency-key'?: string } }>(
       '/topics/:topic/messages',
-      { schema: publishSchema, config: { session: true }, bodyLimit: core.options.maxPayload },
+      { schema: publishSchema, config: { session: true, access: { action: 'publish', topic: param('topic') } }, bodyLimit: core.options.maxPayload },
       async (request, reply) => {
         const payload = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
         const result = await core.publish(sessionOf(request), request.params.topic, payload, {
@@ -23,17 +27,17 @@ export function topicRoutes (app: FastifyInstance, core: Switch): void {
     )
   })
 
-  app.put<{ Params: BindingParams }>('/queues/:name/bindings/:filter', { schema: bindSchema, config: { session: true } }, async (request, reply) => {
+  app.put<{ Params: BindingParams }>('/queues/:name/bindings/:filter', { schema: bindSchema, config: { session: true, access: bind } }, async (request, reply) => {
     const result = await core.bind(sessionOf(request), request.params.name, request.params.filter)
     return reply.code(result.created ? 201 : 200).send(result)
   })
 
-  app.delete<{ Params: BindingParams }>('/queues/:name/bindings/:filter', { schema: unbindSchema, config: { session: true } }, async (request, reply) => {
-    await core.unbind(request.params.name, request.params.filter)
+  app.delete<{ Params: BindingParams }>('/queues/:name/bindings/:filter', { schema: unbindSchema, config: { session: true, access: { action: 'manage', queue: param('name') } } }, async (request, reply) => {
+    await core.unbind(sessionOf(request), request.params.name, request.params.filter)
     return reply.code(204).send()
   })
 
-  app.get<{ Params: { name: string } }>('/queues/:name/bindings', { schema: bindingsSchema }, async (request) => {
+  app.get<{ Params: { name: string } }>('/queues/:name/bindings', { schema: bindingsSchema, config: { access: { action: 'observe' } } }, async (request) => {
     const { name } = request.params
     const body: BindingsResponse = { queue: name, filters: core.bindingsOf(name) }
     return body

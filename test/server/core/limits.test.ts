@@ -52,7 +52,7 @@ t.test('maxSessionQueues is per session and frees up with its queues', async (t)
   t.ok((await core.createTemporaryQueue(other)).created, 'another session has its own allowance')
   t.ok((await core.createQueue(first, 'persistent')).created, 'persistent queues are not counted')
   t.match(core.diagnostics().limits, { sessionQueues: { limit: 2, used: 2 } })
-  await core.destroy(other, name)
+  await core.destroy(first, name)
   t.ok((await core.createTemporaryQueue(first)).created)
 })
 

@@ -219,14 +219,15 @@ t.test('destroy removes a queue and its messages; a missing queue is not found',
   await t.rejects(core.send(s, 'q', Buffer.from('x')), QueueNotFoundError)
 })
 
-t.test('destroying a temporary queue frees it from its owner', async (t) => {
+t.test('destroying a temporary queue frees it from its owner; another session may not destroy it', async (t) => {
   const core = startCore(t)
   const owner = await core.login('owner')
   const other = await core.login('other')
   const { name } = await core.createTemporaryQueue(owner)
-  await core.destroy(other, name)
+  await t.rejects(core.destroy(other, name), { code: 'forbidden' })
+  await core.destroy(owner, name)
   t.same([...owner.queues], [])
-  t.match(core.trace.since(0, 100).filter((event) => event.type === 'destroy'), [{ queue: name, client: 'other' }])
+  t.match(core.trace.since(0, 100).filter((event) => event.type === 'destroy'), [{ queue: name, client: 'owner' }])
 })
 
 t.test('subscriptions are kept by name: a re-created queue is seen by the same session', async (t) => {

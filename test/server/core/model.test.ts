@@ -123,6 +123,11 @@ class Model {
   }
 }
 
+/** Another session's temporary queue: only its owner may receive from it, ack in it or destroy it. */
+function foreign (queue: ModelQueue | undefined, session: ModelSession): boolean {
+  return queue?.owner !== undefined && queue.owner !== session
+}
+
 async function failsWith (promise: Promise<unknown>, code: string): Promise<void> {
   await assert.rejects(promise, (error: unknown) => error instanceof SwitchError && error.code === code)
 }
@@ -185,6 +190,7 @@ async function act (core: Switch, model: Model, session: ModelSession, op: Exclu
     }
     case 'subscribe':
       if (!model.queues.has(name)) { await failsWith(core.subscribe(s, name), 'queue_not_found'); return }
+      if (foreign(model.queues.get(name), session)) { await failsWith(core.subscribe(s, name), 'forbidden'); return }
       await core.subscribe(s, name)
       session.subscriptions.add(name)
       return
@@ -200,6 +206,7 @@ async function act (core: Switch, model: Model, session: ModelSession, op: Exclu
       const sent = core.send(s, name, Buffer.from(payload), { idempotencyKey: op.key, ack })
       const request = ack === undefined ? undefined : model.queueOf(ack)
       if (queue === undefined && ack !== undefined && request !== undefined) {
+        if (foreign(request, session)) { await failsWith(sent, 'forbidden'); return }
         // A reply to a queue that is gone: the request is acked, the reply dropped.
         assert.deepEqual(await sent, { dropped: true, acked: ack })
         request.messages.delete(ack)
@@ -212,6 +219,7 @@ async function act (core: Switch, model: Model, session: ModelSession, op: Exclu
         return
       }
       if (ack !== undefined && request === undefined) { await failsWith(sent, 'message_not_found'); return }
+      if (foreign(request, session)) { await failsWith(sent, 'forbidden'); return }
       if (queue.messages.size >= MAX_QUEUE_LENGTH || model.bytes() + Buffer.byteLength(payload) > MAX_QUEUED_BYTES) {
         await failsWith(sent, 'insufficient_storage')
         return
@@ -245,12 +253,14 @@ async function act (core: Switch, model: Model, session: ModelSession, op: Exclu
     case 'ack': {
       const queue = model.queueOf(messageId)
       if (queue === undefined) { await failsWith(core.ack(s, messageId), 'message_not_found'); return }
+      if (foreign(queue, session)) { await failsWith(core.ack(s, messageId), 'forbidden'); return }
       await core.ack(s, messageId)
       queue.messages.delete(messageId)
       return
     }
     case 'destroy':
       if (!model.queues.has(name)) { await failsWith(core.destroy(s, name), 'queue_not_found'); return }
+      if (foreign(model.queues.get(name), session)) { await failsWith(core.destroy(s, name), 'forbidden'); return }
       await core.destroy(s, name)
       model.removeQueue(name)
       return

@@ -130,8 +130,8 @@ t.test('diagnostics describe queues, messages, polls and sessions', async (t) =>
   })
   t.equal(diagnostics.queues.find((q) => q.name === 'svc')?.messages.length, 1)
   t.same(diagnostics.sessions, [
-    { client: 'server', tokenPrefix: server.token.slice(0, 6), subscriptions: ['svc'], queues: [], lastActivity: 5_000_000, inFlight: 0 },
-    { client: 'client', tokenPrefix: client.token.slice(0, 6), subscriptions: [], queues: [replies], lastActivity: 5_000_000, inFlight: 0 }
+    { client: 'server', principal: 'anonymous', tokenPrefix: server.token.slice(0, 6), subscriptions: ['svc'], queues: [], lastActivity: 5_000_000, inFlight: 0 },
+    { client: 'client', principal: 'anonymous', tokenPrefix: client.token.slice(0, 6), subscriptions: [], queues: [replies], lastActivity: 5_000_000, inFlight: 0 }
   ])
   t.equal(diagnostics.sessions[0].tokenPrefix.length, 6)
 

@@ -36,7 +36,7 @@ t.test('a publish copies the message into each queue with a matching binding, on
   const copies = published.ids.map((id) => core.message(id))
   t.same(copies.map((m) => m?.origin), ['publisher', 'publisher', 'publisher'], 'the origin is the publisher')
 
-  await core.unbind('all', '#')
+  await core.unbind(s, 'all', '#')
   t.same(await core.publish(s, 'nobody/listens', text('x')), { ids: [], count: 0, duplicate: false }, 'nobody listening is no error')
 })
 
@@ -75,11 +75,11 @@ t.test('bind and unbind: validated, idempotent, only on queues that exist', asyn
   await t.rejects(core.publish(s, 'a/+', text('x')), { code: 'invalid_request', field: 'topic', message: /may not hold \+ or #/ })
   await t.rejects(core.publish(s, '', text('x')), { code: 'invalid_request', field: 'topic' })
 
-  await core.unbind('q', 'a/#')
-  await core.unbind('q', 'a/#')
+  await core.unbind(s, 'q', 'a/#')
+  await core.unbind(s, 'q', 'a/#')
   t.same(core.bindingsOf('q'), ['+/b'], 'unbinding is idempotent')
   t.same((await core.publish(s, 'a/c', text('x'))).count, 0, 'no longer bound')
-  await t.rejects(core.unbind('missing', 'a'), { code: 'queue_not_found' })
+  await t.rejects(core.unbind(s, 'missing', 'a'), { code: 'queue_not_found' })
   t.throws(() => core.bindingsOf('missing'), { code: 'queue_not_found' })
 })
 

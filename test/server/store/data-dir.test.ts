@@ -87,7 +87,7 @@ t.test('a directory another switch uses is refused', async (t) => {
   const first = new SqliteStore(dir)
   t.teardown(() => first.close())
   t.throws(() => new SqliteStore(dir), { code: 'in_use', message: /another switch is using it/ })
-  await first.write({ type: 'session', token: 'tok', client: 'c' })
+  await first.write({ type: 'session', token: 'tok', client: 'c', principal: 'anonymous' })
   t.same(first.load().sessions.length, 1, 'the first keeps working')
 })
 

@@ -73,7 +73,7 @@ class Run {
     if (op.kind === 'login') { this.sessions.push(await core.login(`c${this.sessions.length}`)); return }
     if (op.kind === 'create') { await core.createQueue(this.sessions[0], NAMES[op.q % NAMES.length]); return }
     if (op.kind === 'destroy') { await core.destroy(undefined, this.names[op.q % this.names.length]); return }
-    if (op.kind === 'unbind') { await core.unbind(this.names[op.q % this.names.length], FILTERS[op.filter % FILTERS.length]); return }
+    if (op.kind === 'unbind') { await core.unbind(undefined, this.names[op.q % this.names.length], FILTERS[op.filter % FILTERS.length]); return }
     const session = this.pick(this.sessions, op.s)
     if (session === undefined || !core.isCurrent(session)) return
     const name = 'q' in op ? this.names[op.q % this.names.length] : ''

@@ -21,8 +21,8 @@ t.test('every kind of record comes back, also after reopening', async (t) => {
 
   const binary = Buffer.from([0, 255, 1, 254])
   await writeAll(store, [
-    { type: 'session', token: 'tok-a', client: 'alice' },
-    { type: 'session', token: 'tok-b', client: 'bob' },
+    { type: 'session', token: 'tok-a', client: 'alice', principal: 'anonymous' },
+    { type: 'session', token: 'tok-b', client: 'bob', principal: 'ops' },
     { type: 'queue', name: 'svc', kind: 'persistent' },
     { type: 'queue', name: 'gone', kind: 'persistent' },
     { type: 'queue', name: 'tmp-a', kind: 'temporary', owner: 'tok-a' },
@@ -48,7 +48,7 @@ t.test('every kind of record comes back, also after reopening', async (t) => {
 
   const expected: Snapshot = {
     lastId: 6,
-    sessions: [{ token: 'tok-a', client: 'alice', subscriptions: ['tmp-a'] }],
+    sessions: [{ token: 'tok-a', client: 'alice', principal: 'anonymous', subscriptions: ['tmp-a'] }],
     queues: [{ name: 'svc', kind: 'persistent' }, { name: 'tmp-a', kind: 'temporary', owner: 'tok-a' }],
     messages: [message(2, 'svc', binary, { error: true }), message(6, 'tmp-a', 'reply', { correlationId: 'c1' })],
     idempotencyKeys: [{ queue: 'svc', key: 'k1', id: 1, expires: 99_999 }],
@@ -58,8 +58,8 @@ t.test('every kind of record comes back, also after reopening', async (t) => {
   }
   const sorted = (snapshot: Snapshot): Snapshot => ({ ...snapshot, queues: [...snapshot.queues].sort((a, b) => a.name.localeCompare(b.name)) })
   t.same(sorted(store.load()), sorted(expected))
-  await store.write({ type: 'session', token: 'tok-b', client: 'bob' })
-  t.same(store.load().sessions[1], { token: 'tok-b', client: 'bob', subscriptions: [] }, 'a session with the same token starts afresh')
+  await store.write({ type: 'session', token: 'tok-b', client: 'bob', principal: 'ops' })
+  t.same(store.load().sessions[1], { token: 'tok-b', client: 'bob', principal: 'ops', subscriptions: [] }, 'a session with the same token starts afresh, with its principal')
   await store.write({ type: 'session_end', token: 'tok-b' })
   await store.close()
   t.same(sorted(open(t, dir).load()), sorted(expected), 'the same after closing and opening again')
@@ -102,12 +102,12 @@ t.test('a failed batch leaves nothing behind, and the next one commits', async (
 t.test('closing commits what was written; writing after closing fails', async (t) => {
   const dir = tempDir(t)
   const store = new SqliteStore(dir)
-  const pending = store.write({ type: 'session', token: 'tok', client: 'c' })
+  const pending = store.write({ type: 'session', token: 'tok', client: 'c', principal: 'anonymous' })
   await store.close()
   await pending
   await t.rejects(store.write({ type: 'ack', id: 1 }), { code: 'store_closed' })
   await store.close()
-  t.same(open(t, dir).load().sessions, [{ token: 'tok', client: 'c', subscriptions: [] }])
+  t.same(open(t, dir).load().sessions, [{ token: 'tok', client: 'c', principal: 'anonymous', subscriptions: [] }])
 })
 
 t.test('the last id survives the messages it numbered', async (t) => {
