@@ -3,9 +3,10 @@ import { createServer, type AddressInfo, type Server } from 'node:net'
 import { compatPlugin } from './compat/index.js'
 import { Switch, type SwitchOptions } from './core/switch.js'
 import { buildApp } from './http/app.js'
-import type { HttpLimits } from './http/hardening.js'
+import { httpLimits, type HttpLimits } from './http/hardening.js'
 import { SqliteStore } from './store/sqlite.js'
 import type { ObserveHooks } from './http/routes/observe.js'
+import { loadTls, speakTls, type TlsFiles } from './http/tls.js'
 import { DEFAULT_SOCKET_MODE, listenOnSocket } from './socket.js'
 
 export { Switch, DEFAULT_SWITCH_OPTIONS } from './core/switch.js'
@@ -17,6 +18,7 @@ export { buildApp } from './http/app.js'
 export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/hardening.js'
 export { DEFAULT_LIMITS, type LimitOptions } from './core/limits.js'
 export { DEFAULT_SOCKET_MODE, SocketPathError, SocketInUseError, NotASocketError } from './socket.js'
+export { TlsFileError, type TlsFiles } from './http/tls.js'
 
 export interface ServerConfig extends Partial<SwitchOptions>, Partial<HttpLimits> {
   host?: string
@@ -38,6 +40,8 @@ export interface ServerConfig extends Partial<SwitchOptions>, Partial<HttpLimits
   dataDir?: string
   /** Milliseconds between heartbeat comments on an idle event stream (GET /v1/stream); 15 s by default. */
   streamHeartbeat?: number
+  /** Speak HTTPS on TCP with this certificate and key (PEM files); the Unix socket stays plain HTTP. */
+  tls?: TlsFiles
 }
 
 export interface RunningSwitch {
@@ -61,9 +65,12 @@ export async function startSwitch (config: ServerConfig = {}): Promise<RunningSw
   const {
     host = DEFAULT_HOST, port = DEFAULT_PORT, listenTcp = true, socketPath, socketMode = DEFAULT_SOCKET_MODE, logger,
     dataDir, streamHeartbeat, shutdownGrace = DEFAULT_SHUTDOWN_GRACE, headersTimeout, requestTimeout, keepAliveTimeout, maxConnections,
-    maxConnectionsPerAddress, idleConnectionTimeout, maxUnreadBytes, ...switchOptions
+    maxConnectionsPerAddress, idleConnectionTimeout, maxUnreadBytes, tls, ...switchOptions
   } = config
   if (!listenTcp && socketPath === undefined) throw new TypeError('a switch needs TCP or a socket path to listen on')
+  if (!listenTcp && tls !== undefined) throw new TypeError('TLS is for TCP: a switch on its socket alone speaks plain HTTP')
+  // Before anything is created: a wrong file is refused with nothing to clean up.
+  const tlsOptions = tls === undefined ? undefined : await loadTls(tls)
   if (dataDir !== undefined) {
     if (switchOptions.store !== undefined) throw new TypeError('give a store or a data directory, not both')
     switchOptions.store = new SqliteStore(dataDir)
@@ -98,6 +105,7 @@ export async function startSwitch (config: ServerConfig = {}): Promise<RunningSw
     streamHeartbeat,
     limits: { headersTimeout, requestTimeout, keepAliveTimeout, maxConnections, maxConnectionsPerAddress, idleConnectionTimeout, maxUnreadBytes }
   })
+  if (tlsOptions !== undefined) speakTls(app.server, tlsOptions, httpLimits({ idleConnectionTimeout, headersTimeout }), app.log)
   try {
     if (listenTcp) await app.listen({ host, port })
     else await app.ready()
@@ -116,7 +124,7 @@ export async function startSwitch (config: ServerConfig = {}): Promise<RunningSw
   if (listenTcp) {
     const address = app.server.address() as AddressInfo
     const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address
-    running.url = `http://${shownHost}:${address.port}`
+    running.url = `${tls === undefined ? 'http' : 'https'}://${shownHost}:${address.port}`
   }
   return running
 }
