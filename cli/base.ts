@@ -1,5 +1,6 @@
 // What every `switch` command shares: where the switch is, how to connect, how a failure is shown.
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core'
+import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { buffer } from 'node:stream/consumers'
 import { stripVTControlCharacters } from 'node:util'
@@ -24,15 +25,18 @@ export const payloadFlags = {
   file: Flags.string({ description: 'read the payload from a file (- for stdin)', helpValue: 'PATH', exactlyOne: ['body', 'file'] })
 }
 
+/** "ENOENT: no such file or directory, open 'x'" -> "no such file or directory" */
+function fileProblem (error: unknown): string {
+  return (error as Error).message.replace(/^E[A-Z]+: /, '').replace(/, \w+( '.*')?$/, '')
+}
+
 export async function readPayload (flags: { body?: string, file?: string }): Promise<string | Buffer> {
   if (flags.body !== undefined) return flags.body
   if (flags.file === undefined || flags.file === '-') return await buffer(process.stdin)
   try {
     return await readFile(flags.file)
   } catch (error) {
-    // "ENOENT: no such file or directory, open 'x'" -> "cannot read x: no such file or directory"
-    const reason = (error as Error).message.replace(/^E[A-Z]+: /, '').replace(/, \w+( '.*')?$/, '')
-    throw new Error(`cannot read ${flags.file}: ${reason}`)
+    throw new Error(`cannot read ${flags.file}: ${fileProblem(error)}`)
   }
 }
 
@@ -74,6 +78,25 @@ export class UsageError extends Errors.CLIError {
   }
 }
 
+/** The connection flags every client command has (SwitchCommand.baseFlags). */
+export interface ConnectionFlags {
+  url: string
+  socket?: string
+  ca?: string
+  cert?: string
+  key?: string
+}
+
+/** The PEM file a TLS flag names, read now: a wrong path fails the command before it tries the switch. */
+function readPemFlag (flag: string, path: string | undefined): Buffer | undefined {
+  if (path === undefined) return undefined
+  try {
+    return readFileSync(path)
+  } catch (error) {
+    throw new Error(`cannot read --${flag} ${path}: ${fileProblem(error)}`)
+  }
+}
+
 /** What oclif parses flags and arguments into (its own name for it is not exported). */
 type Parsed = Record<string, unknown>
 
@@ -85,7 +108,10 @@ interface ExitInfo {
 export abstract class SwitchCommand extends Command {
   static override baseFlags = {
     url: Flags.string({ description: 'the switch to talk to', env: 'SWITCH_URL', default: DEFAULT_URL, helpGroup: 'CONNECTION' }),
-    socket: Flags.string({ description: 'reach the switch over this Unix socket instead', helpValue: 'PATH', helpGroup: 'CONNECTION' })
+    socket: Flags.string({ description: 'reach the switch over this Unix socket instead', helpValue: 'PATH', helpGroup: 'CONNECTION' }),
+    ca: Flags.string({ description: 'trust this CA (PEM) for an https --url, instead of the system\'s', env: 'SWITCH_CA', helpValue: 'FILE', helpGroup: 'CONNECTION' }),
+    cert: Flags.string({ description: 'present this client certificate (PEM) to a switch that requires one', helpValue: 'FILE', helpGroup: 'CONNECTION', dependsOn: ['key'] }),
+    key: Flags.string({ description: 'the private key of --cert (PEM)', helpValue: 'FILE', helpGroup: 'CONNECTION', dependsOn: ['cert'] })
   }
 
   private client?: SwitchClient
@@ -108,7 +134,7 @@ export abstract class SwitchCommand extends Command {
   }
 
   /** A client for this command run; closed (and logged out) when the command ends, however it ends. */
-  protected connect (flags: { url: string, socket?: string }, retryFor = ONE_SHOT_RETRY_MS): SwitchClient {
+  protected connect (flags: ConnectionFlags, retryFor = ONE_SHOT_RETRY_MS): SwitchClient {
     return this.open(flags, retryFor)
   }
 
@@ -116,7 +142,7 @@ export abstract class SwitchCommand extends Command {
    * A client for a command that waits on the switch (call, subscribe, serve QUEUE): it says on stderr, once per
    * outage, when the switch cannot be reached and it keeps trying, and when it is reached again.
    */
-  protected follow (flags: { url: string, socket?: string }, retryFor: number): SwitchClient {
+  protected follow (flags: ConnectionFlags, retryFor: number): SwitchClient {
     const where = flags.socket ?? flags.url
     return this.open(flags, retryFor, (change) => {
       const told = this.reachability?.reachable === false
@@ -138,10 +164,13 @@ export abstract class SwitchCommand extends Command {
     if (problem !== undefined) throw new Error(`stopped: ${problem}`)
   }
 
-  private open (flags: { url: string, socket?: string }, retryFor: number, onReachability?: (change: Reachability) => void): SwitchClient {
+  private open (flags: ConnectionFlags, retryFor: number, onReachability?: (change: Reachability) => void): SwitchClient {
     this.client = new SwitchClient({
       url: flags.url,
       ...(flags.socket === undefined ? {} : { socketPath: flags.socket }),
+      ca: readPemFlag('ca', flags.ca),
+      cert: readPemFlag('cert', flags.cert),
+      key: readPemFlag('key', flags.key),
       client: `switch-${this.id ?? 'cli'}:${process.pid}`,
       retryFor,
       onReachability

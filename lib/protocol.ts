@@ -327,6 +327,7 @@ export const ERROR_CODES = [
   'invalid_queue_name',
   'session_required', // no `Authorization: Bearer <token>` header
   'session_not_found', // unknown or expired token: log in again
+  'unauthorized', // no or bad credentials (e.g. a missing or untrusted client certificate)
   'queue_not_found',
   'message_not_found',
   'not_found', // no such route
@@ -350,6 +351,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   invalid_queue_name: 400,
   session_required: 401,
   session_not_found: 401,
+  unauthorized: 401,
   queue_not_found: 404,
   message_not_found: 404,
   not_found: 404,

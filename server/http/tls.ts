@@ -4,7 +4,10 @@ import { readFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import type { Socket } from 'node:net'
 import { createSecureContext, Server as TlsServer, TLSSocket, type TlsOptions } from 'node:tls'
-import type { HttpLimits } from './hardening.js'
+import { rawErrorAnswer, type HttpLimits } from './hardening.js'
+
+/** How long a refused client has to read its answer before the connection is closed regardless. */
+const REFUSAL_LINGER_MS = 1000
 
 /** Where the switch's certificate and key are (PEM files); with `ca`, clients must present a certificate it signed. */
 export interface TlsFiles {
@@ -59,7 +62,9 @@ export async function loadTls (files: TlsFiles): Promise<TlsOptions> {
   if (ca !== undefined && files.ca !== undefined && !parses(() => new X509Certificate(ca))) {
     throw new TlsFileError(files.ca, `the TLS CA certificate ${files.ca} is not a PEM certificate`)
   }
-  const options: TlsOptions = ca === undefined ? { cert, key } : { cert, key, ca, requestCert: true, rejectUnauthorized: true }
+  // A client certificate that is missing or not trusted is refused with an HTTP answer (see speakTls), not at the
+  // handshake: over TLS 1.3 a client sees that refusal only as a connection closed, which it takes for an outage.
+  const options: TlsOptions = ca === undefined ? { cert, key } : { cert, key, ca, requestCert: true, rejectUnauthorized: false }
   if (!parses(() => createSecureContext(options))) {
     throw new TlsFileError(files.key, `the TLS key ${files.key} does not belong to the certificate ${files.cert}`)
   }
@@ -77,7 +82,10 @@ export async function loadTls (files: TlsFiles): Promise<TlsOptions> {
 export function speakTls (server: Server, options: TlsOptions, limits: Pick<HttpLimits, 'idleConnectionTimeout' | 'headersTimeout'>, log: FastifyBaseLogger): void {
   const handshakeTimeout = [limits.idleConnectionTimeout, limits.headersTimeout].find((ms) => ms > 0)
   const tls = new TlsServer({ ...options, ...(handshakeTimeout === undefined ? {} : { handshakeTimeout }) })
-  tls.on('secureConnection', (socket: TLSSocket) => { server.emit('connection', socket) })
+  tls.on('secureConnection', (socket: TLSSocket) => {
+    if (options.requestCert === true && !socket.authorized) refuse(socket)
+    else server.emit('connection', socket)
+  })
   // A failed handshake (no certificate, an untrusted one, plain HTTP, a timeout) is the client's problem to see.
   tls.on('tlsClientError', (error: Error & { code?: string }, socket: TLSSocket) => {
     log.debug({ address: socket.remoteAddress, code: error.code }, 'TLS handshake failed')
@@ -89,4 +97,18 @@ export function speakTls (server: Server, options: TlsOptions, limits: Pick<Http
     if (event === 'connection' && !(socket instanceof TLSSocket) && socket.remoteAddress !== undefined) return tls.emit('connection', socket)
     return Reflect.apply(emit, this, [event, ...args]) as boolean
   } as Server['emit']
+}
+
+/** Answers a client whose certificate is missing or not trusted with a 401, without reading its request. */
+function refuse (socket: TLSSocket): void {
+  const presented = Object.keys(socket.getPeerCertificate()).length > 0
+  const message = presented
+    ? `the client certificate is not signed by the CA this switch trusts (${String(socket.authorizationError)})`
+    : 'this switch requires a client certificate signed by the CA it trusts'
+  socket.on('error', () => {})
+  const linger = setTimeout(() => { socket.destroy() }, REFUSAL_LINGER_MS)
+  socket.once('close', () => { clearTimeout(linger) })
+  socket.end(rawErrorAnswer('unauthorized', message))
+  // Reading (and dropping) the request means the close is a FIN after the answer, not a reset that loses it.
+  socket.resume()
 }
