@@ -1,5 +1,6 @@
 // What every `switch` command shares: where the switch is, how to connect, how a failure is shown.
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core'
+import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { buffer } from 'node:stream/consumers'
 import { stripVTControlCharacters } from 'node:util'
@@ -24,15 +25,18 @@ export const payloadFlags = {
   file: Flags.string({ description: 'read the payload from a file (- for stdin)', helpValue: 'PATH', exactlyOne: ['body', 'file'] })
 }
 
+/** "ENOENT: no such file or directory, open 'x'" -> "no such file or directory" */
+function fileProblem (error: unknown): string {
+  return (error as Error).message.replace(/^E[A-Z]+: /, '').replace(/, \w+( '.*')?$/, '')
+}
+
 export async function readPayload (flags: { body?: string, file?: string }): Promise<string | Buffer> {
   if (flags.body !== undefined) return flags.body
   if (flags.file === undefined || flags.file === '-') return await buffer(process.stdin)
   try {
     return await readFile(flags.file)
   } catch (error) {
-    // "ENOENT: no such file or directory, open 'x'" -> "cannot read x: no such file or directory"
-    const reason = (error as Error).message.replace(/^E[A-Z]+: /, '').replace(/, \w+( '.*')?$/, '')
-    throw new Error(`cannot read ${flags.file}: ${reason}`)
+    throw new Error(`cannot read ${flags.file}: ${fileProblem(error)}`)
   }
 }
 
@@ -74,12 +78,25 @@ export class UsageError extends Errors.CLIError {
   }
 }
 
-/** Where the switch is and who to log in as: the base flags of every client command. */
+/** Where the switch is, how to trust it and who to log in as: the base flags of every client command. */
 export interface ConnectionFlags {
   url: string
   socket?: string
+  ca?: string
+  cert?: string
+  key?: string
   principal?: string
   secret?: string
+}
+
+/** The PEM file a TLS flag names, read now: a wrong path fails the command before it tries the switch. */
+function readPemFlag (flag: string, path: string | undefined): Buffer | undefined {
+  if (path === undefined) return undefined
+  try {
+    return readFileSync(path)
+  } catch (error) {
+    throw new Error(`cannot read --${flag} ${path}: ${fileProblem(error)}`)
+  }
 }
 
 /** What oclif parses flags and arguments into (its own name for it is not exported). */
@@ -94,6 +111,9 @@ export abstract class SwitchCommand extends Command {
   static override baseFlags = {
     url: Flags.string({ description: 'the switch to talk to', env: 'SWITCH_URL', default: DEFAULT_URL, helpGroup: 'CONNECTION' }),
     socket: Flags.string({ description: 'reach the switch over this Unix socket instead', helpValue: 'PATH', helpGroup: 'CONNECTION' }),
+    ca: Flags.string({ description: 'trust this CA (PEM) for an https --url, instead of the system\'s', env: 'SWITCH_CA', helpValue: 'FILE', helpGroup: 'CONNECTION' }),
+    cert: Flags.string({ description: 'present this client certificate (PEM) to a switch that requires one', helpValue: 'FILE', helpGroup: 'CONNECTION', dependsOn: ['key'] }),
+    key: Flags.string({ description: 'the private key of --cert (PEM)', helpValue: 'FILE', helpGroup: 'CONNECTION', dependsOn: ['cert'] }),
     principal: Flags.string({ description: 'log in as this principal (a switch with an auth file); an API key in $SWITCH_API_KEY needs none', helpValue: 'NAME', helpGroup: 'CONNECTION' }),
     // Prefer the environment: a command line is visible to every user of the host (ps).
     secret: Flags.string({ description: 'the principal\'s secret', env: 'SWITCH_SECRET', helpValue: 'SECRET', helpGroup: 'CONNECTION' })
@@ -153,6 +173,9 @@ export abstract class SwitchCommand extends Command {
     this.client = new SwitchClient({
       url: flags.url,
       ...(flags.socket === undefined ? {} : { socketPath: flags.socket }),
+      ca: readPemFlag('ca', flags.ca),
+      cert: readPemFlag('cert', flags.cert),
+      key: readPemFlag('key', flags.key),
       client: `switch-${this.id ?? 'cli'}:${process.pid}`,
       ...(flags.principal === undefined ? {} : { principal: flags.principal }),
       ...(flags.secret === undefined ? {} : { secret: flags.secret }),

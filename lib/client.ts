@@ -47,6 +47,14 @@ export interface SwitchClientOptions {
   apiKey?: string
   /** Pool size. Every long-poll (transfer, trace, rpc and serve loops) holds a connection. Default 64. */
   connections?: number
+  /**
+   * For an https URL: the CA certificate(s) (PEM) to trust instead of the system's, e.g. the CA that signed a
+   * switch's own certificate. The certificate is always verified (and must name the URL's host).
+   */
+  ca?: string | Buffer
+  /** A client certificate (PEM) with its `key`, for a switch that requires one (`switch serve --tls-ca`). */
+  cert?: string | Buffer
+  key?: string | Buffer
 }
 
 export interface ListOptions extends RequestOptions {
@@ -102,7 +110,8 @@ export class SwitchClient {
       socketPath: options.socketPath,
       connections: options.connections ?? DEFAULT_CONNECTIONS,
       retryFor: options.retryFor ?? DEFAULT_RETRY_FOR,
-      onReachability: options.onReachability
+      onReachability: options.onReachability,
+      tls: { ca: options.ca, cert: options.cert, key: options.key }
     })
     this.connection = new Connection(this.transport, this.client, credentialsOf(options))
     this.batches = new Batches(this.connection)

@@ -1,7 +1,7 @@
 import type { ErrorCode } from './protocol.js'
 
 /** Every `code` a client error carries: the switch's own codes plus the client-side failures. */
-export type ClientErrorCode = ErrorCode | 'unavailable' | 'timeout' | 'remote_error' | 'aborted' | 'closed'
+export type ClientErrorCode = ErrorCode | 'unavailable' | 'tls' | 'timeout' | 'remote_error' | 'aborted' | 'closed'
 
 /** The base of every error the client library throws: branch on `code`, it is stable. */
 export class SwitchClientError extends Error {
@@ -32,6 +32,22 @@ export class SwitchUnavailableError extends SwitchClientError {
     const reason = cause instanceof Error ? cause.message : String(cause)
     super('unavailable', `the switch at ${target} is unavailable (kept trying for ${retryFor} ms): ${reason}`, { cause })
     this.name = 'SwitchUnavailableError'
+  }
+}
+
+/**
+ * The TLS connection to the switch failed for a reason a retry does not change: its certificate is not trusted
+ * (give its CA as `ca`, `--ca`), does not name the host, or the switch refused this client's certificate.
+ * `reason` is Node's code (`UNABLE_TO_VERIFY_LEAF_SIGNATURE`, `ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED`, ...).
+ */
+export class SwitchTlsError extends SwitchClientError {
+  readonly reason: string
+
+  constructor (target: string, reason: string, cause: unknown) {
+    const detail = cause instanceof Error ? cause.message : String(cause)
+    super('tls', `the TLS connection to ${target} failed: ${detail} (${reason})`, { cause })
+    this.name = 'SwitchTlsError'
+    this.reason = reason
   }
 }
 

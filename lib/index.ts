@@ -21,6 +21,7 @@ export {
   SwitchClientError,
   SwitchRequestError,
   SwitchUnavailableError,
+  SwitchTlsError,
   RpcTimeoutError,
   RemoteError,
   AbortError,

@@ -5,6 +5,7 @@ import {
   AbortError,
   ClientClosedError,
   SwitchRequestError,
+  SwitchTlsError,
   SwitchUnavailableError
 } from './errors.js'
 import { API_PREFIX, ERROR_CODES, ERROR_STATUS, IDEMPOTENCY_HEADER, SESSION_HEADER, type ErrorCode } from './protocol.js'
@@ -18,6 +19,15 @@ export interface TransportOptions {
   retryFor: number
   /** Told when the switch is reached, and when it turns unreachable: see SwitchClientOptions.onReachability. */
   onReachability?: (change: Reachability) => void
+  /** For an https URL: the CA to trust, and a client certificate (see SwitchClientOptions). */
+  tls?: TlsClientOptions
+}
+
+/** PEM text or bytes. */
+export interface TlsClientOptions {
+  ca?: string | Buffer
+  cert?: string | Buffer
+  key?: string | Buffer
 }
 
 /**
@@ -124,6 +134,21 @@ function unreachableReason (error: unknown): string {
   return REASON_BY_CODE[code ?? ''] ?? (error instanceof Error ? error.message : String(error))
 }
 
+/**
+ * Codes of a TLS connection that failed for a reason retrying will not change: an untrusted or wrong certificate
+ * (either side's), or a protocol mismatch. Node names OpenSSL's verification results bare (the first group).
+ */
+const TLS_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED', 'CERT_REJECTED', 'CERT_SIGNATURE_FAILURE', 'INVALID_CA', 'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID'
+])
+
+function isTlsFailure (code: string | undefined): boolean {
+  return code !== undefined && (TLS_CODES.has(code) || code.startsWith('ERR_SSL_'))
+}
+
 function isUnreachable (error: unknown): boolean {
   // A switch that is shutting down comes back (a restart) or stays away (then retryFor runs out).
   if (error instanceof SwitchRequestError) return error.status === 503 && error.code !== 'storage_failed'
@@ -156,7 +181,9 @@ export class Transport {
     setMaxListeners(0, this.closing.signal)
     this.pool = new Pool(url.origin, {
       connections: options.connections,
-      ...(options.socketPath === undefined ? {} : { socketPath: options.socketPath })
+      ...(options.socketPath === undefined ? {} : { socketPath: options.socketPath }),
+      // Verification stays on: a given CA replaces the system's for this switch, it does not switch checks off.
+      ...(options.tls === undefined ? {} : { connect: { ...options.tls } })
     })
   }
 
@@ -205,6 +232,8 @@ export class Transport {
         return answer
       } catch (error) {
         this.throwIfAborted(request)
+        const code = errorCodeOfCause(error)
+        if (isTlsFailure(code)) throw new SwitchTlsError(this.target, code ?? '', error)
         if (!isUnreachable(error)) {
           // The switch answered, with an error of its own.
           if (error instanceof SwitchRequestError) this.reached({ reachable: true })

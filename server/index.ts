@@ -5,9 +5,10 @@ import { compatPlugin } from './compat/index.js'
 import { Switch, type SwitchOptions } from './core/switch.js'
 import { REAL_TIMERS } from './core/timers.js'
 import { buildApp } from './http/app.js'
-import type { HttpLimits } from './http/hardening.js'
+import { httpLimits, type HttpLimits } from './http/hardening.js'
 import { SqliteStore } from './store/sqlite.js'
 import type { ObserveHooks } from './http/routes/observe.js'
+import { loadTls, speakTls, type TlsFiles } from './http/tls.js'
 import { DEFAULT_SOCKET_MODE, listenOnSocket } from './socket.js'
 import { listensRemotely, RemoteListenError } from './listen-address.js'
 
@@ -24,6 +25,7 @@ export { DEFAULT_SOCKET_MODE, SocketPathError, SocketInUseError, NotASocketError
 export { RemoteListenError } from './listen-address.js'
 export { BrowserOptionError } from './http/browser-guard.js'
 export { AuthFileError } from './auth/principals.js'
+export { TlsFileError, type TlsFiles } from './http/tls.js'
 
 export interface ServerConfig extends Partial<SwitchOptions>, Partial<HttpLimits> {
   host?: string
@@ -59,6 +61,8 @@ export interface ServerConfig extends Partial<SwitchOptions>, Partial<HttpLimits
   allowedHosts?: string[]
   /** Origins whose web pages may call the switch (CORS); requests from any other page are refused. */
   corsOrigins?: string[]
+  /** Speak HTTPS on TCP with this certificate and key (PEM files); the Unix socket stays plain HTTP. */
+  tls?: TlsFiles
 }
 
 export interface RunningSwitch {
@@ -89,7 +93,7 @@ export async function startSwitch (config: ServerConfig = {}): Promise<RunningSw
     host = DEFAULT_HOST, port = DEFAULT_PORT, listenTcp = true, socketPath, socketMode = DEFAULT_SOCKET_MODE, logger,
     dataDir, streamHeartbeat, shutdownGrace = DEFAULT_SHUTDOWN_GRACE, headersTimeout, requestTimeout, keepAliveTimeout, maxConnections,
     maxConnectionsPerAddress, idleConnectionTimeout, maxUnreadBytes, authFile, allowRemoteWithoutAuth = false,
-    allowedHosts, corsOrigins, ...switchOptions
+    allowedHosts, corsOrigins, tls, ...switchOptions
   } = config
   if (!listenTcp && socketPath === undefined) throw new TypeError('a switch needs TCP or a socket path to listen on')
   // Without an auth file the switch trusts whoever reaches it: by default, only this machine may.
@@ -97,6 +101,9 @@ export async function startSwitch (config: ServerConfig = {}): Promise<RunningSw
   if (remote && !allowRemoteWithoutAuth) throw new RemoteListenError(host)
   // Read before anything starts: a bad file is the operator's to fix, with nothing to clean up.
   const principals = authFile === undefined ? undefined : await Principals.load(authFile)
+  if (!listenTcp && tls !== undefined) throw new TypeError('TLS is for TCP: a switch on its socket alone speaks plain HTTP')
+  // Before anything is created: a wrong file is refused with nothing to clean up.
+  const tlsOptions = tls === undefined ? undefined : await loadTls(tls)
   if (dataDir !== undefined) {
     if (switchOptions.store !== undefined) throw new TypeError('give a store or a data directory, not both')
     switchOptions.store = new SqliteStore(dataDir)
@@ -135,6 +142,7 @@ export async function startSwitch (config: ServerConfig = {}): Promise<RunningSw
     limits: { headersTimeout, requestTimeout, keepAliveTimeout, maxConnections, maxConnectionsPerAddress, idleConnectionTimeout, maxUnreadBytes }
   })
   if (remote) app.log.warn(`listening on ${host} without an auth file: anyone who can reach it may use the switch`)
+  if (tlsOptions !== undefined) speakTls(app.server, tlsOptions, httpLimits({ idleConnectionTimeout, headersTimeout }), app.log)
   try {
     if (listenTcp) await app.listen({ host, port })
     else await app.ready()
@@ -157,7 +165,7 @@ export async function startSwitch (config: ServerConfig = {}): Promise<RunningSw
   if (listenTcp) {
     const address = app.server.address() as AddressInfo
     const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address
-    running.url = `http://${shownHost}:${address.port}`
+    running.url = `${tls === undefined ? 'http' : 'https'}://${shownHost}:${address.port}`
   }
   return running
 }

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process'
 import { DEFAULT_URL } from '../../lib/index.js'
 import { DEFAULT_SWITCH_OPTIONS } from '../../server/core/switch.js'
 import { DEFAULT_STREAM_HEARTBEAT } from '../../server/http/routes/stream.js'
+import type { TlsFiles } from '../../server/http/tls.js'
 import { SwitchCommand, UsageError, aborted, seconds, stopSignal } from '../base.js'
 import { limitFlags, limitOptions, type LimitFlagValues } from '../limits.js'
 
@@ -41,6 +42,18 @@ export async function runProgram (program: string, input: Buffer): Promise<Buffe
   })
 }
 
+/** The TLS files of `switch serve`, if it is to speak HTTPS; a certificate and its key come together. */
+function tlsFiles (flags: { 'tls-cert'?: string, 'tls-key'?: string, 'tls-ca'?: string }): TlsFiles | undefined {
+  const { 'tls-cert': cert, 'tls-key': key, 'tls-ca': ca } = flags
+  if (cert === undefined && key === undefined) {
+    if (ca !== undefined) throw new UsageError('--tls-ca needs --tls-cert and --tls-key: client certificates are checked over TLS')
+    return undefined
+  }
+  if (cert === undefined) throw new UsageError('--tls-key needs --tls-cert FILE (the certificate it belongs to)')
+  if (key === undefined) throw new UsageError('--tls-cert needs --tls-key FILE (its private key)')
+  return ca === undefined ? { cert, key } : { cert, key, ca }
+}
+
 export default class Serve extends SwitchCommand {
   static override summary = 'Run the switch, or serve RPCs on a queue with a program'
   static override description = 'Without a queue: run the switch in this process until SIGINT, SIGTERM or ' +
@@ -69,6 +82,9 @@ export default class Serve extends SwitchCommand {
     'socket-mode': Flags.string({ description: 'permissions of the Unix socket given with --socket (octal)', default: '600', helpValue: 'MODE', helpGroup: 'SWITCH' }),
     tcp: Flags.boolean({ description: 'listen on TCP; --no-tcp with --socket listens on the socket alone', default: true, allowNo: true, helpGroup: 'SWITCH' }),
     'auth-file': Flags.string({ description: 'principals, their credentials and permissions (YAML or JSON); logins then need credentials. Reloaded on SIGHUP', helpValue: 'FILE', helpGroup: 'SWITCH' }),
+    'tls-cert': Flags.string({ description: 'speak HTTPS on TCP with this certificate (PEM, with its chain); needs --tls-key', helpValue: 'FILE', helpGroup: 'TLS' }),
+    'tls-key': Flags.string({ description: 'the private key of --tls-cert (PEM, no passphrase)', helpValue: 'FILE', helpGroup: 'TLS' }),
+    'tls-ca': Flags.string({ description: 'require client certificates signed by this CA (PEM)', helpValue: 'FILE', helpGroup: 'TLS' }),
     heartbeat: seconds({ description: 'an idle event stream (GET /v1/stream) sends a heartbeat comment this often', default: DEFAULT_STREAM_HEARTBEAT / 1000, helpGroup: 'SWITCH' }),
     'insecure-allow-remote': Flags.boolean({ description: 'listen on a non-loopback --host without an auth file (anyone who reaches it may use the switch)', default: false, helpGroup: 'SWITCH' }),
     'allowed-host': Flags.string({ description: 'a Host name requests may use besides localhost and --host (a proxy\'s, the machine\'s), NAME or NAME:PORT; repeatable', multiple: true, helpValue: 'NAME', helpGroup: 'SWITCH' }),
@@ -111,6 +127,9 @@ export default class Serve extends SwitchCommand {
     'allowed-host'?: string[]
     'cors-origin'?: string[]
     'auth-file'?: string
+    'tls-cert'?: string
+    'tls-key'?: string
+    'tls-ca'?: string
   } & LimitFlagValues): Promise<void> {
     // Loaded here so that the client commands do not pay for loading the server.
     const { startSwitch, RemoteListenError, BrowserOptionError } = await import('../../server/index.js')
@@ -118,6 +137,8 @@ export default class Serve extends SwitchCommand {
     const signal = stopSignal()
     if (!/^[0-7]{3,4}$/.test(flags['socket-mode'])) throw new UsageError(`--socket-mode must be octal like 600 or 0660, not ${flags['socket-mode']}`)
     if (!flags.tcp && flags.socket === undefined) throw new UsageError('--no-tcp needs --socket PATH: the switch must listen somewhere')
+    const tls = tlsFiles(flags)
+    if (tls !== undefined && !flags.tcp) throw new UsageError('--tls-cert is for TCP, and --no-tcp leaves none: the Unix socket speaks plain HTTP')
     let running
     try {
       running = await startSwitch({
@@ -135,6 +156,7 @@ export default class Serve extends SwitchCommand {
         ...(flags.socket === undefined ? {} : { socketPath: flags.socket, socketMode: Number.parseInt(flags['socket-mode'], 8) }),
         ...(flags['data-dir'] === undefined ? {} : { dataDir: flags['data-dir'] }),
         ...(flags['auth-file'] === undefined ? {} : { authFile: flags['auth-file'] }),
+        ...(tls === undefined ? {} : { tls }),
         // stdout carries only the "listening" line that scripts wait for.
         logger: level === 'silent' ? false : { level, stream: process.stderr }
       })

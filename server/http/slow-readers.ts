@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Server } from 'node:http'
 import type { Socket } from 'node:net'
+import { TLSSocket } from 'node:tls'
 
 /** The bytes waiting for slow readers, and what the cap has done, for diagnostics. */
 export interface SlowReaders {
@@ -50,8 +51,9 @@ export function limitSlowReaders (server: Server, maxUnreadBytes: number, log: F
         'closed a connection whose client does not read its answers: the unread bytes of all connections passed maxUnreadBytes')
       release(socket)
       // Over TCP a reset, not a close, which would leave the unread bytes in the kernel, still sending to nobody.
-      // A Unix socket (no remote address) can only be closed, and its kernel buffer is small.
-      if (socket.remoteAddress === undefined) socket.destroy()
+      // A Unix socket (no remote address) can only be closed, and its kernel buffer is small; a TLS connection's
+      // reset belongs to the TCP connection under it, out of reach, so it is closed too.
+      if (socket.remoteAddress === undefined || socket instanceof TLSSocket) socket.destroy()
       else socket.resetAndDestroy()
     }
   }
