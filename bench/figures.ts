@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { withProcesses, type Processes } from './proc.js'
@@ -6,6 +6,8 @@ import type { RoleName } from './roles/index.js'
 import { openFilesLimit } from './rss.js'
 import { SPARE_FILES, type Group, type Settings } from './settings.js'
 import { median, type LatencySummary, type Throughput } from './stats.js'
+import { hashSecret } from '../server/auth/secrets.js'
+import type { BenchCredentials } from './roles/switch.js'
 
 /** What a group of figures may do: start processes, and fill in rows of the table. */
 export interface Context {
@@ -116,12 +118,7 @@ async function rpc (context: Context): Promise<void> {
         for (const turn of turns) await turn()
       }
     }
-    for (const [id, results] of rounds) {
-      context.set(`${id}.rps`, median(results.map((r) => r.rps)))
-      context.set(`${id}.p50`, median(results.map((r) => r.latency.p50)))
-      context.set(`${id}.p99`, median(results.map((r) => r.latency.p99)))
-      context.detail(id, results)
-    }
+    setRounds(context, rounds)
   })
 }
 
@@ -201,4 +198,57 @@ async function stalled (context: Context): Promise<void> {
   })
 }
 
-export const figures: Record<Group, (context: Context) => Promise<void>> = { ceiling, send, rpc, waiters, size, topics, stalled }
+/** The median of each figure's rounds, as `<id>.rps`, `<id>.p50` and `<id>.p99`. */
+function setRounds (context: Context, rounds: Map<string, Throughput[]>): void {
+  for (const [id, results] of rounds) {
+    context.set(`${id}.rps`, median(results.map((r) => r.rps)))
+    context.set(`${id}.p50`, median(results.map((r) => r.latency.p50)))
+    context.set(`${id}.p99`, median(results.map((r) => r.latency.p99)))
+    context.detail(id, results)
+  }
+}
+
+/**
+ * What authorization costs per request: the RPC figure on a switch with an auth file (caller and responder log in
+ * as a principal with just the permissions they need) beside the same on a switch without, taking turns.
+ */
+async function auth (context: Context): Promise<void> {
+  const s = context.settings
+  const timeout = s.rpcWarmupSeconds + s.rpcSeconds + JOB_SLACK_SECONDS
+  const dir = await mkdtemp(join(tmpdir(), 'switch-bench-auth-'))
+  try {
+    const credentials: BenchCredentials = { principal: 'bench', secret: 'bench-secret' }
+    const authFile = join(dir, 'auth.json')
+    // The reply queues are the caller's temporary queues: its own, and anyone's to reply to, whatever the file says.
+    const permissions = [{ actions: ['send', 'receive', 'manage'], queues: [QUEUE] }]
+    await writeFile(authFile, JSON.stringify({ principals: [{ name: credentials.principal, secret: await hashSecret(credentials.secret), permissions }] }))
+    await run(context, async (processes) => {
+      const [open, checked, load] = await Promise.all([
+        processes.start('switch', {}),
+        processes.start('switch', { authFile }),
+        processes.start('load', undefined)
+      ])
+      const concurrency = s.authConcurrency
+      await Promise.all([
+        processes.start('switch-responder', { url: open.info.url, queue: QUEUE, concurrency }),
+        processes.start('switch-responder', { url: checked.info.url, queue: QUEUE, concurrency, credentials })
+      ])
+      const rounds = new Map<string, Throughput[]>()
+      const keep = (id: string, result: Throughput): void => { rounds.set(id, [...(rounds.get(id) ?? []), result]) }
+      const loop = { concurrency, seconds: s.rpcSeconds, warmupSeconds: s.rpcWarmupSeconds }
+      for (let round = 0; round < s.rpcRounds; round++) {
+        const turns = [
+          async () => { keep('auth.off', await load.run('rpcSwitch', { url: open.info.url, queue: QUEUE, ...loop }, timeout)) },
+          async () => { keep('auth.on', await load.run('rpcSwitch', { url: checked.info.url, queue: QUEUE, credentials, ...loop }, timeout)) }
+        ]
+        if (round % 2 === 1) turns.reverse()
+        for (const turn of turns) await turn()
+      }
+      setRounds(context, rounds)
+    })
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+export const figures: Record<Group, (context: Context) => Promise<void>> = { ceiling, send, rpc, auth, waiters, size, topics, stalled }

@@ -83,6 +83,16 @@ export function catalog (s: Settings): RowSpec[] {
       )
     }
   }
+  const a = s.authConcurrency
+  rows.push(
+    { id: 'auth.off.rps', figure: `RPC via switch without an auth file, concurrency ${a} (taking turns with the next): round trips/s`, unit: 'per_second', ratioTo: C50_RPS },
+    { id: 'auth.off.p50', figure: `RPC without an auth file, concurrency ${a}: p50`, unit: 'microseconds' },
+    { id: 'auth.off.p99', figure: `RPC without an auth file, concurrency ${a}: p99`, unit: 'microseconds' },
+    // Over the same figure without: what checking every request costs.
+    { id: 'auth.on.rps', figure: `RPC via switch with --auth-file (a principal logged in with its secret), concurrency ${a}: round trips/s (× without)`, unit: 'per_second', ratioTo: 'auth.off.rps' },
+    { id: 'auth.on.p50', figure: `RPC with --auth-file, concurrency ${a}: p50 (× without)`, unit: 'microseconds', ratioTo: 'auth.off.p50' },
+    { id: 'auth.on.p99', figure: `RPC with --auth-file, concurrency ${a}: p99 (× without)`, unit: 'microseconds', ratioTo: 'auth.off.p99' }
+  )
   const w = thousands(s.waiters)
   rows.push(
     { id: 'waiters.perWaiter', figure: `${w} idle long-polls: switch RSS per waiter (session, queue, socket, poll)`, unit: 'KiB' },
@@ -131,6 +141,7 @@ function targets (s: Settings): Target[] {
     { id: 'send.memory.rps', text: '≥ 0.60× ceiling', check: (v, get) => within(get(C50_RPS), (c) => v >= 0.6 * c) },
     { id: 'rpc.switch.c16.rps', text: '≥ 0.30× ceiling', check: (v, get) => within(get(C50_RPS), (c) => v >= 0.3 * c) },
     { id: 'rpc.switch.c1.p50', text: '≤ 5× ceiling p50 (1 connection)', check: (v, get) => within(get('ceiling.c1.p50'), (c) => v <= 5 * c) },
+    { id: 'auth.on.rps', text: '≥ 0.95× without (auth costs under 5%)', check: (v, get) => within(get('auth.off.rps'), (o) => v >= 0.95 * o) },
     { id: 'waiters.perWaiter', text: '≤ 16 KiB', check: (v) => v <= 16 },
     { id: 'waiters.p99', text: '≤ 10 ms', check: (v) => v <= 10_000 },
     { id: 'size.tail.p50', text: '≤ 2× empty queue', check: (v, get) => within(get('size.empty.p50'), (e) => v <= 2 * e) },

@@ -1,7 +1,7 @@
 import { openFilesLimit } from './rss.js'
 
 export type Mode = 'quick' | 'full'
-export const GROUPS = ['ceiling', 'send', 'rpc', 'waiters', 'size', 'topics', 'stalled'] as const
+export const GROUPS = ['ceiling', 'send', 'rpc', 'auth', 'waiters', 'size', 'topics', 'stalled'] as const
 export type Group = typeof GROUPS[number]
 
 export interface Settings {
@@ -16,6 +16,8 @@ export interface Settings {
   /** Switch and peer take turns this many times; each figure is the median of its rounds. */
   rpcRounds: number
   rpcConcurrency: number[]
+  /** Calls in flight of the auth figure (RPC with and without an auth file, taking turns `rpcRounds` times). */
+  authConcurrency: number
   waiters: number
   waiterProbes: number
   waiterBatch: number
@@ -42,6 +44,7 @@ const FULL: Settings = {
   rpcWarmupSeconds: 1,
   rpcRounds: 3,
   rpcConcurrency: [1, 16, 64],
+  authConcurrency: 16,
   waiters: 10_000,
   waiterProbes: 1000,
   waiterBatch: 500,

@@ -1,9 +1,7 @@
 // Holds openapi.yaml to the server: the same operations as the routes Fastify registers, the same request and
 // response schemas as server/http/schemas.ts, and every answer of a live switch valid against the document.
-import { readFileSync } from 'node:fs'
 import t from 'tap'
 import Ajv2020Module from 'ajv/dist/2020.js'
-import { parse } from 'yaml'
 import type { RouteOptions } from 'fastify'
 import { ERROR_CODES, type BatchSendResponse, type CreateQueueResponse, type ErrorBody, type SendResponse, type StreamTicketResponse, type TransferResponse } from '../lib/protocol.js'
 import { Switch } from '../server/core/switch.js'
@@ -11,45 +9,7 @@ import { buildApp } from '../server/http/app.js'
 import { statusOf } from '../server/http/errors.js'
 import { errorSchema } from '../server/http/schemas.js'
 import { startHttp, waitingOn, type Reply } from './server/http/fixtures.js'
-
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
-type JsonObject = { [key: string]: Json }
-
-interface Parameter { name: string, in: string, required?: boolean, schema: JsonObject }
-interface Operation {
-  operationId: string
-  parameters?: Parameter[]
-  requestBody?: { required?: boolean, content: Record<string, { schema: JsonObject }> }
-  responses: Record<string, { description: string, content?: Record<string, { schema: JsonObject }> }>
-  security?: Array<Record<string, string[]>>
-}
-type PathItem = Record<string, Operation> & { parameters?: Parameter[] }
-interface Document {
-  openapi: string
-  paths: Record<string, PathItem>
-  components: { schemas: Record<string, JsonObject>, securitySchemes: Record<string, JsonObject> }
-}
-
-const METHODS = ['get', 'put', 'post', 'delete', 'patch']
-const doc = parse(readFileSync(new URL('../../openapi.yaml', import.meta.url), 'utf8')) as Document & JsonObject
-
-function isObject (value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-/** Follows a local `$ref` (and a `$ref` to a `$ref`). */
-function deref<T> (value: T | { $ref: string }): T {
-  let current: unknown = value
-  while (isObject(current) && typeof current.$ref === 'string') {
-    let target: unknown = doc
-    for (const part of current.$ref.replace(/^#\//, '').split('/')) {
-      if (!isObject(target) || !(part in target)) throw new Error(`unresolved $ref ${current.$ref}`)
-      target = target[part.replace(/~1/g, '/').replace(/~0/g, '~')]
-    }
-    current = target
-  }
-  return current as T
-}
+import { deref, doc, isObject, operations, type Json, type JsonObject } from './openapi-document.js'
 
 /** A schema with every `$ref` inlined and the prose (`description`) dropped: what Fastify's schemas hold. */
 function bare (schema: unknown): Json {
@@ -71,19 +31,6 @@ function bare (schema: unknown): Json {
 /** Fastify's schemas are `as const` literals: the same JSON, read-only. */
 function plain (schema: unknown): Json {
   return JSON.parse(JSON.stringify(schema)) as Json
-}
-
-function operations (): Array<{ method: string, path: string, operation: Operation, parameters: Parameter[] }> {
-  const out = []
-  for (const [path, item] of Object.entries(doc.paths)) {
-    for (const method of METHODS) {
-      const operation = item[method]
-      if (operation === undefined) continue
-      const parameters = [...(item.parameters ?? []), ...(operation.parameters ?? [])].map((p) => deref<Parameter>(p))
-      out.push({ method: method.toUpperCase(), path, operation, parameters })
-    }
-  }
-  return out
 }
 
 interface RouteSchema {
@@ -169,9 +116,20 @@ t.test('parameters, bodies, security and responses match the route schemas', asy
       t.strictSame(bare(content['application/json']?.schema), plain(schema.body), `${name}: request body`)
     }
 
-    const session = route.config?.session === true
-    t.equal(operation.security?.some((requirement) => 'session' in requirement) ?? false, session, `${name}: needs a session iff documented`)
-    if (session) t.ok(operation.responses['401'], `${name}: documents 401`)
+    // Open routes need nothing; the others a session with an auth file, and some of them (config.session) always.
+    const access = route.config?.access
+    const always = route.config?.session === true
+    t.ok(operation.security, `${name}: states its security`)
+    const security = operation.security ?? []
+    if (access === 'open') {
+      t.same(security, [], `${name}: open, as documented`)
+    } else {
+      t.ok(security.some((requirement) => 'session' in requirement), `${name}: needs a session, as documented`)
+      t.equal(security.some((requirement) => Object.keys(requirement).length === 0), !always, `${name}: needs one ${always ? 'always' : 'with an auth file only'}, as documented`)
+      t.ok(operation.responses['401'], `${name}: documents 401`)
+    }
+    // A permission a route declares may be refused.
+    if (access !== 'open' && access !== 'session') t.ok(operation.responses['403'], `${name}: documents 403`)
     t.ok(operation.responses['500'], `${name}: documents 500`)
 
     for (const [status, documented] of Object.entries(operation.responses)) {

@@ -4,6 +4,14 @@ import type { Running } from '../ipc.js'
 export interface SwitchParams {
   /** Keep state durably in this directory. */
   dataDir?: string
+  /** Principals and permissions (`switch serve --auth-file`): every request is then checked. */
+  authFile?: string
+}
+
+/** What a bench client logs in with on a switch with an auth file. */
+export interface BenchCredentials {
+  principal: string
+  secret: string
 }
 
 export interface SwitchInfo {
