@@ -9,6 +9,7 @@ import { LoginThrottle } from '../auth/throttle.js'
 import { answerFrameworkError, installErrorHandling } from './errors.js'
 import { shareConnections } from './fair-connections.js'
 import { refuseInfiniteNumbers } from './finite.js'
+import { closeIdleGently } from './gentle-close.js'
 import { hardenServer, httpLimits, serverOptions, type HttpLimits } from './hardening.js'
 import { installSessionAuth } from './session-auth.js'
 import { limitSlowReaders } from './slow-readers.js'
@@ -56,6 +57,7 @@ export function buildApp (core: Switch, hooks: ObserveHooks, options: AppOptions
     forceCloseConnections: 'idle'
   })
   hardenServer(app.server, limits)
+  closeIdleGently(app.server)
   const connections = { ...shareConnections(app.server, limits, app.log), ...limitSlowReaders(app.server, limits.maxUnreadBytes, app.log) }
   // A stop would otherwise wait for a connection that never sends a request (a client's spare keep-alive socket).
   app.addHook('preClose', (done) => {
