@@ -905,10 +905,14 @@ export class Switch {
       if (!fits([topic])) break
       topics.push(topic)
     }
+    // A message's origin is its sender's client name: for an original client, its token; shown as its session is.
+    const shownOrigins = new Map<string, string>()
+    for (const session of this.sessions.values()) if (session.kind === 'original') shownOrigins.set(session.client, session.shownClient)
     let messages = 0
     for (const [queue, entry] of listed) {
       for (const message of this.durableMessages(queue)) {
         const described = describeMessage(message, now)
+        described.origin = shownOrigins.get(message.origin) ?? message.origin
         if (!fits(described)) break
         entry.messages.push(described)
       }

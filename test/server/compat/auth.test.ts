@@ -61,6 +61,7 @@ t.test('the original protocols with an auth file', async (t) => {
     const token = 'secret-client:4242'
     const c = await loggedIn(t, tcp, token)
     t.equal(await ok(c, 'GET', '/transient/svc-reply'), 'svc-reply')
+    t.match(await ok(c, 'POST', '/request/svc-a/svc-reply', 'held'), /svc-a/, 'a message whose origin is the token')
     const bearer = await fetch(`${url}/v1/session`, { headers: { authorization: `Bearer ${token}` } })
     t.equal(bearer.status, 401)
     t.match(await bearer.json(), { error: { code: 'session_not_found' } })
@@ -72,6 +73,7 @@ t.test('the original protocols with an auth file', async (t) => {
     const answer = await fetch(`${url}/v1/diagnostics`, { headers: { authorization: `Bearer ${opsToken}` } })
     t.equal(answer.status, 200)
     const text = await answer.text()
+    t.match(text, /"preview":"held"/)
     t.notOk(text.includes(token), 'not the original token')
     t.notOk(text.includes(opsToken), 'not the /v1 token')
     const diagnostics = JSON.parse(text) as Diagnostics
