@@ -140,7 +140,7 @@ export function diagnosticsReport (diagnostics: Diagnostics): string {
 
   const sessions = [...diagnostics.sessions].sort((a, b) => a.client < b.client ? -1 : a.client > b.client ? 1 : 0)
   lines.push('', ...section('Sessions', sessions.map((session) => {
-    const facts = [`${session.client} [${session.tokenPrefix}]`, `last active ${formatDuration(now - session.lastActivity)} ago`]
+    const facts = [`${session.client} [${session.id}]`, `last active ${formatDuration(now - session.lastActivity)} ago`]
     if (session.inFlight > 0) facts.push(`${plural(session.inFlight, 'request')} in flight`)
     if (session.subscriptions.length > 0) facts.push(`subscribed to ${session.subscriptions.join(' ')}`)
     if (session.queues.length > 0) facts.push(`owns ${session.queues.join(' ')}`)

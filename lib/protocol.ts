@@ -227,11 +227,12 @@ export interface DiagnosticsQueue {
 }
 
 export interface DiagnosticsSession {
+  /** A short id that tells sessions apart; it reveals nothing of the session's token. */
+  id: string
+  /** The client name it logged in with; for a session of the original protocols, whose name is its token, not that. */
   client: string
   /** The principal it logged in as (`anonymous` on a switch without an auth file). */
   principal: string
-  /** The first characters of the token: enough to tell sessions apart, not enough to use one. */
-  tokenPrefix: string
   subscriptions: string[]
   queues: string[]
   lastActivity: number

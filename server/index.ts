@@ -135,7 +135,7 @@ export async function startSwitch (config: ServerConfig = {}): Promise<RunningSw
   const hooks: ObserveHooks = { shutdown: () => { void stop() } }
   const app = buildApp(core, hooks, {
     logger,
-    plugins: [compatPlugin(core, hooks)],
+    plugins: [compatPlugin(core, hooks, principals)],
     streamHeartbeat,
     browser: { host, allowedHosts, corsOrigins },
     principals,

@@ -1,5 +1,5 @@
 import { chmod, lstat, unlink } from 'node:fs/promises'
-import { connect, type Server } from 'node:net'
+import { connect, type Server, type Socket } from 'node:net'
 
 /** Owner only: whoever can connect can act as any client. */
 export const DEFAULT_SOCKET_MODE = 0o600
@@ -70,9 +70,21 @@ export async function claimSocketPath (path: string): Promise<void> {
   })
 }
 
+const fromSocketFile = new WeakSet<Socket>()
+
+/**
+ * True for a connection made through the Unix socket, whose file permissions decide who may connect. Known from
+ * the listener it came through, not from its address (a TCP connection that closed has none either).
+ */
+export function isSocketFileConnection (socket: Socket): boolean {
+  return fromSocketFile.has(socket)
+}
+
 /** Makes `server` listen on a Unix socket at `path` that has permissions `mode` from the moment it exists. */
 export async function listenOnSocket (server: Server, path: string, mode: number): Promise<void> {
   await claimSocketPath(path)
+  // First of its listeners: marked before anyone else sees the connection.
+  server.prependListener('connection', (socket: Socket) => { fromSocketFile.add(socket) })
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error): void => {
       server.off('listening', onListening)

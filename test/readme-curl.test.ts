@@ -46,12 +46,12 @@ function shape (line: string): string {
 }
 
 /**
- * The diagnostics line as a pattern: every field shown must be there with that value (numbers, and the token
- * prefix, of their type only); fields added to diagnostics later do not make the README wrong.
+ * The diagnostics line as a pattern: every field shown must be there with that value (numbers, and the session
+ * id, of their type only); fields added to diagnostics later do not make the README wrong.
  */
 function pattern (value: unknown, key = ''): unknown {
   if (typeof value === 'number') return Number
-  if (key === 'tokenPrefix') return String
+  if (key === 'id' && typeof value === 'string') return String
   if (Array.isArray(value)) return value.map((item) => pattern(item))
   if (typeof value === 'object' && value !== null) {
     return Object.fromEntries(Object.entries(value).map(([name, item]) => [name, pattern(item, name)]))

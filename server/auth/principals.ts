@@ -21,6 +21,16 @@ export interface Credentials {
   apiKey?: string
 }
 
+/** What an auth file declares. */
+export interface AuthFile {
+  principals: Principal[]
+  /**
+   * Who the original protocols act as over TCP (`originalProtocols: { principal: NAME }`): they present no
+   * credentials, so without it they are refused there. Over the Unix socket its file permissions decide.
+   */
+  originalPrincipal?: string
+}
+
 /** A problem with an auth file, as one line naming the file, the principal and the field. */
 export class AuthFileError extends Error {
   constructor (message: string) {
@@ -96,8 +106,18 @@ function principalOf (value: unknown, index: number, fail: Fail): Principal {
   return principal
 }
 
-/** The principals an auth file's text declares, validated; `file` names it in errors. */
-export function parseAuthFile (text: string, file: string): Principal[] {
+function originalPrincipalOf (value: unknown, principals: Principal[], fail: Fail): string {
+  if (!isRecord(value)) fail('originalProtocols', 'must be a mapping with the principal they act as: { principal: NAME }')
+  for (const key of Object.keys(value)) if (key !== 'principal') fail(`originalProtocols.${key}`, 'is not a known field (principal)')
+  const name = value.principal
+  if (typeof name !== 'string' || !principals.some((principal) => principal.name === name)) {
+    fail('originalProtocols.principal', 'must name a principal of this file')
+  }
+  return name
+}
+
+/** What an auth file's text declares, validated; `file` names it in errors. */
+export function parseAuthFile (text: string, file: string): AuthFile {
   const fail: Fail = (where, problem) => { throw new AuthFileError(`auth file ${file}: ${where} ${problem}`) }
   let document: unknown
   try {
@@ -112,10 +132,11 @@ export function parseAuthFile (text: string, file: string): Principal[] {
     if (seen.has(name)) fail(`principal ${name}`, 'is declared twice')
     seen.add(name)
   }
-  return principals
+  if (document.originalProtocols === undefined) return { principals }
+  return { principals, originalPrincipal: originalPrincipalOf(document.originalProtocols, principals, fail) }
 }
 
-export async function readAuthFile (file: string): Promise<Principal[]> {
+export async function readAuthFile (file: string): Promise<AuthFile> {
   let text: string
   try {
     text = await readFile(file, 'utf8')
@@ -134,9 +155,12 @@ const DECOY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAA
  */
 export class Principals {
   private byName: Map<string, Principal>
+  /** Who the original protocols act as over TCP, if anyone (see AuthFile). */
+  originalPrincipal: string | undefined
 
-  private constructor (readonly file: string, principals: Principal[]) {
+  private constructor (readonly file: string, { principals, originalPrincipal }: AuthFile) {
     this.byName = new Map(principals.map((principal) => [principal.name, principal]))
+    this.originalPrincipal = originalPrincipal
   }
 
   static async load (file: string): Promise<Principals> {
@@ -145,8 +169,9 @@ export class Principals {
 
   /** Reads the file again; a file with a problem is refused (AuthFileError) and the principals stay as they were. */
   async reload (): Promise<void> {
-    const principals = await readAuthFile(this.file)
+    const { principals, originalPrincipal } = await readAuthFile(this.file)
     this.byName = new Map(principals.map((principal) => [principal.name, principal]))
+    this.originalPrincipal = originalPrincipal
   }
 
   get (name: string): Principal | undefined {

@@ -4,6 +4,8 @@ import type { Switch } from '../core/switch.js'
 
 interface Binding {
   token: string
+  /** Who its login acts as, should the session have to start again. */
+  principal: string
   /** The session whose lease this connection holds; undefined until its login completes. */
   session: Session | undefined
   closed: boolean
@@ -23,10 +25,11 @@ export class ConnectionSessions {
     this.core = core
   }
 
-  async login (socket: Socket, token: string): Promise<void> {
+  /** Binds the connection to the session of `token`, started (acting as `principal`) if there is none. */
+  async login (socket: Socket, token: string, principal: string): Promise<void> {
     let binding = this.bindings.get(socket)
     if (binding === undefined) {
-      const created: Binding = { token, session: undefined, closed: socket.destroyed }
+      const created: Binding = { token, principal, session: undefined, closed: socket.destroyed }
       this.bindings.set(socket, created)
       socket.once('close', () => {
         created.closed = true
@@ -35,11 +38,12 @@ export class ConnectionSessions {
       binding = created
     }
     binding.token = token
-    await this.core.loginWithToken(token)
+    binding.principal = principal
+    const session = await this.core.loginWithToken(token, principal)
     // The connection closed, or logged in again with another token, while the session started.
     if (binding.closed || binding.token !== token) return
-    if (binding.session?.token === token && this.core.isCurrent(binding.session)) return
-    const held = this.core.enter(token)
+    if (binding.session === session && this.core.isCurrent(session)) return
+    const held = this.core.enter(session.token, 'original')
     this.release(binding)
     binding.session = held
   }
@@ -56,7 +60,7 @@ export class ConnectionSessions {
   async sessionOf (socket: Socket): Promise<Session | undefined> {
     const binding = this.bindings.get(socket)
     if (binding === undefined || binding.closed) return undefined
-    if (binding.session === undefined || !this.core.isCurrent(binding.session)) await this.login(socket, binding.token)
+    if (binding.session === undefined || !this.core.isCurrent(binding.session)) await this.login(socket, binding.token, binding.principal)
     return binding.session
   }
 

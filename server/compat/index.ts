@@ -1,10 +1,13 @@
 // The original message-switch protocols, served at their root paths beside our API (under /v1), so that
 // existing OCaml and Python clients work unchanged. Both map onto the same core: one queue model, one id counter.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { AccessPolicy } from '../auth/access.js'
+import type { Principals } from '../auth/principals.js'
 import { SwitchError } from '../core/errors.js'
 import type { Switch } from '../core/switch.js'
 import { statusOf } from '../http/errors.js'
 import type { ObserveHooks } from '../http/routes/observe.js'
+import { OriginalAccess } from './access.js'
 import { ConnectionSessions } from './connection-sessions.js'
 import { legacyRoutes } from './legacy.js'
 import { sharedRoutes } from './shared.js'
@@ -20,14 +23,20 @@ function answerError (error: FastifyError, request: FastifyRequest, reply: Fasti
   return reply.code(500).send('internal error')
 }
 
-/** A Fastify plugin (for `buildApp`'s `plugins`) serving the 2013 and the xapi-project protocols. */
-export function compatPlugin (core: Switch, hooks: ObserveHooks): (app: FastifyInstance) => Promise<void> {
+/**
+ * A Fastify plugin (for `buildApp`'s `plugins`) serving the 2013 and the xapi-project protocols; with an auth
+ * file's `principals`, over TCP they act as its principal for them, or are refused (see OriginalAccess).
+ */
+export function compatPlugin (core: Switch, hooks: ObserveHooks, principals?: Principals): (app: FastifyInstance) => Promise<void> {
   return async (app) => {
     const sessions = new ConnectionSessions(core)
+    const access = new OriginalAccess(new AccessPolicy(principals), (queue) => core.isTemporary(queue))
     // Payloads are raw bodies, and these clients send no content type at all.
     app.removeAllContentTypeParsers()
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => { done(null, body) })
     app.setErrorHandler(answerError)
+    // Before a body is read: a connection that may not use these protocols gets no further.
+    app.addHook('onRequest', async (request) => { access.admit(request) })
 
     app.addHook('onSend', async (_request, reply) => {
       // The originals' replies carry only a content length.
@@ -45,7 +54,7 @@ export function compatPlugin (core: Switch, hooks: ObserveHooks): (app: FastifyI
       else socket.setTimeout(0)
     })
 
-    const context = { core, sessions, hooks }
+    const context = { core, sessions, hooks, access }
     sharedRoutes(app, context)
     legacyRoutes(app, context)
     xapiRoutes(app, context)

@@ -7,6 +7,7 @@ import type { Session } from '../core/session.js'
 import type { Switch } from '../core/switch.js'
 import type { ObserveHooks } from '../http/routes/observe.js'
 import { abortedWith } from '../http/aborted.js'
+import type { OriginalAccess } from './access.js'
 import type { ConnectionSessions } from './connection-sessions.js'
 import { queueNames, traceEvents, xapiDiagnostics, xapiTraceEvent, xapiTraceEventSize } from './encode.js'
 
@@ -14,6 +15,7 @@ export interface CompatContext {
   core: Switch
   sessions: ConnectionSessions
   hooks: ObserveHooks
+  access: OriginalAccess
 }
 
 export const NOT_LOGGED_IN = 'Please log in.'
@@ -68,29 +70,38 @@ async function trace (core: Switch, from: number, timeout: number, signal: Abort
   }
 }
 
-export function sharedRoutes (app: FastifyInstance, { core, sessions, hooks }: CompatContext): void {
+export function sharedRoutes (app: FastifyInstance, { core, sessions, hooks, access }: CompatContext): void {
   app.get<{ Params: { token: string } }>('/login/:token', async (request) => {
-    await sessions.login(request.raw.socket, request.params.token)
+    await sessions.login(request.raw.socket, request.params.token, access.loginPrincipal(request))
     return ''
   })
 
-  app.get('/', async () => xapiDiagnostics(core.contents(), core.startTime, core.options.now(), core.options.maxAnswerBytes))
+  app.get('/', async (request) => {
+    access.check(request, 'observe')
+    return xapiDiagnostics(core.contents(), core.startTime, core.options.now(), core.options.maxAnswerBytes)
+  })
 
-  app.get('/trace', async (_request, reply) => await trace(core, -1, 5000, abortedWith(reply.raw)))
+  app.get('/trace', async (request, reply) => {
+    access.check(request, 'observe')
+    return await trace(core, -1, 5000, abortedWith(reply.raw))
+  })
 
   app.get<{ Params: { from: string, timeout: string } }>('/trace/:from/:timeout', async (request, reply) => {
+    access.check(request, 'observe')
     const { from, timeout } = request.params
     return await trace(core, integer(from, 'from'), seconds(timeout, 'timeout'), abortedWith(reply.raw))
   })
 
   const list = (alive: boolean) => loggedIn<{ Params: { prefix?: string } }>(sessions, async (request) => {
+    access.check(request, 'observe')
     return queueNames(core.list(request.params.prefix ?? '', alive).map((queue) => queue.name))
   })
   app.get('/list', list(false))
   app.get('/list/:prefix', list(false))
   app.get('/list/alive/:prefix', list(true))
 
-  app.post('/shutdown', loggedIn(sessions, async (_request, _session, reply) => {
+  app.post('/shutdown', loggedIn(sessions, async (request, _session, reply) => {
+    access.check(request, 'admin')
     reply.raw.once('finish', hooks.shutdown)
     return ''
   }))

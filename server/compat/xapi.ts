@@ -37,8 +37,9 @@ function payloadOf (body: unknown): Buffer {
   return Buffer.isBuffer(body) ? body : Buffer.alloc(0)
 }
 
-export function xapiRoutes (app: FastifyInstance, { core, sessions }: CompatContext): void {
+export function xapiRoutes (app: FastifyInstance, { core, sessions, access }: CompatContext): void {
   app.get<{ Params: { name: string } }>('/persistent/:name', loggedIn(sessions, async (request, session) => {
+    access.check(request, 'manage', request.params.name)
     await core.createQueue(session, request.params.name)
     return request.params.name
   }))
@@ -49,6 +50,7 @@ export function xapiRoutes (app: FastifyInstance, { core, sessions }: CompatCont
   }))
 
   app.get<{ Params: { name: string } }>('/destroy/:name', loggedIn(sessions, async (request, session) => {
+    access.check(request, 'manage', request.params.name)
     try {
       await core.destroy(session, request.params.name)
     } catch (error) {
@@ -60,6 +62,7 @@ export function xapiRoutes (app: FastifyInstance, { core, sessions }: CompatCont
 
   app.post<{ Params: { name: string, replyTo: string } }>('/request/:name/:replyTo', loggedIn(sessions, async (request, session) => {
     const { name, replyTo } = request.params
+    access.check(request, 'send', name)
     const sent = await core.sendOrDrop(session, name, payloadOf(request.body), { replyTo })
     return sendResult(name, sent?.id)
   }))
@@ -68,6 +71,7 @@ export function xapiRoutes (app: FastifyInstance, { core, sessions }: CompatCont
     '/response/:name/:fromQueue/:fromId',
     loggedIn(sessions, async (request, session) => {
       const { name, fromQueue, fromId } = request.params
+      access.check(request, 'send', name)
       const answered: MessageRef = [fromQueue, integer(fromId, 'the request id')]
       const original = core.message(answered[1])
       const correlationId = responseCorrelation(answered, original?.queue === fromQueue ? original : undefined)
@@ -78,6 +82,7 @@ export function xapiRoutes (app: FastifyInstance, { core, sessions }: CompatCont
 
   app.post('/transfer', loggedIn(sessions, async (request, session, reply) => {
     const { from, timeout, queues } = parseTransfer(request.body)
+    access.check(request, 'receive', queues)
     const { messages } = await core.transfer(session, {
       after: from, timeout, queues, signal: abortedWith(reply.raw), size: xapiTransferSize
     })
@@ -86,8 +91,10 @@ export function xapiRoutes (app: FastifyInstance, { core, sessions }: CompatCont
 
   app.get<{ Params: { name: string, id: string } }>('/ack/:name/:id', loggedIn(sessions, async (request, session) => {
     const { name, id } = request.params
+    const messageId = integer(id, 'the message id')
+    access.check(request, 'receive', core.queueOfMessage(messageId) ?? [])
     try {
-      await core.ack(session, integer(id, 'the message id'), name)
+      await core.ack(session, messageId, name)
     } catch (error) {
       // As in the original, acking a message that is not there (acked already) does nothing.
       if (!(error instanceof MessageNotFoundError)) throw error

@@ -30,7 +30,7 @@ import { IdempotencyKeys } from './idempotency.js'
 import { DEFAULT_LIMITS, Limits, type LimitOptions } from './limits.js'
 import { Queue, type StoredMessage } from './queue.js'
 import { RetainedMessages } from './retained.js'
-import { ANONYMOUS, Session } from './session.js'
+import { ANONYMOUS, Session, sessionKey, type SessionKind } from './session.js'
 import { filterMatches } from './topics.js'
 import { TraceLog } from './trace.js'
 import { AnswerBudget, withinBudget } from './budget.js'
@@ -277,9 +277,10 @@ export class Switch {
    * The session of a token the client chose, started if there is none: in the original protocols a client logs
    * several connections in with one token (its program name and PID) and they share one session.
    */
-  async loginWithToken (token: string): Promise<Session> {
+  async loginWithToken (token: string, principal = ANONYMOUS): Promise<Session> {
     this.refuseIfStopping()
-    return this.sessions.get(token) ?? await this.startSession(token, token, ANONYMOUS)
+    const key = sessionKey('original', token)
+    return this.sessions.get(key) ?? await this.startSession(key, token, principal)
   }
 
   /** False once the session has ended (logout, expiry), for a caller that kept the object. */
@@ -298,10 +299,13 @@ export class Switch {
     return session
   }
 
-  /** Looks a session up for a request and holds its lease until `leave`. */
-  enter (token: string): Session {
+  /**
+   * Looks a session up for a request and holds its lease until `leave`. `token` is the session's key; a session
+   * of another kind is not found (an original client's token is no /v1 bearer token).
+   */
+  enter (token: string, kind: SessionKind = 'v1'): Session {
     const session = this.sessions.get(token)
-    if (session === undefined) throw new SessionNotFoundError()
+    if (session === undefined || session.kind !== kind) throw new SessionNotFoundError()
     session.holds++
     session.lastActivity = this.now()
     return session
@@ -465,7 +469,7 @@ export class Switch {
   }
 
   private ownerName (queue: Queue): string | undefined {
-    return queue.owner === undefined ? undefined : this.sessions.get(queue.owner)?.client
+    return queue.owner === undefined ? undefined : this.sessions.get(queue.owner)?.shownClient
   }
 
   // Messages
@@ -884,9 +888,9 @@ export class Switch {
     const sessions: DiagnosticsSession[] = []
     for (const session of this.sessions.values()) {
       const entry: DiagnosticsSession = {
-        client: session.client,
+        id: session.id,
+        client: session.shownClient,
         principal: session.principal,
-        tokenPrefix: session.token.slice(0, 6),
         subscriptions: [...session.subscriptions],
         queues: [...session.queues],
         lastActivity: session.lastActivity,
@@ -901,10 +905,14 @@ export class Switch {
       if (!fits([topic])) break
       topics.push(topic)
     }
+    // A message's origin is its sender's client name: for an original client, its token; shown as its session is.
+    const shownOrigins = new Map<string, string>()
+    for (const session of this.sessions.values()) if (session.kind === 'original') shownOrigins.set(session.client, session.shownClient)
     let messages = 0
     for (const [queue, entry] of listed) {
       for (const message of this.durableMessages(queue)) {
         const described = describeMessage(message, now)
+        described.origin = shownOrigins.get(message.origin) ?? message.origin
         if (!fits(described)) break
         entry.messages.push(described)
       }

@@ -2,6 +2,7 @@ import cors from '@fastify/cors'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { isIPv6 } from 'node:net'
 import { SwitchError } from '../core/errors.js'
+import { isSocketFileConnection } from '../socket.js'
 
 /** What keeps the web pages a user visits away from a switch listening on their machine or network. */
 export interface BrowserGuardOptions {
@@ -80,8 +81,9 @@ export function installBrowserGuard (app: FastifyInstance, options: BrowserGuard
   const hostAllowed = (request: FastifyRequest): boolean => {
     const header = request.headers.host
     const socket = request.raw.socket
-    // A Unix socket has no address: no DNS name can lead a browser to it.
-    if (header === undefined || socket.remoteAddress === undefined) return true
+    // No DNS name can lead a browser to the Unix socket. (Known from its listener, not from a missing address:
+    // a TCP connection that has closed has none either.)
+    if (header === undefined || isSocketFileConnection(socket)) return true
     const parsed = parseHost(header)
     if (parsed === undefined) return false
     // Rebinding is a foreign *name* for the switch's address: the switch's own names pass on any port, as an SSH

@@ -341,11 +341,11 @@ export const diagnosticsSchema = {
           type: 'array',
           items: {
             type: 'object',
-            required: ['client', 'principal', 'tokenPrefix', 'subscriptions', 'queues', 'lastActivity', 'inFlight'],
+            required: ['id', 'client', 'principal', 'subscriptions', 'queues', 'lastActivity', 'inFlight'],
             properties: {
+              id: { type: 'string' },
               client: { type: 'string' },
               principal: { type: 'string' },
-              tokenPrefix: { type: 'string' },
               subscriptions: stringList,
               queues: stringList,
               lastActivity: { type: 'integer' },

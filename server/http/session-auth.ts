@@ -48,7 +48,7 @@ export function installSessionAuth (app: FastifyInstance, core: Switch, policy: 
     if (config.session !== true && !needsSession(config.access, policy)) { done(); return }
     let session: Session
     try {
-      session = core.enter(tokenOf(request, tickets))
+      session = core.enter(tokenOf(request, tickets), 'v1')
     } catch (error) {
       done(error as Error)
       return

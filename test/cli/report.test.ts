@@ -39,8 +39,8 @@ const diagnostics: Diagnostics = {
     })
   ],
   sessions: [
-    { client: 'caller', principal: 'anonymous', tokenPrefix: 'abc123', subscriptions: ['tmp-waiting'], queues: ['tmp-waiting'], lastActivity: NOW - 100, inFlight: 1 },
-    { client: 'server', principal: 'anonymous', tokenPrefix: 'def456', subscriptions: ['svc.running'], queues: [], lastActivity: NOW - 1000, inFlight: 0 }
+    { client: 'caller', principal: 'anonymous', id: 'abc12345', subscriptions: ['tmp-waiting'], queues: ['tmp-waiting'], lastActivity: NOW - 100, inFlight: 1 },
+    { client: 'server', principal: 'anonymous', id: 'def45678', subscriptions: ['svc.running'], queues: [], lastActivity: NOW - 1000, inFlight: 0 }
   ]
 }
 
@@ -90,8 +90,8 @@ t.test('the report', async (t) => {
     '      "line1\\nline2" (11 bytes)'
   ])
   t.same(sectionOf('Sessions'), [
-    '  caller [abc123], last active 100ms ago, 1 request in flight, subscribed to tmp-waiting, owns tmp-waiting',
-    '  server [def456], last active 1.0s ago, subscribed to svc.running'
+    '  caller [abc12345], last active 100ms ago, 1 request in flight, subscribed to tmp-waiting, owns tmp-waiting',
+    '  server [def45678], last active 1.0s ago, subscribed to svc.running'
   ])
   t.ok(report.endsWith('\n'))
 })

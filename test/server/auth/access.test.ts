@@ -68,6 +68,11 @@ t.test('the auth file is validated, each problem one line naming the principal a
   }
   t.equal(problem(`principals:\n  - name: a\n    secret: "${secret}"\n    permissions:\n      - actions: [send]\n        queues: ["q*"]\n`), 'no problem')
   t.equal(problem(JSON.stringify({ principals: [{ name: 'a', apiKey: hashApiKey('k'), permissions: [{ actions: ['observe', 'admin'] }] }] })), 'no problem', 'JSON is YAML')
+  t.equal(problem(`principals:\n  - name: a\n    secret: "${secret}"\noriginalProtocols:\n  principal: a\n`), 'no problem')
+  t.equal(problem(`principals:\n  - name: a\n    secret: "${secret}"\noriginalProtocols:\n  principal: b\n`),
+    'auth file auth.yaml: originalProtocols.principal must name a principal of this file')
+  t.equal(problem(`principals:\n  - name: a\n    secret: "${secret}"\noriginalProtocols: a\n`),
+    'auth file auth.yaml: originalProtocols must be a mapping with the principal they act as: { principal: NAME }')
   t.equal(problem('principals: 3'), 'auth file auth.yaml: the document must be a mapping with a `principals` list')
   t.equal(problem('principals: [{'), problem('principals: [{').split('\n')[0], 'a syntax error is one line')
   t.match(problem('principals: [{'), /^auth file auth\.yaml: not valid YAML or JSON: /)

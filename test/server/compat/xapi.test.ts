@@ -21,8 +21,9 @@ t.test('connections that log in with one token share one session, which holds wh
   await loggedIn(t, target, 'twice:1')
   await loggedIn(t, target, 'twice:1')
   const diagnostics = await (await fetch(`${running.url}/v1/diagnostics`)).json() as Diagnostics
-  const sessions = diagnostics.sessions.filter((session) => session.client === 'twice:1')
+  const sessions = diagnostics.sessions.filter((session) => session.client.startsWith('original protocol client '))
   t.equal(sessions.length, 1)
+  t.notOk(JSON.stringify(diagnostics).includes('twice:1'), '/v1 diagnostics show no token')
   t.equal(sessions[0].inFlight, 2, 'each open connection holds the lease')
 })
 
@@ -170,16 +171,28 @@ t.test('transient queues go once the last connection of their session has closed
   t.same(listed.queues, [], 'for the JSON API too')
 })
 
-t.test('a session ended through the JSON API starts again for a connection still logged in', async (t) => {
+t.test('an original session\'s token is no /v1 bearer token, and a /v1 token joins no /v1 session', async (t) => {
   const running = await start(t)
   const c = await loggedIn(t, tcpTarget(running), 'relogin:1')
   t.equal(await ok(c, 'GET', '/transient/relogin.a'), 'relogin.a')
-  const logout = await fetch(`${running.url}/v1/session`, { method: 'DELETE', headers: { authorization: 'Bearer relogin:1' } })
-  t.equal(logout.status, 204)
-  t.equal(await ok(c, 'GET', '/list/relogin'), '[]', 'the logout took its temporary queue')
-  t.equal(await ok(c, 'GET', '/transient/relogin.b'), 'relogin.b', 'the connection acts for a new session')
+  for (const token of ['relogin:1', 'original:relogin:1']) {
+    const logout = await fetch(`${running.url}/v1/session`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } })
+    t.equal(logout.status, 401, `${token} is refused on /v1`)
+    t.match(await logout.json(), { error: { code: 'session_not_found' } })
+  }
+  t.equal(await ok(c, 'GET', '/list/relogin'), '["relogin.a"]', 'its temporary queue stays')
   const listed = await (await fetch(`${running.url}/v1/queues?prefix=relogin`)).json() as { queues: unknown[] }
-  t.match(listed.queues, [{ name: 'relogin.b', kind: 'temporary', owner: 'relogin:1' }])
+  t.match(listed.queues, [{ name: 'relogin.a', kind: 'temporary', owner: /^original protocol client [0-9a-f]{8}$/ }], 'the owner shown is not the token')
+
+  const login = await (await fetch(`${running.url}/v1/sessions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client: 'v1-client' })
+  })).json() as { token: string }
+  const own = await (await fetch(`${running.url}/v1/queues`, { method: 'POST', headers: { authorization: `Bearer ${login.token}` } })).json() as { name: string }
+  const other = await loggedIn(t, tcpTarget(running), login.token)
+  const destroy = await other.request('GET', `/destroy/${own.name}`)
+  t.equal(destroy.status, 403, 'the /v1 session\'s temporary queue is not its own')
+  const info = await fetch(`${running.url}/v1/queues/${own.name}`)
+  t.equal(info.status, 200, 'and stays')
 })
 
 t.test('a logged-in connection is not closed for idling; others are', async (t) => {

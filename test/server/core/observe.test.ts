@@ -130,10 +130,11 @@ t.test('diagnostics describe queues, messages, polls and sessions', async (t) =>
   })
   t.equal(diagnostics.queues.find((q) => q.name === 'svc')?.messages.length, 1)
   t.same(diagnostics.sessions, [
-    { client: 'server', principal: 'anonymous', tokenPrefix: server.token.slice(0, 6), subscriptions: ['svc'], queues: [], lastActivity: 5_000_000, inFlight: 0 },
-    { client: 'client', principal: 'anonymous', tokenPrefix: client.token.slice(0, 6), subscriptions: [], queues: [replies], lastActivity: 5_000_000, inFlight: 0 }
+    { id: server.id, client: 'server', principal: 'anonymous', subscriptions: ['svc'], queues: [], lastActivity: 5_000_000, inFlight: 0 },
+    { id: client.id, client: 'client', principal: 'anonymous', subscriptions: [], queues: [replies], lastActivity: 5_000_000, inFlight: 0 }
   ])
-  t.equal(diagnostics.sessions[0].tokenPrefix.length, 6)
+  t.match(diagnostics.sessions[0].id, /^[0-9a-f]{8}$/)
+  t.not(diagnostics.sessions[0].id, diagnostics.sessions[1].id)
 
   core.enter(client.token)
   t.match(core.diagnostics().sessions[1], { inFlight: 1, lastActivity: 5_000_250 })

@@ -2,14 +2,19 @@
 // temporary queues with chosen names, send-or-drop, acks naming their queue, transfers over named queues, and
 // the messages behind trace events.
 import t from 'tap'
-import { InvalidQueueNameError, InvalidRequestError, MessageNotFoundError } from '../../../server/core/errors.js'
+import { InvalidQueueNameError, InvalidRequestError, MessageNotFoundError, SessionNotFoundError } from '../../../server/core/errors.js'
 import { settle, startCore, traced, watch } from './fixtures.js'
 
 t.test('loginWithToken finds the session of a token, or starts it with the token as client name', async (t) => {
   const core = startCore(t)
   const first = await core.loginWithToken('prog:12')
-  t.equal(first.token, 'prog:12')
+  t.equal(first.kind, 'original')
   t.equal(first.client, 'prog:12')
+  t.throws(() => core.enter('prog:12'), SessionNotFoundError, 'its token is no /v1 token')
+  t.throws(() => core.enter(first.token), SessionNotFoundError, 'nor is its key')
+  core.leave(core.enter(first.token, 'original'))
+  const v1 = await core.login('v1')
+  t.not(await core.loginWithToken(v1.token), v1, 'a /v1 token starts an original session of its own')
   t.equal(await core.loginWithToken('prog:12'), first, 'a second login with the token joins the session')
   t.not(await core.loginWithToken('prog:13'), first)
   t.ok(core.isCurrent(first))
@@ -30,7 +35,7 @@ t.test('a temporary queue with a chosen name: owned by the session, an existing 
   await core.createQueue(owner, 'kept')
   t.same(await core.createTemporaryQueue(other, 'kept'), { name: 'kept', kind: 'persistent', created: false })
   await t.rejects(core.createTemporaryQueue(owner, '.hidden'), InvalidQueueNameError)
-  t.match(core.list('owner.reply', false), [{ owner: 'owner:1' }])
+  t.match(core.list('owner.reply', false), [{ owner: owner.shownClient }], 'named without its token')
   await core.logout(other)
   t.equal(core.list('owner.reply', false).length, 1, 'the other session never owned it')
   await core.logout(owner)

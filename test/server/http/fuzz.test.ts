@@ -151,10 +151,17 @@ const garbage: fc.Arbitrary<Buffer> = fc.oneof(
 /** Session tokens for the fuzzed requests; one logged out by a request is replaced. */
 class Tokens {
   private readonly tokens: string[] = []
+  /** Each token's client name, unique: diagnostics shows names, never tokens. */
+  private readonly names = new Map<string, string>()
   constructor (private readonly api: Api) {}
 
   async fill (count: number): Promise<void> {
-    while (this.tokens.length < count) this.tokens.push(await this.api.login(`fuzz-${this.tokens.length}`))
+    while (this.tokens.length < count) {
+      const name = `fuzz-${this.names.size}`
+      const token = await this.api.login(name)
+      this.names.set(token, name)
+      this.tokens.push(token)
+    }
   }
 
   pick (): string {
@@ -162,8 +169,8 @@ class Tokens {
   }
 
   async refresh (): Promise<void> {
-    const live = new Set((await this.api.diagnostics()).sessions.map((session) => session.tokenPrefix))
-    const kept = this.tokens.filter((token) => live.has(token.slice(0, 6)))
+    const live = new Set((await this.api.diagnostics()).sessions.map((session) => session.client))
+    const kept = this.tokens.filter((token) => live.has(this.names.get(token) ?? ''))
     this.tokens.length = 0
     this.tokens.push(...kept)
     await this.fill(4)

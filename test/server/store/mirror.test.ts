@@ -112,7 +112,7 @@ function view (core: Switch): unknown {
   return {
     queues: queues.map((q) => [q.name, q.kind, q.owner, q.bindings, q.messages.map((m) => [m.id, m.preview, m.origin, m.replyTo])]).sort(),
     retained,
-    sessions: sessions.map((s) => [s.tokenPrefix, s.client, [...s.subscriptions].sort(), [...s.queues].sort()]).sort()
+    sessions: sessions.map((s) => [s.id, s.client, [...s.subscriptions].sort(), [...s.queues].sort()]).sort()
   }
 }
 
