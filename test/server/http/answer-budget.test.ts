@@ -11,6 +11,10 @@ import type { Diagnostics, LoginResponse, Message, TraceResponse, TransferRespon
 import { start } from '../../cli/spawn.js'
 import { eventually } from '../../eventually.js'
 
+// Hundreds of MiB encoded and parsed at the scale that broke: on a loaded 2-core machine this file needs more than
+// the suite's 120 s per file (it takes 40-60 s on a quiet one).
+t.setTimeout(300_000)
+
 const MiB = 1024 * 1024
 /** The default --max-answer-bytes. */
 const ANSWER_BYTES = 4 * MiB
