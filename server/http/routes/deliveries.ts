@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { SwitchError } from '../../core/errors.js'
+import { ShuttingDownError, SwitchError } from '../../core/errors.js'
 import type { StoredMessage } from '../../core/queue.js'
 import type { Switch } from '../../core/switch.js'
 import { abortedWith } from '../aborted.js'
@@ -50,7 +50,8 @@ export function deliveryRoutes (app: FastifyInstance, core: Switch, options: { h
       const queues = queue === undefined ? undefined : [queue]
       // Read live, like transfer: a subscription added while the stream is open counts.
       const watched = (): Iterable<string> => queues ?? session.subscriptions
-      // Refused before the answer starts, with the usual error (a queue not allowed, a session gone).
+      // Refused before the answer starts, with the usual error: a client reopens it once the switch is back.
+      if (core.shuttingDown) throw new ShuttingDownError()
       const held = new Set(core.heldUpTo(watched(), after, credit))
       reply.hijack()
       const response = reply.raw
