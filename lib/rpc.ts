@@ -3,7 +3,8 @@ import { nanoid } from 'nanoid'
 import type { Batches } from './batches.js'
 import type { Connection } from './connection.js'
 import { AbortError, ClientClosedError, hasCode, isSessionLost, RemoteError, RpcTimeoutError } from './errors.js'
-import { createQueue, createTemporaryQueue, subscribe, transfer, type RequestOptions } from './operations.js'
+import { receive } from './deliveries.js'
+import { createQueue, createTemporaryQueue, subscribe, type RequestOptions } from './operations.js'
 import { messageBody } from './payload.js'
 import type { Message } from './protocol.js'
 import { linkSignals, nextTurn, raceAbort } from './signals.js'
@@ -14,8 +15,11 @@ export interface RpcOptions extends RequestOptions {
 }
 
 export const DEFAULT_RPC_TIMEOUT = 30
-/** Seconds each reply long-poll may wait; the loop is stopped early once no call is waiting. */
-const POLL_SECONDS = 30
+/**
+ * Replies the switch may push ahead of their acks: well above ACKS_PER_REQUEST, so that held acks never stall
+ * the replies of calls still waiting.
+ */
+const REPLY_CREDIT = 1024
 /** How long the reply loop keeps polling after the last call settled: back-to-back calls share one poll. */
 const LINGER_MS = 1000
 /** Node's timers overflow beyond this (about 24.8 days) and would fire at once. */
@@ -44,8 +48,8 @@ interface ReplyQueue {
 const aborted = (): Error => new AbortError()
 
 /**
- * RPC over one temporary reply queue per client: each call gets a correlation id, and ONE long-poll loop on
- * the reply queue serves every call in flight.
+ * RPC over one temporary reply queue per client: each call gets a correlation id, and ONE delivery stream (or,
+ * from an older switch, one long-poll loop) on the reply queue serves every call in flight.
  *
  * At-least-once: a new session (expired lease, or a switch restarted in memory) has lost the temporary reply
  * queue, so every call still waiting is sent again, with the same correlation id, to a new reply queue. A
@@ -206,7 +210,6 @@ export class RpcEngine {
       let cursor = 0
       while (!signal.aborted) {
         let reply: ReplyQueue
-        let result
         try {
           reply = await raceAbort(this.replyQueue(), signal, aborted)
           if (reply.epoch !== epoch) {
@@ -217,18 +220,21 @@ export class RpcEngine {
               if (call.sentIn !== epoch) this.dispatch(correlationId, call)
             }
           }
-          result = await transfer(this.connection, { after: cursor, timeout: POLL_SECONDS, pin: reply.epoch, signal })
+          // Replies pushed as they arrive, until the answer ends (the switch went away): then opened again.
+          for await (const messages of receive(this.connection, { queue: reply.name, after: cursor, credit: REPLY_CREDIT, pin: reply.epoch, signal })) {
+            if (messages.length === 0) continue
+            for (const message of messages) {
+              if (message.queue === reply.name) this.deliver(message, reply.epoch)
+            }
+            cursor = messages[messages.length - 1].id
+            // The calls just settled send their next requests in this turn of the event loop.
+            await nextTurn()
+          }
         } catch (error) {
           if (signal.aborted) return
           if (isSessionLost(error)) continue
           throw error
         }
-        for (const message of result.messages) {
-          if (message.queue === reply.name) this.deliver(message, reply.epoch)
-        }
-        cursor = result.next
-        // The calls just settled send their next requests in this turn of the event loop: before the poll.
-        if (result.messages.length > 0) await nextTurn()
       }
     } finally {
       dispose()

@@ -2,7 +2,8 @@ import { nanoid } from 'nanoid'
 import type { Batches } from './batches.js'
 import type { Connection } from './connection.js'
 import { hasCode, isSessionLost, SwitchRequestError } from './errors.js'
-import { createQueue, send, subscribe, transfer, unsubscribe } from './operations.js'
+import { receive } from './deliveries.js'
+import { createQueue, send, subscribe, unsubscribe } from './operations.js'
 import { messageBody } from './payload.js'
 import { nextTurn } from './signals.js'
 import type { Message } from './protocol.js'
@@ -24,8 +25,6 @@ export interface ServeHandle {
   done: Promise<void>
 }
 
-/** Seconds each request long-poll may wait. */
-const POLL_SECONDS = 30
 /** Re-logins tolerated while setting the queue up, before giving up. */
 const SESSION_ATTEMPTS = 3
 
@@ -36,7 +35,8 @@ interface Job {
 }
 
 /**
- * Serves a queue: creates it, subscribes, long-polls it and runs the handler on each request, replying and
+ * Serves a queue: creates it, subscribes, receives its requests as the switch pushes them (or long-polls an
+ * older switch) and runs the handler on each request, replying and
  * acking in one request. Processing is at-least-once: a request is acked only with its reply.
  */
 export class Service implements ServeHandle {
@@ -99,21 +99,23 @@ export class Service implements ServeHandle {
           await new Promise<void>((resolve) => { this.wakeLoop = resolve })
           continue
         }
-        let result
         try {
-          result = await transfer(this.connection, {
-            after: cursor, timeout: POLL_SECONDS, max: this.concurrency - this.jobs.size, pin: epoch, signal
-          })
+          // Pushed as they arrive, never more unacked than `concurrency` (acks ride on the replies), until the
+          // answer ends (the switch went away): then opened again after the last one seen.
+          const options = { queue: this.queue, after: cursor, credit: this.concurrency, max: this.concurrency - this.jobs.size, pin: epoch, signal }
+          for await (const messages of receive(this.connection, options)) {
+            if (messages.length === 0) continue
+            for (const message of messages) {
+              if (message.queue === this.queue) this.accept(message, epoch)
+            }
+            cursor = messages[messages.length - 1].id
+            // The replies of quick handlers go out in this turn of the event loop.
+            await nextTurn()
+          }
         } catch (error) {
           if (isSessionLost(error)) continue
           throw error
         }
-        for (const message of result.messages) {
-          if (message.queue === this.queue) this.accept(message, epoch)
-        }
-        cursor = result.next
-        // The replies of quick handlers go out in this turn of the event loop: before the poll, which can wait.
-        if (result.messages.length > 0) await nextTurn()
       }
     } catch (error) {
       if (!signal.aborted) this.failure ??= error

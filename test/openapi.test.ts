@@ -183,6 +183,16 @@ t.test('every answer of a live switch is documented and valid against its schema
       if (!String(reply.headers['content-type']).startsWith('text/event-stream')) problems.push(`${label}: not an event stream`)
       return
     }
+    const lines = deref(documented).content?.['application/x-ndjson']?.schema
+    if (lines !== undefined) {
+      if (!String(reply.headers['content-type']).startsWith('application/x-ndjson')) problems.push(`${label}: not NDJSON`)
+      // Each line is one value of the schema; empty lines are heartbeats.
+      const validate = ajv.compile(JSON.parse(JSON.stringify(lines).replaceAll('"#/components/schemas/', '"components#/$defs/')) as JsonObject)
+      for (const line of reply.text.split('\n').filter((text) => text !== '')) {
+        if (!validate(JSON.parse(line))) problems.push(`${label}: ${ajv.errorsText(validate.errors)}`)
+      }
+      return
+    }
     const schema = deref(documented).content?.['application/json']?.schema
     if (schema === undefined) {
       if (reply.text !== '') problems.push(`${label}: a body where none is documented`)
@@ -279,6 +289,8 @@ t.test('every answer of a live switch is documented and valid against its schema
   const watcher = await api.login('watcher')
   await api.call('PUT', `/v1/session/subscriptions/${replies.name}`, { token: watcher })
   const stream = api.call('GET', '/v1/stream?after=0', { token: watcher })
+  // And pushed, as the library receives it, until the shutdown.
+  const pushed = api.call('GET', `/v1/deliveries?queue=${replies.name}&credit=100`, { token: watcher })
   // The same stream as a browser opens it: with a single-use ticket in place of the bearer header.
   const { ticket } = (await api.call('POST', '/v1/stream/tickets', { token: server })).json as StreamTicketResponse
   const ticketed = api.call('GET', `/v1/stream?ticket=${ticket}`)
@@ -321,6 +333,7 @@ t.test('every answer of a live switch is documented and valid against its schema
   await api.call('PATCH', '/v1/queues')
   await api.call('POST', '/v1/shutdown')
   await stream
+  await pushed
   await ticketed
 
   t.same(problems, [], 'every answer is documented and valid')

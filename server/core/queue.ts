@@ -89,6 +89,17 @@ export class Queue {
     }
   }
 
+  /** Appends to `out` the ids of up to `max` messages with id <= `after`, in id order. */
+  idsUpTo (after: number, max: number, out: number[]): void {
+    let taken = 0
+    for (let i = 0; i < this.ids.length && this.ids[i] <= after && taken < max; i++) {
+      if (this.byId.has(this.ids[i])) {
+        out.push(this.ids[i])
+        taken++
+      }
+    }
+  }
+
   /** True when some message has an id > `after`. */
   hasAfter (after: number): boolean {
     const last = this.ids.length === 0 ? undefined : this.ids[this.ids.length - 1]

@@ -163,6 +163,8 @@ export class Switch {
   /** Which queue holds each unacked message, for ack by id. */
   private readonly messageQueue = new Map<number, Queue>()
   private readonly waiters: WaiterRegistry = new Map()
+  /** Delivery streams out of credit, by the unacked messages whose going gives it back (see `untilRemoved`). */
+  private readonly removalWaiters = new Map<number, Set<Waiter>>()
   private idempotency = new IdempotencyKeys()
   private readonly bindings = new Bindings()
   private readonly retained = new RetainedMessages()
@@ -430,7 +432,10 @@ export class Switch {
   private removeQueue (queue: Queue, client: string | undefined): Traced {
     this.queues.delete(queue.name)
     this.queuedBytes -= queue.bytes
-    for (const message of queue.messages()) this.messageQueue.delete(message.id)
+    for (const message of queue.messages()) {
+      this.messageQueue.delete(message.id)
+      this.removed(message.id)
+    }
     this.bindings.removeQueue(queue.name)
     if (queue.owner !== undefined) this.sessions.get(queue.owner)?.queues.delete(queue.name)
     return { event: { time: this.now(), type: 'destroy', client, queue: queue.name } }
@@ -570,9 +575,63 @@ export class Switch {
     const message = queue.remove(id)
     if (message !== undefined) this.queuedBytes -= message.payload.length
     this.messageQueue.delete(id)
+    this.removed(id)
     const event: Omit<TraceEvent, 'id'> = { time: now, type: 'ack', client: session.client, queue: queue.name, messageId: id }
     if (message !== undefined) event.processingTime = now - message.time
     return { event }
+  }
+
+  private removed (id: number): void {
+    const waiters = this.removalWaiters.get(id)
+    if (waiters === undefined) return
+    this.removalWaiters.delete(id)
+    for (const waiter of waiters) waiter.settle([])
+  }
+
+  /**
+   * Ids of the unacked messages of these queues with ids up to `after`, at most `max`: what a delivery stream
+   * resumed at that cursor counts as delivered and not acked yet.
+   */
+  heldUpTo (queues: Iterable<string>, after: number, max: number): number[] {
+    const ids: number[] = []
+    for (const name of queues) this.queues.get(name)?.idsUpTo(after, max, ids)
+    return ids.sort((a, b) => a - b).slice(0, max)
+  }
+
+  /** True while message `id` is unacked. */
+  holds (id: number): boolean {
+    return this.messageQueue.has(id)
+  }
+
+  /**
+   * Waits until one of `ids` goes (acked, or its queue destroyed), `timeout` ms pass, the session ends or the
+   * switch shuts down: a delivery stream out of credit waits here for its client's acks.
+   */
+  async untilRemoved (session: Session, ids: number[], timeout: number, signal: AbortSignal): Promise<void> {
+    this.refuseIfEnded(session)
+    if (this.stopping || signal.aborted || ids.some((id) => !this.messageQueue.has(id))) return
+    await new Promise<void>((resolve) => {
+      const onAbort = (): void => { waiter.settle([]) }
+      // It watches no queue: only a removal, the timeout, the session's end or the shutdown settle it.
+      const waiter = new Waiter(session, 0, this.waiters, () => [], false, () => {
+        session.waiters.delete(waiter)
+        signal.removeEventListener('abort', onAbort)
+        for (const id of ids) {
+          const waiters = this.removalWaiters.get(id)
+          waiters?.delete(waiter)
+          if (waiters?.size === 0) this.removalWaiters.delete(id)
+        }
+        resolve()
+      })
+      session.waiters.add(waiter)
+      for (const id of ids) {
+        let waiters = this.removalWaiters.get(id)
+        if (waiters === undefined) this.removalWaiters.set(id, waiters = new Set())
+        waiters.add(waiter)
+      }
+      waiter.expireAfter(timeout)
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
   }
 
   // Subscriptions and transfer

@@ -16,6 +16,7 @@ import { limitSlowReaders } from './slow-readers.js'
 import { StreamTickets } from './stream-tickets.js'
 import { batchRoutes } from './routes/batch.js'
 import { messageRoutes } from './routes/messages.js'
+import { deliveryRoutes } from './routes/deliveries.js'
 import { observeRoutes, type ObserveHooks } from './routes/observe.js'
 import { queueRoutes } from './routes/queues.js'
 import { sessionRoutes } from './routes/sessions.js'
@@ -89,6 +90,7 @@ export function buildApp (core: Switch, hooks: ObserveHooks, options: AppOptions
     observeRoutes(api, core, hooks, { ...connections, limits })
     topicRoutes(api, core)
     streamRoutes(api, core, { heartbeat: options.streamHeartbeat ?? DEFAULT_STREAM_HEARTBEAT, tickets })
+    deliveryRoutes(api, core, { heartbeat: options.streamHeartbeat ?? DEFAULT_STREAM_HEARTBEAT })
   }, { prefix: API_PREFIX })
   for (const plugin of options.plugins ?? []) app.register(plugin)
   return app

@@ -242,6 +242,14 @@ export const transferSchema = {
   }
 } as const
 
+export const deliveriesSchema = {
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { after: cursor, credit: { type: 'integer', minimum: 1, maximum: 10_000 }, queue: queueName }
+  }
+} as const
+
 export const traceSchema = {
   querystring: transferSchema.querystring,
   response: {

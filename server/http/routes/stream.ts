@@ -35,7 +35,7 @@ function eventSize (message: StoredMessage): number {
 }
 
 /** Resolves once the response can take more, or is gone. */
-async function drained (response: ServerResponse): Promise<void> {
+export async function drained (response: ServerResponse): Promise<void> {
   if (response.destroyed) return
   await new Promise<void>((resolve) => {
     const done = (): void => {

@@ -118,6 +118,8 @@ const TABLE: Record<string, Row> = {
   // again at every call, for a reload): a session without any has nothing to be refused.
   'GET /v1/transfer': { needs: 'session', request: () => ({ path: '/v1/transfer?timeout=0' }) },
   'GET /v1/stream': { needs: 'session', stream: true, request: () => ({ path: '/v1/stream' }) },
+  // The delivery stream names its queue: receive on it is what it needs.
+  'GET /v1/deliveries': { needs: 'receive', stream: true, request: () => ({ path: '/v1/deliveries?queue=m-jobs&credit=1' }) },
   'POST /v1/stream/tickets': { needs: 'session', request: () => ({ path: '/v1/stream/tickets' }) },
   'GET /v1/trace': { needs: 'observe', request: () => ({ path: '/v1/trace?timeout=0' }) },
   'GET /v1/diagnostics': { needs: 'observe', request: () => ({ path: '/v1/diagnostics' }) },

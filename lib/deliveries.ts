@@ -1,0 +1,73 @@
+import type { Connection } from './connection.js'
+import { hasCode } from './errors.js'
+import { transfer } from './operations.js'
+import type { Message } from './protocol.js'
+
+/** Seconds a fallback long-poll may wait; also what the stream's idle timeout allows for between heartbeats. */
+const POLL_SECONDS = 30
+
+export interface ReceiveOptions {
+  /** The queue to receive from (one of the session's). */
+  queue: string
+  /** The last message id seen: delivery resumes after it. */
+  after: number
+  /** Messages the switch may push ahead of their acks. */
+  credit: number
+  /** The most one fallback transfer takes (default `credit`). */
+  max?: number
+  /** The session the cursor belongs to. */
+  pin: number
+  signal: AbortSignal
+}
+
+/** Connections whose switch answered 404 for /deliveries (an older switch): they long-poll instead. */
+const polling = new WeakSet<Connection>()
+
+/**
+ * A queue's messages as they arrive, in batches: pushed by the switch over one long-lived answer
+ * (GET /v1/deliveries, NDJSON, flow-controlled by `credit`), or, from a switch without that route, one
+ * long-poll transfer. Ends when the answer ends (the switch went away, the session ended): the caller opens
+ * it again after the last id it saw, in the session it then has.
+ */
+export async function * receive (connection: Connection, options: ReceiveOptions): AsyncGenerator<Message[], void, undefined> {
+  const { queue, after, credit, pin, signal } = options
+  if (!polling.has(connection)) {
+    let body
+    try {
+      body = await connection.open({ method: 'GET', path: '/deliveries', query: { after, credit, queue }, poll: POLL_SECONDS, pin, signal })
+    } catch (error) {
+      if (!hasCode(error, 'not_found')) throw error
+      polling.add(connection)
+    }
+    if (body !== undefined) {
+      yield * lines(body)
+      return
+    }
+  }
+  const { messages } = await transfer(connection, { after, timeout: POLL_SECONDS, max: options.max ?? credit, pin, signal })
+  yield messages
+}
+
+/** The messages of an NDJSON body, those of each chunk as one batch; blank lines (heartbeats) skipped. */
+async function * lines (body: AsyncIterable<Buffer> & { destroy: () => void }): AsyncGenerator<Message[], void, undefined> {
+  // A character's bytes may be split between chunks.
+  const decoder = new TextDecoder()
+  let pending = ''
+  try {
+    for await (const chunk of body) {
+      pending += decoder.decode(chunk, { stream: true })
+      const end = pending.lastIndexOf('\n')
+      if (end < 0) continue
+      const batch: Message[] = []
+      for (const line of pending.slice(0, end).split('\n')) {
+        if (line !== '') batch.push(JSON.parse(line) as Message)
+      }
+      pending = pending.slice(end + 1)
+      if (batch.length > 0) yield batch
+    }
+  } catch {
+    // The connection broke (the switch went away, or the caller aborted): the caller opens it again.
+  } finally {
+    body.destroy()
+  }
+}
