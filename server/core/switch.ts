@@ -592,9 +592,15 @@ export class Switch {
    * Ids of the unacked messages of these queues with ids up to `after`, at most `max`: what a delivery stream
    * resumed at that cursor counts as delivered and not acked yet.
    */
-  heldUpTo (queues: Iterable<string>, after: number, max: number): number[] {
+  heldUpTo (session: Session, queues: Iterable<string>, after: number, max: number): number[] {
     const ids: number[] = []
-    for (const name of queues) this.queues.get(name)?.idsUpTo(after, max, ids)
+    for (const name of queues) {
+      const queue = this.queues.get(name)
+      if (queue === undefined) continue
+      // Refused here, before a stream's answer starts, as transfer would refuse it.
+      this.checkOwner(session, queue, 'receive from')
+      queue.idsUpTo(after, max, ids)
+    }
     return ids.sort((a, b) => a - b).slice(0, max)
   }
 

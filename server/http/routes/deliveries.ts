@@ -52,7 +52,7 @@ export function deliveryRoutes (app: FastifyInstance, core: Switch, options: { h
       const watched = (): Iterable<string> => queues ?? session.subscriptions
       // Refused before the answer starts, with the usual error: a client reopens it once the switch is back.
       if (core.shuttingDown) throw new ShuttingDownError()
-      const held = new Set(core.heldUpTo(watched(), after, credit))
+      const held = new Set(core.heldUpTo(session, watched(), after, credit))
       reply.hijack()
       const response = reply.raw
       response.writeHead(200, {

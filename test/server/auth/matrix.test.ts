@@ -243,6 +243,7 @@ t.test("a session's temporary queue is its own, even against admin", async (t) =
     ['ack', 'DELETE', async () => ({ path: `/v1/messages/${await inTemporary()}` })],
     ['ack in a batch', 'POST', async () => ({ path: '/v1/acks', body: { ids: [await inTemporary()] } })],
     ['ack by a send', 'POST', async () => ({ path: `/v1/queues/${temporary}/messages?ack=${await inTemporary()}`, body: 'x' })],
+    ['receive by a delivery stream', 'GET', async () => ({ path: `/v1/deliveries?queue=${temporary}` })],
     ['destroy', 'DELETE', async () => ({ path: `/v1/queues/${temporary}` })]
   ]
   for (const [who, token] of Object.entries(others)) {
