@@ -54,7 +54,10 @@ export function installSessionAuth (app: FastifyInstance, core: Switch, policy: 
       return
     }
     request.switchSession = session
-    reply.raw.once('close', () => { core.leave(session) })
+    // Held until the response closes; a client gone before this hook ran closed it already, and would hold the
+    // lease for ever (its session never expiring) if this waited for a 'close' that has been.
+    if (reply.raw.closed) core.leave(session)
+    else reply.raw.once('close', () => { core.leave(session) })
     done()
   })
 }

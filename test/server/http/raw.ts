@@ -110,7 +110,8 @@ function isComplete (data: Buffer): boolean {
   const end = data.indexOf('\r\n\r\n')
   if (end < 0) return false
   const reply = parseReply(data.subarray(0, end + 4))
-  if ((reply.headers['content-type'] ?? '').startsWith('text/event-stream')) return true
+  // A stream (SSE, the NDJSON delivery stream) never ends by itself: its head is the whole answer to judge.
+  if (/^(text\/event-stream|application\/x-ndjson)/.test(reply.headers['content-type'] ?? '')) return true
   if (reply.headers['transfer-encoding'] === 'chunked') return data.subarray(end).includes('\r\n0\r\n\r\n')
   const length = reply.headers['content-length']
   return length !== undefined && data.length - end - 4 >= Number(length)
