@@ -22,6 +22,8 @@ export interface Context {
   skip: (prefix: string, reason: string) => void
   note: (id: string, text: string) => void
   detail: (key: string, value: unknown) => void
+  /** A line on the harness's log (stderr), for what the reader should know while it runs. */
+  log: (line: string) => void
 }
 
 const QUEUE = 'bench'
@@ -143,6 +145,11 @@ async function peers (context: Context): Promise<void> {
   const s = context.settings
   const timeout = s.rpcWarmupSeconds + s.rpcSeconds + JOB_SLACK_SECONDS
   const subject = 'bench.rpc'
+  for (const [peer, program] of Object.entries(DAEMON_BINARIES)) {
+    if (findBinary(program) !== undefined) continue
+    // A quick run leaves them out of its table; a full run notes them in their rows.
+    context.log(`${program} is not installed (Debian package ${program}): no ${peer} figures`)
+  }
   await run(context, async (processes) => {
     const [bare, server, aedes, load] = await Promise.all([
       processes.start('bare', undefined),
