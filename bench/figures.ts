@@ -210,6 +210,12 @@ async function peers (context: Context): Promise<void> {
         })
       }
     }))
+    if (s.peerWarmupSeconds > 0) {
+      for (const { system, turn } of systems) {
+        const load = modeLoad(s, hasMode(system, 'shared') ? 'shared' : 'many')
+        await turn({ ...load, seconds: s.peerWarmupSeconds, warmupSeconds: 0 })
+      }
+    }
     const rounds = new Map<string, Array<{ result: Throughput, processes: PeerProcess[] }>>()
     for (let round = 0; round < s.peerRounds; round++) {
       for (const mode of PEER_MODES) {

@@ -22,6 +22,11 @@ export interface Settings {
   /** Rounds of the peers figures, every system taking its turn in each; each figure is the median. */
   peerRounds: number
   /**
+   * Unmeasured load each system takes before the first round, so that none is measured cold (the switch's JIT
+   * takes seconds to settle, and the first load, 1 caller, is the one that shows it most). 0: none.
+   */
+  peerWarmupSeconds: number
+  /**
    * The peers that are programs of their own, in the table. A full run lists them all, noting any not
    * installed; a quick run only those installed, so that every row it has gets a value.
    */
@@ -56,6 +61,7 @@ const FULL: Settings = {
   rpcConcurrency: [1, 16, 64],
   peerCallers: 16,
   peerRounds: 2,
+  peerWarmupSeconds: 3,
   daemonPeers: ['nats', 'mosquitto'],
   authConcurrency: 16,
   waiters: 10_000,
@@ -84,6 +90,7 @@ const QUICK: Settings = {
   rpcWarmupSeconds: 0.2,
   rpcRounds: 1,
   peerRounds: 1,
+  peerWarmupSeconds: 0,
   waiters: 500,
   waiterProbes: 50,
   waiterBatch: 250,
