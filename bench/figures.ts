@@ -1,10 +1,14 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { findBinary, type DaemonInfo } from './daemon.js'
+import { describe } from './ipc.js'
+import type { LoopOptions } from './jobs/loop.js'
+import { hasMode, modeLoad, peerId, PEER_MODES, type PeerProcess, type PeerSystem } from './peers.js'
 import { withProcesses, type Processes } from './proc.js'
 import type { RoleName } from './roles/index.js'
 import { openFilesLimit } from './rss.js'
-import { SPARE_FILES, type Group, type Settings } from './settings.js'
+import { DAEMON_BINARIES, SPARE_FILES, type DaemonPeer, type Group, type Settings } from './settings.js'
 import { median, type LatencySummary, type Throughput } from './stats.js'
 import { hashSecret } from '../server/auth/secrets.js'
 import type { BenchCredentials } from './roles/switch.js'
@@ -18,6 +22,8 @@ export interface Context {
   skip: (prefix: string, reason: string) => void
   note: (id: string, text: string) => void
   detail: (key: string, value: unknown) => void
+  /** A line on the harness's log (stderr), for what the reader should know while it runs. */
+  log: (line: string) => void
 }
 
 const QUEUE = 'bench'
@@ -119,6 +125,127 @@ async function rpc (context: Context): Promise<void> {
       }
     }
     setRounds(context, rounds)
+  })
+}
+
+/** One system of the peers figures: the processes whose CPU counts, and one turn of its workload. */
+interface PeerTurns {
+  system: PeerSystem
+  pids: Partial<Record<PeerProcess, number>>
+  turn: (loop: LoopOptions & { clients: number }) => Promise<Throughput>
+}
+
+/**
+ * Request/reply through the switch and through what users would pick instead (nats-server and Mosquitto when
+ * installed, Aedes), beside one bare HTTP exchange: each server, each responder and the callers in processes of
+ * their own. Mode by mode, round after round, the systems take turns (order reversed every other round), and
+ * the CPU time of every process involved is read from /proc over each measured window.
+ */
+async function peers (context: Context): Promise<void> {
+  const s = context.settings
+  const timeout = s.rpcWarmupSeconds + s.rpcSeconds + JOB_SLACK_SECONDS
+  const subject = 'bench.rpc'
+  for (const [peer, program] of Object.entries(DAEMON_BINARIES)) {
+    if (findBinary(program) !== undefined) continue
+    // A quick run leaves them out of its table; a full run notes them in their rows.
+    context.log(`${program} is not installed (Debian package ${program}): no ${peer} figures`)
+  }
+  await run(context, async (processes) => {
+    const [bare, server, aedes, load] = await Promise.all([
+      processes.start('bare', undefined),
+      processes.start('switch', {}),
+      processes.start('aedes', undefined),
+      processes.start('load', undefined)
+    ])
+    const systems: PeerTurns[] = []
+    const [switchResponder, aedesResponder] = await Promise.all([
+      processes.start('switch-responder', { url: server.info.url, queue: QUEUE, concurrency: s.peerCallers }),
+      processes.start('mqtt-responder', { url: aedes.info.url })
+    ])
+    systems.push(
+      {
+        system: 'bare',
+        pids: { server: bare.pid, callers: load.pid },
+        turn: async (loop) => await load.run('echoHttp', { url: bare.info.url, ...loop }, timeout)
+      },
+      {
+        system: 'switch',
+        pids: { server: server.pid, responder: switchResponder.pid, callers: load.pid },
+        turn: async (loop) => await load.run('rpcSwitch', { url: server.info.url, queue: QUEUE, ...loop }, timeout)
+      },
+      {
+        system: 'aedes',
+        pids: { server: aedes.pid, responder: aedesResponder.pid, callers: load.pid },
+        turn: async (loop) => await load.run('rpcMqtt', { url: aedes.info.url, ...loop }, timeout)
+      }
+    )
+    // A peer that is missing or will not start is noted in its rows; the other figures go on without it.
+    const daemon = async (peer: DaemonPeer, start: (binary: string) => Promise<{ info: DaemonInfo, responderPid: number }>): Promise<void> => {
+      const program = DAEMON_BINARIES[peer]
+      const binary = findBinary(program)
+      if (binary === undefined) {
+        context.skip(`peers.${peer}.`, `not measured: ${program} is not installed (Debian package ${program})`)
+        return
+      }
+      try {
+        const { info, responderPid } = await start(binary)
+        const pids = { server: info.pid, responder: responderPid, callers: load.pid }
+        systems.push(peer === 'nats'
+          ? { system: peer, pids, turn: async (loop) => await load.run('rpcNats', { url: info.url, subject, ...loop }, timeout) }
+          : { system: peer, pids, turn: async (loop) => await load.run('rpcMqtt', { url: info.url, protocolVersion: 5, ...loop }, timeout) })
+      } catch (error) {
+        context.skip(`peers.${peer}.`, `not measured: ${program} failed to start: ${describe(error).split('\n')[0]}`)
+      }
+    }
+    await Promise.all(s.daemonPeers.map(async (peer) => {
+      if (peer === 'nats') {
+        await daemon(peer, async (binary) => {
+          const { info } = await processes.start('nats', { binary })
+          return { info, responderPid: (await processes.start('nats-responder', { url: info.url, subject })).pid }
+        })
+      } else {
+        await daemon(peer, async (binary) => {
+          const { info } = await processes.start('mosquitto', { binary })
+          return { info, responderPid: (await processes.start('mqtt-responder', { url: info.url, protocolVersion: 5 })).pid }
+        })
+      }
+    }))
+    if (s.peerWarmupSeconds > 0) {
+      for (const { system, turn } of systems) {
+        const load = modeLoad(s, hasMode(system, 'shared') ? 'shared' : 'many')
+        await turn({ ...load, seconds: s.peerWarmupSeconds, warmupSeconds: 0 })
+      }
+    }
+    const rounds = new Map<string, Array<{ result: Throughput, processes: PeerProcess[] }>>()
+    for (let round = 0; round < s.peerRounds; round++) {
+      for (const mode of PEER_MODES) {
+        const turns = systems.filter(({ system }) => hasMode(system, mode))
+        if (round % 2 === 1) turns.reverse()
+        for (const { system, pids, turn } of turns) {
+          const involved = Object.keys(pids) as PeerProcess[]
+          const result = await turn({
+            ...modeLoad(s, mode),
+            seconds: s.rpcSeconds,
+            warmupSeconds: s.rpcWarmupSeconds,
+            cpuPids: involved.map((process) => pids[process] as number)
+          })
+          const id = peerId(system, mode)
+          rounds.set(id, [...(rounds.get(id) ?? []), { result, processes: involved }])
+        }
+      }
+    }
+    for (const [id, results] of rounds) {
+      context.set(`${id}.rps`, median(results.map(({ result }) => result.rps)))
+      context.set(`${id}.p50`, median(results.map(({ result }) => result.latency.p50)))
+      context.set(`${id}.p99`, median(results.map(({ result }) => result.latency.p99)))
+      // CPU microseconds per round trip: each process's time over the window, over the round trips in it.
+      const perTrip = (result: Throughput, i: number): number => (result.cpu?.[i] ?? NaN) / Math.max(1, result.completed)
+      context.set(`${id}.cpu`, median(results.map(({ result, processes }) => processes.reduce((sum, _, i) => sum + perTrip(result, i), 0))))
+      results[0].processes.forEach((process, i) => {
+        context.set(`${id}.cpu.${process}`, median(results.map(({ result }) => perTrip(result, i))))
+      })
+      context.detail(id, results)
+    }
   })
 }
 
@@ -251,4 +378,4 @@ async function auth (context: Context): Promise<void> {
   }
 }
 
-export const figures: Record<Group, (context: Context) => Promise<void>> = { ceiling, send, rpc, auth, waiters, size, topics, stalled }
+export const figures: Record<Group, (context: Context) => Promise<void>> = { ceiling, send, rpc, peers, auth, waiters, size, topics, stalled }

@@ -3,10 +3,21 @@ import { createConnection } from 'node:net'
 
 // Request/response over MQTT 3.1.1 (all Aedes speaks): the caller names itself and the call in the request's
 // topic, and the responder answers on the mirrored response topic, to which only that caller subscribes.
+// Over MQTT 5 (Mosquitto), as MQTT 5 means it done: one request topic, and each request carries its response
+// topic (the caller's own) and correlation data (the call), which the responder hands back.
+
+export type MqttVersion = 4 | 5
 
 export const REQUEST_FILTER = 'bench/req/#'
+/** The MQTT 5 request topic. */
+export const REQUEST_TOPIC = 'bench/req'
 const REQUEST_PREFIX = 'bench/req/'
 const RESPONSE_PREFIX = 'bench/res/'
+
+/** The MQTT 5 response topic of one caller. */
+export function responseTopic (caller: string): string {
+  return `${RESPONSE_PREFIX}${caller}`
+}
 
 export function requestTopic (caller: string, call: number): string {
   return `${REQUEST_PREFIX}${caller}/${call}`
@@ -26,14 +37,14 @@ export function callOf (responseTopic: string): number {
 }
 
 /**
- * An MQTT 3.1.1 client on a TCP socket with Nagle's algorithm off, as the switch's HTTP sockets have it (and
+ * An MQTT client (3.1.1 unless told) on a TCP socket with Nagle's algorithm off, as the switch's HTTP sockets have it (and
  * Mosquitto's): left on, every QoS 1 exchange would wait out delayed ACKs and the peer would look 100× slower.
  */
-export async function connectMqtt (url: string): Promise<MqttClient> {
+export async function connectMqtt (url: string, protocolVersion: MqttVersion = 4): Promise<MqttClient> {
   const { hostname, port } = new URL(url)
   const client = new MqttClient(
     () => createConnection({ host: hostname, port: Number(port), noDelay: true }),
-    { protocolVersion: 4, clean: true, reconnectPeriod: 0 }
+    { protocolVersion, clean: true, reconnectPeriod: 0 }
   )
   await new Promise<void>((resolve, reject) => {
     client.once('connect', () => { client.off('error', reject); resolve() })

@@ -1,4 +1,5 @@
 import { cpus, loadavg, totalmem, type as osType, release } from 'node:os'
+import { bareOf, hasMode, modeLabel, peerId, peerSpecs, PEER_MODES } from './peers.js'
 import type { Settings } from './settings.js'
 
 export type Unit = 'per_second' | 'microseconds' | 'KiB' | 'MiB'
@@ -83,6 +84,23 @@ export function catalog (s: Settings): RowSpec[] {
       )
     }
   }
+  for (const mode of PEER_MODES) {
+    const load = modeLabel(s, mode)
+    const bare = bareOf(mode)
+    for (const spec of peerSpecs(s)) {
+      if (!hasMode(spec.system, mode)) continue
+      const id = peerId(spec.system, mode)
+      rows.push(
+        { id: `${id}.rps`, figure: `Peers, ${load}: ${spec.label}: round trips/s (× bare exchange)`, unit: 'per_second', ratioTo: `${bare}.rps` },
+        { id: `${id}.p50`, figure: `Peers, ${load}: ${spec.system}: p50 (× bare exchange)`, unit: 'microseconds', ratioTo: `${bare}.p50` },
+        { id: `${id}.p99`, figure: `Peers, ${load}: ${spec.system}: p99 (× bare exchange)`, unit: 'microseconds', ratioTo: `${bare}.p99` },
+        { id: `${id}.cpu`, figure: `Peers, ${load}: ${spec.system}: CPU per round trip, all its processes (× bare exchange)`, unit: 'microseconds', ratioTo: `${bare}.cpu` }
+      )
+      for (const [process, name] of Object.entries(spec.processes)) {
+        rows.push({ id: `${id}.cpu.${process}`, figure: `Peers, ${load}: ${spec.system}: CPU per round trip, ${name}`, unit: 'microseconds' })
+      }
+    }
+  }
   const a = s.authConcurrency
   rows.push(
     { id: 'auth.off.rps', figure: `RPC via switch without an auth file, concurrency ${a} (taking turns with the next): round trips/s`, unit: 'per_second', ratioTo: C50_RPS },
@@ -147,6 +165,17 @@ function targets (s: Settings): Target[] {
     { id: 'size.tail.p50', text: '≤ 2× empty queue', check: (v, get) => within(get('size.empty.p50'), (e) => v <= 2 * e) },
     { id: 'topics.many.p50', text: `≤ 2× with ${thousands(s.fewBindings)} bindings`, check: (v, get) => within(get('topics.few.p50'), (f) => v <= 2 * f) }
   ]
+  // The issue's targets against what users would pick instead, and against one bare exchange.
+  const many = peerId('switch', 'many')
+  for (const peer of s.daemonPeers) {
+    const name = peer === 'nats' ? 'NATS' : 'Mosquitto'
+    list.push({ id: `${many}.rps`, text: `> ${name}`, check: (v, get) => within(get(`${peerId(peer, 'many')}.rps`), (p) => v > p) })
+  }
+  const single = peerId('switch', 'c1')
+  list.push(
+    { id: `${single}.p50`, text: '≤ 2.5× bare exchange', check: (v, get) => within(get(`${bareOf('c1')}.p50`), (b) => v <= 2.5 * b) },
+    { id: `${single}.cpu`, text: '≤ 3× bare exchange', check: (v, get) => within(get(`${bareOf('c1')}.cpu`), (b) => v <= 3 * b) }
+  )
   for (const concurrency of s.rpcConcurrency) {
     const id = `rpc.switch.c${concurrency}.rps`
     list.push({ id, text: '> Aedes', check: (v, get) => within(get(`rpc.aedes.c${concurrency}.rps`), (a) => v > a) })

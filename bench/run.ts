@@ -1,5 +1,6 @@
-// `npm run bench`: measures the switch against this machine's ceiling and against Aedes, prints one table,
-// and writes it as JSON (and, after a full run, into BENCHMARKS.md). See BENCHMARKS.md for the figures.
+// `npm run bench`: measures the switch against this machine's ceiling and against its peers (nats-server and
+// Mosquitto when installed, Aedes), prints one table, and writes it as JSON (and, after a full run, into
+// BENCHMARKS.md). See BENCHMARKS.md for the figures.
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
@@ -49,7 +50,8 @@ async function measure (options: Options): Promise<Report> {
       for (const each of rows) if (each.id.startsWith(prefix) && each.value === null) each.note ??= reason
     },
     note: (id, text) => { row(id).note = text },
-    detail: (key, value) => { report.details[key] = value }
+    detail: (key, value) => { report.details[key] = value },
+    log
   }
   log(`${options.mode} run on ${machineLine(report.machine)}`)
   for (const group of GROUPS) {

@@ -1,7 +1,8 @@
+import { findBinary } from './daemon.js'
 import { openFilesLimit } from './rss.js'
 
 export type Mode = 'quick' | 'full'
-export const GROUPS = ['ceiling', 'send', 'rpc', 'auth', 'waiters', 'size', 'topics', 'stalled'] as const
+export const GROUPS = ['ceiling', 'send', 'rpc', 'peers', 'auth', 'waiters', 'size', 'topics', 'stalled'] as const
 export type Group = typeof GROUPS[number]
 
 export interface Settings {
@@ -16,6 +17,20 @@ export interface Settings {
   /** Switch and peer take turns this many times; each figure is the median of its rounds. */
   rpcRounds: number
   rpcConcurrency: number[]
+  /** Callers of the peers figures with many callers (each its own client, then all sharing one). */
+  peerCallers: number
+  /** Rounds of the peers figures, every system taking its turn in each; each figure is the median. */
+  peerRounds: number
+  /**
+   * Unmeasured load each system takes before the first round, so that none is measured cold (the switch's JIT
+   * takes seconds to settle, and the first load, 1 caller, is the one that shows it most). 0: none.
+   */
+  peerWarmupSeconds: number
+  /**
+   * The peers that are programs of their own, in the table. A full run lists them all, noting any not
+   * installed; a quick run only those installed, so that every row it has gets a value.
+   */
+  daemonPeers: DaemonPeer[]
   /** Calls in flight of the auth figure (RPC with and without an auth file, taking turns `rpcRounds` times). */
   authConcurrency: number
   waiters: number
@@ -44,6 +59,10 @@ const FULL: Settings = {
   rpcWarmupSeconds: 1,
   rpcRounds: 3,
   rpcConcurrency: [1, 16, 64],
+  peerCallers: 16,
+  peerRounds: 2,
+  peerWarmupSeconds: 3,
+  daemonPeers: ['nats', 'mosquitto'],
   authConcurrency: 16,
   waiters: 10_000,
   waiterProbes: 1000,
@@ -70,6 +89,8 @@ const QUICK: Settings = {
   rpcSeconds: 0.5,
   rpcWarmupSeconds: 0.2,
   rpcRounds: 1,
+  peerRounds: 1,
+  peerWarmupSeconds: 0,
   waiters: 500,
   waiterProbes: 50,
   waiterBatch: 250,
@@ -84,13 +105,21 @@ const QUICK: Settings = {
   stalledProbes: 50
 }
 
+/** The peers that are not Node programs, each with its Debian package's program (same name as the package). */
+export const DAEMON_BINARIES = { nats: 'nats-server', mosquitto: 'mosquitto' } as const
+export type DaemonPeer = keyof typeof DAEMON_BINARIES
+
 /** File descriptors a process keeps for itself beyond the waiters' sockets. */
 export const SPARE_FILES = 256
 
 export function settingsFor (mode: Mode): Settings {
   if (mode === 'full') return FULL
   // Quick mode fits under whatever `ulimit -n` the shell has; the full figure needs its 10,000.
-  return { ...QUICK, waiters: Math.max(10, Math.min(QUICK.waiters, openFilesLimit() - SPARE_FILES)) }
+  return {
+    ...QUICK,
+    waiters: Math.max(10, Math.min(QUICK.waiters, openFilesLimit() - SPARE_FILES)),
+    daemonPeers: QUICK.daemonPeers.filter((peer) => findBinary(DAEMON_BINARIES[peer]) !== undefined)
+  }
 }
 
 export interface Options {

@@ -15,6 +15,8 @@ export interface Throughput {
   failed: number
   seconds: number
   latency: LatencySummary
+  /** CPU microseconds each of the loop's `cpuPids` used over the window. */
+  cpu?: number[]
 }
 
 /**

@@ -1,5 +1,7 @@
 import { cannon } from './cannon.js'
+import { echoHttp } from './echo-http.js'
 import { rpcMqtt } from './rpc-mqtt.js'
+import { rpcNats } from './rpc-nats.js'
 import { rpcSwitch } from './rpc-switch.js'
 import { prepareSenders } from './setup.js'
 import { manySessions, tailTransfer } from './size.js'
@@ -8,7 +10,7 @@ import { publishLatency } from './topics.js'
 import { waiters } from './waiters.js'
 
 /** What a load process can be asked to run; each job is a function of plain, serializable data. */
-export const jobs = { cannon, prepareSenders, rpcMqtt, rpcSwitch, waiters, tailTransfer, manySessions, publishLatency, stalledReaders }
+export const jobs = { cannon, prepareSenders, echoHttp, rpcMqtt, rpcNats, rpcSwitch, waiters, tailTransfer, manySessions, publishLatency, stalledReaders }
 
 export type Jobs = typeof jobs
 export type JobName = keyof Jobs

@@ -9,14 +9,17 @@ export interface SwitchRpcParams extends LoopOptions {
   queue: string
   /** A principal and its secret, for a switch with an auth file. */
   credentials?: BenchCredentials
+  /** Clients the calls are spread over (1 unless told): one per call in flight is one per separate program. */
+  clients?: number
 }
 
-/** The RPC workload through the switch: one client, `concurrency` calls in flight, as a user would write it. */
+/** The RPC workload through the switch: `concurrency` calls in flight over `clients` clients, as a user would write it. */
 export async function rpcSwitch (params: SwitchRpcParams): Promise<Throughput> {
-  const client = new SwitchClient({ url: params.url, client: 'bench-caller', retryFor: RETRY_FOR_MS, ...params.credentials })
+  const clients = Array.from({ length: params.clients ?? 1 }, (_, i) =>
+    new SwitchClient({ url: params.url, client: `bench-caller-${i}`, retryFor: RETRY_FOR_MS, ...params.credentials }))
   try {
-    return await closedLoop(params, async () => { await client.rpc(params.queue, PAYLOAD, { timeout: 30 }) })
+    return await closedLoop(params, async (worker) => { await clients[worker % clients.length].rpc(params.queue, PAYLOAD, { timeout: 30 }) })
   } finally {
-    await client.close()
+    await Promise.all(clients.map(async (client) => { await client.close() }))
   }
 }

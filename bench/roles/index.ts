@@ -1,6 +1,10 @@
+import type { DaemonInfo } from '../daemon.js'
 import type { Running } from '../ipc.js'
 import type { ServerInfo } from './bare.js'
+import type { MosquittoParams } from './mosquitto.js'
 import type { MqttResponderParams } from './mqtt-responder.js'
+import type { NatsResponderParams } from './nats-responder.js'
+import type { NatsParams } from './nats.js'
 import type { SwitchInfo, SwitchParams } from './switch.js'
 import type { SwitchResponderParams } from './switch-responder.js'
 
@@ -13,10 +17,14 @@ export const roles = {
   switch: async (params: SwitchParams): Promise<Running<SwitchInfo>> =>
     await (await import('./switch.js')).startBenchSwitch(params),
   aedes: async (): Promise<Running<ServerInfo>> => await (await import('./aedes.js')).startAedes(),
+  mosquitto: async (params: MosquittoParams): Promise<Running<DaemonInfo>> => await (await import('./mosquitto.js')).startMosquitto(params),
+  nats: async (params: NatsParams): Promise<Running<DaemonInfo>> => await (await import('./nats.js')).startNats(params),
   'switch-responder': async (params: SwitchResponderParams): Promise<Running<Nothing>> =>
     await (await import('./switch-responder.js')).startSwitchResponder(params),
   'mqtt-responder': async (params: MqttResponderParams): Promise<Running<Nothing>> =>
     await (await import('./mqtt-responder.js')).startMqttResponder(params),
+  'nats-responder': async (params: NatsResponderParams): Promise<Running<Nothing>> =>
+    await (await import('./nats-responder.js')).startNatsResponder(params),
   /** A process that only runs the jobs it is sent. */
   load: async (): Promise<Running<Nothing>> => ({ info: {}, stop: async () => {} })
 }
