@@ -289,8 +289,8 @@ t.test('every answer of a live switch is documented and valid against its schema
   const watcher = await api.login('watcher')
   await api.call('PUT', `/v1/session/subscriptions/${replies.name}`, { token: watcher })
   const stream = api.call('GET', '/v1/stream?after=0', { token: watcher })
-  // And pushed, as the library receives it, until the shutdown.
-  const pushed = api.call('GET', `/v1/deliveries?queue=${replies.name}&credit=100`, { token: watcher })
+  // And pushed, as the library receives it, until the shutdown: by the reply queue's owner, as only it may.
+  const pushed = api.call('GET', `/v1/deliveries?queue=${replies.name}&credit=100`, { token: client })
   // The same stream as a browser opens it: with a single-use ticket in place of the bearer header.
   const { ticket } = (await api.call('POST', '/v1/stream/tickets', { token: server })).json as StreamTicketResponse
   const ticketed = api.call('GET', `/v1/stream?ticket=${ticket}`)

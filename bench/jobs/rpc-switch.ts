@@ -18,6 +18,9 @@ export async function rpcSwitch (params: SwitchRpcParams): Promise<Throughput> {
   const clients = Array.from({ length: params.clients ?? 1 }, (_, i) =>
     new SwitchClient({ url: params.url, client: `bench-caller-${i}`, retryFor: RETRY_FOR_MS, ...params.credentials }))
   try {
+    // Each client logs in (an auth file's scrypt check), makes its reply queue and opens its delivery stream before
+    // the clock starts: a short run would otherwise measure that setup, not round trips.
+    await Promise.all(clients.map(async (client) => await client.rpc(params.queue, PAYLOAD, { timeout: 30 })))
     return await closedLoop(params, async (worker) => { await clients[worker % clients.length].rpc(params.queue, PAYLOAD, { timeout: 30 }) })
   } finally {
     await Promise.all(clients.map(async (client) => { await client.close() }))
