@@ -52,6 +52,9 @@ export function deliveryRoutes (app: FastifyInstance, core: Switch, options: { h
       const watched = (): Iterable<string> => queues ?? session.subscriptions
       // Refused before the answer starts, with the usual error: a client reopens it once the switch is back.
       if (core.shuttingDown) throw new ShuttingDownError()
+      // A stream on a queue that is not there would wait for ever on nothing: 404 (or 400 for a bad name), as transfer's
+      // neighbours answer.
+      if (queue !== undefined) core.queueInfo(queue)
       const held = new Set(core.heldUpTo(session, watched(), after, credit))
       reply.hijack()
       const response = reply.raw

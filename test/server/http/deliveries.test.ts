@@ -163,6 +163,8 @@ t.test('ends when the session ends and when the switch shuts down; refusals come
   const refused = await api.call('GET', '/v1/deliveries?credit=0', { token: other })
   t.equal(codeOf(refused), 'invalid_request', 'a credit of 0 is refused')
   t.equal(codeOf(await api.call('GET', '/v1/deliveries', {})), 'session_required')
+  t.equal(codeOf(await api.call('GET', '/v1/deliveries?queue=nowhere', { token: other })), 'queue_not_found', 'a queue that is not there')
+  t.equal(codeOf(await api.call('GET', '/v1/deliveries?queue=bad%20name!', { token: other })), 'invalid_queue_name')
   await send(api, other, 'jobs', 'x')
   const second = await Deliveries.open(api, other, '?credit=1')
   t.teardown(() => { second.close() })
