@@ -26,7 +26,7 @@ export const payloadFlags = {
 }
 
 /** "ENOENT: no such file or directory, open 'x'" -> "no such file or directory" */
-function fileProblem (error: unknown): string {
+export function fileProblem (error: unknown): string {
   return (error as Error).message.replace(/^E[A-Z]+: /, '').replace(/, \w+( '.*')?$/, '')
 }
 
@@ -107,22 +107,8 @@ interface ExitInfo {
   parse?: unknown
 }
 
-export abstract class SwitchCommand extends Command {
-  static override baseFlags = {
-    url: Flags.string({ description: 'the switch to talk to', env: 'SWITCH_URL', default: DEFAULT_URL, helpGroup: 'CONNECTION' }),
-    socket: Flags.string({ description: 'reach the switch over this Unix socket instead', helpValue: 'PATH', helpGroup: 'CONNECTION' }),
-    ca: Flags.string({ description: 'trust this CA (PEM) for an https --url, instead of the system\'s', env: 'SWITCH_CA', helpValue: 'FILE', helpGroup: 'CONNECTION' }),
-    cert: Flags.string({ description: 'present this client certificate (PEM) to a switch that requires one', helpValue: 'FILE', helpGroup: 'CONNECTION', dependsOn: ['key'] }),
-    key: Flags.string({ description: 'the private key of --cert (PEM)', helpValue: 'FILE', helpGroup: 'CONNECTION', dependsOn: ['cert'] }),
-    principal: Flags.string({ description: 'log in as this principal (a switch with an auth file); an API key in $SWITCH_API_KEY needs none', helpValue: 'NAME', helpGroup: 'CONNECTION' }),
-    // Prefer the environment: a command line is visible to every user of the host (ps).
-    secret: Flags.string({ description: 'the principal\'s secret', env: 'SWITCH_SECRET', helpValue: 'SECRET', helpGroup: 'CONNECTION' })
-  }
-
-  private client?: SwitchClient
-  /** The followed switch's last reachability change (see `follow`). */
-  private reachability: Reachability | undefined
-
+/** How every switch command parses its command line and fails: a usage error exits 2, any failure is one line. */
+export abstract class BaseCommand extends Command {
   /**
    * Parses the command line; any failure is a usage error. (oclif exits 2 for most of its own, but passes an
    * argument's or a custom flag's parse failure on as a plain error.)
@@ -138,10 +124,33 @@ export abstract class SwitchCommand extends Command {
     }
   }
 
-  /** A client for this command run; closed (and logged out) when the command ends, however it ends. */
-  protected connect (flags: ConnectionFlags, retryFor = ONE_SHOT_RETRY_MS): SwitchClient {
-    return this.open(flags, retryFor)
+  /** Every failure is one line on stderr and a non-zero exit: no stack trace, no help dump. */
+  override async catch (error: Error & ExitInfo): Promise<never> {
+    if (error instanceof Errors.ExitError) throw error
+    const hint = error.parse === undefined && !(error instanceof UsageError) ? '' : ' (see --help)'
+    process.stderr.write(`switch: ${oneLine(error.message)}${hint}\n`)
+    const code = error.oclif?.exit
+    this.exit(typeof code === 'number' && code !== 0 ? code : 1)
   }
+}
+
+/** A command that talks to a switch: the connection flags, and a client closed (logged out) when it ends. */
+export abstract class SwitchCommand extends BaseCommand {
+  static override baseFlags = {
+    url: Flags.string({ description: 'the switch to talk to', env: 'SWITCH_URL', default: DEFAULT_URL, helpGroup: 'CONNECTION' }),
+    socket: Flags.string({ description: 'reach the switch over this Unix socket instead', helpValue: 'PATH', helpGroup: 'CONNECTION' }),
+    ca: Flags.string({ description: 'trust this CA (PEM) for an https --url, instead of the system\'s', env: 'SWITCH_CA', helpValue: 'FILE', helpGroup: 'CONNECTION' }),
+    cert: Flags.string({ description: 'present this client certificate (PEM) to a switch that requires one', helpValue: 'FILE', helpGroup: 'CONNECTION', dependsOn: ['key'] }),
+    key: Flags.string({ description: 'the private key of --cert (PEM)', helpValue: 'FILE', helpGroup: 'CONNECTION', dependsOn: ['cert'] }),
+    principal: Flags.string({ description: 'log in as this principal (a switch with an auth file); an API key in $SWITCH_API_KEY needs none', helpValue: 'NAME', helpGroup: 'CONNECTION' }),
+    // Prefer the environment: a command line is visible to every user of the host (ps).
+    secret: Flags.string({ description: 'the principal\'s secret', env: 'SWITCH_SECRET', helpValue: 'SECRET', helpGroup: 'CONNECTION' })
+  }
+
+  private client?: SwitchClient
+  /** The followed switch's last reachability change (see `follow`). */
+  private reachability: Reachability | undefined
+
 
   /**
    * A client for a command that waits on the switch (call, subscribe, serve QUEUE): it says on stderr, once per
@@ -149,7 +158,7 @@ export abstract class SwitchCommand extends Command {
    */
   protected follow (flags: ConnectionFlags, retryFor: number): SwitchClient {
     const where = flags.socket ?? flags.url
-    return this.open(flags, retryFor, (change) => {
+    return this.connect(flags, retryFor, (change) => {
       const told = this.reachability?.reachable === false
       this.reachability = change
       if (!change.reachable) process.stderr.write(`switch: cannot reach ${where}: ${change.reason}; retrying\n`)
@@ -169,7 +178,8 @@ export abstract class SwitchCommand extends Command {
     if (problem !== undefined) throw new Error(`stopped: ${problem}`)
   }
 
-  private open (flags: ConnectionFlags, retryFor: number, onReachability?: (change: Reachability) => void): SwitchClient {
+  /** A client for this command run; closed (and logged out) when the command ends, however it ends. */
+  protected connect (flags: ConnectionFlags, retryFor = ONE_SHOT_RETRY_MS, onReachability?: (change: Reachability) => void): SwitchClient {
     this.client = new SwitchClient({
       url: flags.url,
       ...(flags.socket === undefined ? {} : { socketPath: flags.socket }),
@@ -191,14 +201,5 @@ export abstract class SwitchCommand extends Command {
     // A failure to log out must not hide the command's own outcome.
     await client?.close().catch(() => {})
     await super.finally(error)
-  }
-
-  /** Every failure is one line on stderr and a non-zero exit: no stack trace, no help dump. */
-  override async catch (error: Error & ExitInfo): Promise<never> {
-    if (error instanceof Errors.ExitError) throw error
-    const hint = error.parse === undefined && !(error instanceof UsageError) ? '' : ' (see --help)'
-    process.stderr.write(`switch: ${oneLine(error.message)}${hint}\n`)
-    const code = error.oclif?.exit
-    this.exit(typeof code === 'number' && code !== 0 ? code : 1)
   }
 }

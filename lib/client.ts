@@ -111,7 +111,9 @@ export class SwitchClient {
       connections: options.connections ?? DEFAULT_CONNECTIONS,
       retryFor: options.retryFor ?? DEFAULT_RETRY_FOR,
       onReachability: options.onReachability,
-      tls: { ca: options.ca, cert: options.cert, key: options.key }
+      ...(options.ca === undefined && options.cert === undefined && options.key === undefined
+        ? {}
+        : { tls: { ca: options.ca, cert: options.cert, key: options.key } })
     })
     this.connection = new Connection(this.transport, this.client, credentialsOf(options))
     this.batches = new Batches(this.connection)

@@ -4,18 +4,18 @@ import { Document, isMap, isSeq, parseDocument, type YAMLSeq } from 'yaml'
 import { ACTIONS } from '../../../server/auth/access.js'
 import { parseAuthFile, type Principal } from '../../../server/auth/principals.js'
 import { generateApiKey, generateSecret, hashApiKey, hashSecret } from '../../../server/auth/secrets.js'
-import { SwitchCommand } from '../../base.js'
+import { BaseCommand, fileProblem } from '../../base.js'
 
 async function readIfThere (file: string): Promise<string | undefined> {
   try {
     return await readFile(file, 'utf8')
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new Error(`cannot read ${file}: ${(error as Error).message.replace(/^E[A-Z]+: /, '')}`)
+    throw new Error(`cannot read ${file}: ${fileProblem(error)}`)
   }
 }
 
-export default class AuthAdd extends SwitchCommand {
+export default class AuthAdd extends BaseCommand { // offline: it talks to no switch, so it has no connection flags
   static override summary = 'Add a principal to an auth file'
   static override description = 'Adds NAME with a new random secret (or, with --api-key, an API key) and the ' +
     'permissions given, creating the file if need be (readable by its owner only), and prints the secret or key on ' +
@@ -34,8 +34,8 @@ export default class AuthAdd extends SwitchCommand {
     file: Flags.string({ description: 'the auth file (YAML or JSON)', helpValue: 'FILE', required: true }),
     'api-key': Flags.boolean({ description: 'give it an API key instead of a secret' }),
     action: Flags.option({ options: ACTIONS, description: 'an action it may do (repeatable)', multiple: true })(),
-    queue: Flags.string({ description: 'a queue-name glob its actions apply to (repeatable; * matches any run of characters)', helpValue: 'GLOB', multiple: true }),
-    topic: Flags.string({ description: 'a topic filter its actions apply to (repeatable)', helpValue: 'FILTER', multiple: true })
+    queue: Flags.string({ description: 'a queue-name glob its actions apply to (repeatable; * matches any run of characters)', helpValue: 'GLOB', multiple: true, dependsOn: ['action'] }),
+    topic: Flags.string({ description: 'a topic filter its actions apply to (repeatable)', helpValue: 'FILTER', multiple: true, dependsOn: ['action'] })
   }
 
   async run (): Promise<void> {
