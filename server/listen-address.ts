@@ -11,7 +11,7 @@ export class RemoteListenError extends Error {
 }
 
 /** 127.0.0.0/8, ::1 and IPv4-mapped loopback: addresses only this machine can reach. */
-export function isLoopback (address: string): boolean {
+function isLoopback (address: string): boolean {
   const bare = address.replace(/^\[(.*)\]$/, '$1').toLowerCase().replace(/^::ffff:(?=\d+\.)/, '')
   if (isIP(bare) === 4) return bare.startsWith('127.')
   return bare === '::1' || bare === '0:0:0:0:0:0:0:1'

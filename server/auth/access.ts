@@ -65,7 +65,7 @@ export function granted (grants: readonly Grant[], action: Action, resource: Res
 }
 
 /** The words of a refusal: `send to queue "x"`, `observe the switch`. */
-export function describeAccess (action: Action, resource: Resource): string {
+function describeAccess (action: Action, resource: Resource): string {
   if ('queue' in resource) return `${action} on queue ${JSON.stringify(resource.queue)}`
   if ('topic' in resource) return `${action} on topic ${JSON.stringify(resource.topic)}`
   return action
@@ -76,7 +76,11 @@ export function describeAccess (action: Action, resource: Resource): string {
  * check, so a reload applies at once); without one, everything, as the principal `anonymous`.
  */
 export class AccessPolicy {
-  constructor (readonly principals?: Principals) {}
+  /**
+   * `isTemporary` names the queues the file does not govern: a session's temporary queues, which the core guards
+   * (its owner may do anything with one, anyone may send to it).
+   */
+  constructor (readonly principals?: Principals, private readonly isTemporary: (queue: string) => boolean = () => false) {}
 
   /** Whether there is an auth file: logins need credentials and every request is checked. */
   get enabled (): boolean {
@@ -98,6 +102,7 @@ export class AccessPolicy {
 
   /** Throws UnauthorizedError or ForbiddenError unless `principal` may do `action` on `resource`. */
   check (principal: string, action: Action, resource: Resource): void {
+    if ('queue' in resource && this.isTemporary(resource.queue)) return
     if (this.may(principal, action, resource)) return
     this.checkKnown(principal)
     throw new ForbiddenError(`principal ${principal} may not ${describeAccess(action, resource)}`)

@@ -45,17 +45,11 @@ function * resourcesOf (rule: AccessRule, request: FastifyRequest): Generator<Re
   }
 }
 
-/** Throws unless `principal` may do `action` on `resource`; temporary queues are the core's to guard (see Switch). */
-export function checkAccess (policy: AccessPolicy, isTemporary: (queue: string) => boolean, principal: string, action: Action, resource: Resource): void {
-  if ('queue' in resource && isTemporary(resource.queue)) return
-  policy.check(principal, action, resource)
-}
-
 /**
  * Checks each route's declared `access` against the session's principal, once, before any route runs (after
  * the session is resolved). Without an auth file it checks nothing: every session may do everything.
  */
-export function installAccessHook (app: FastifyInstance, policy: AccessPolicy, isTemporary: (queue: string) => boolean): void {
+export function installAccessHook (app: FastifyInstance, policy: AccessPolicy): void {
   if (!policy.enabled) return
   app.addHook('preHandler', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
     const access = request.routeOptions.config.access
@@ -65,7 +59,7 @@ export function installAccessHook (app: FastifyInstance, policy: AccessPolicy, i
       policy.checkKnown(session.principal)
       if (access !== 'session') {
         for (const rule of Array.isArray(access) ? access : [access]) {
-          for (const resource of resourcesOf(rule, request)) checkAccess(policy, isTemporary, session.principal, rule.action, resource)
+          for (const resource of resourcesOf(rule, request)) policy.check(session.principal, rule.action, resource)
         }
       }
     } catch (error) {

@@ -10,7 +10,7 @@ export interface ThrottleOptions {
   now: () => number
 }
 
-export const DEFAULT_THROTTLE: Omit<ThrottleOptions, 'now'> = { maxFailures: 10, window: 60_000, maxAddresses: 100_000 }
+const DEFAULT_THROTTLE: Omit<ThrottleOptions, 'now'> = { maxFailures: 10, window: 60_000, maxAddresses: 100_000 }
 
 /**
  * Failed logins per client address, in a sliding window: past `maxFailures` of them, every login from that

@@ -4,13 +4,12 @@
 // refused. Without an auth file anything goes, as for /v1.
 import type { FastifyRequest } from 'fastify'
 import type { AccessPolicy, Action } from '../auth/access.js'
-import { checkAccess } from '../auth/hook.js'
 import { UnauthorizedError } from '../core/errors.js'
 import { ANONYMOUS } from '../core/session.js'
 import { isSocketFileConnection } from '../socket.js'
 
 export class OriginalAccess {
-  constructor (private readonly policy: AccessPolicy, private readonly isTemporary: (queue: string) => boolean) {}
+  constructor (private readonly policy: AccessPolicy) {}
 
   /** The principal a request acts as; undefined when it may do anything. Throws UnauthorizedError if refused. */
   private principalOf (request: FastifyRequest): string | undefined {
@@ -45,6 +44,6 @@ export class OriginalAccess {
       this.policy.check(principal, action, {})
       return
     }
-    for (const queue of typeof queues === 'string' ? [queues] : queues) checkAccess(this.policy, this.isTemporary, principal, action, { queue })
+    for (const queue of typeof queues === 'string' ? [queues] : queues) this.policy.check(principal, action, { queue })
   }
 }

@@ -30,13 +30,13 @@ function answerError (error: FastifyError, request: FastifyRequest, reply: Fasti
 export function compatPlugin (core: Switch, hooks: ObserveHooks, principals?: Principals): (app: FastifyInstance) => Promise<void> {
   return async (app) => {
     const sessions = new ConnectionSessions(core)
-    const access = new OriginalAccess(new AccessPolicy(principals), (queue) => core.isTemporary(queue))
+    const access = new OriginalAccess(new AccessPolicy(principals, (queue) => core.isTemporary(queue)))
     // Payloads are raw bodies, and these clients send no content type at all.
     app.removeAllContentTypeParsers()
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => { done(null, body) })
     app.setErrorHandler(answerError)
     // Before a body is read: a connection that may not use these protocols gets no further.
-    app.addHook('onRequest', async (request) => { access.admit(request) })
+    if (principals !== undefined) app.addHook('onRequest', async (request) => { access.admit(request) })
 
     app.addHook('onSend', async (_request, reply) => {
       // The originals' replies carry only a content length.

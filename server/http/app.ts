@@ -20,7 +20,7 @@ import { deliveryRoutes } from './routes/deliveries.js'
 import { observeRoutes, type ObserveHooks } from './routes/observe.js'
 import { queueRoutes } from './routes/queues.js'
 import { sessionRoutes } from './routes/sessions.js'
-import { DEFAULT_STREAM_HEARTBEAT, streamRoutes } from './routes/stream.js'
+import { streamHeartbeat, streamRoutes } from './routes/stream.js'
 import { topicRoutes } from './routes/topics.js'
 
 export interface AppOptions {
@@ -71,9 +71,9 @@ export function buildApp (core: Switch, hooks: ObserveHooks, options: AppOptions
   // Before the session check, as validation comes before it.
   refuseInfiniteNumbers(app)
   const tickets = new StreamTickets({ now: core.options.now })
-  const policy = new AccessPolicy(options.principals)
+  const policy = new AccessPolicy(options.principals, (queue) => core.isTemporary(queue))
   installSessionAuth(app, core, policy, tickets)
-  installAccessHook(app, policy, (queue) => core.isTemporary(queue))
+  installAccessHook(app, policy)
   // A connection kept alive past the shutdown would hold the close for the whole keep-alive timeout.
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (core.shuttingDown) reply.header('connection', 'close')
@@ -89,8 +89,9 @@ export function buildApp (core: Switch, hooks: ObserveHooks, options: AppOptions
     batchRoutes(api, core, policy)
     observeRoutes(api, core, hooks, { ...connections, limits })
     topicRoutes(api, core)
-    streamRoutes(api, core, { heartbeat: options.streamHeartbeat ?? DEFAULT_STREAM_HEARTBEAT, tickets })
-    deliveryRoutes(api, core, { heartbeat: options.streamHeartbeat ?? DEFAULT_STREAM_HEARTBEAT })
+    const heartbeat = streamHeartbeat(options.streamHeartbeat)
+    streamRoutes(api, core, { heartbeat, tickets })
+    deliveryRoutes(api, core, { heartbeat })
   }, { prefix: API_PREFIX })
   for (const plugin of options.plugins ?? []) app.register(plugin)
   return app

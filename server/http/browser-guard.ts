@@ -78,17 +78,23 @@ export function installBrowserGuard (app: FastifyInstance, options: BrowserGuard
     }
   }
 
+  // The last Host header found to be one of the names: clients send the same one request after request, and it
+  // spares parsing it as a URL each time.
+  let lastNamed: string | undefined
   const hostAllowed = (request: FastifyRequest): boolean => {
     const header = request.headers.host
     const socket = request.raw.socket
     // No DNS name can lead a browser to the Unix socket. (Known from its listener, not from a missing address:
     // a TCP connection that has closed has none either.)
-    if (header === undefined || isSocketFileConnection(socket)) return true
+    if (header === undefined || header === lastNamed || isSocketFileConnection(socket)) return true
     const parsed = parseHost(header)
     if (parsed === undefined) return false
     // Rebinding is a foreign *name* for the switch's address: the switch's own names pass on any port, as an SSH
     // tunnel or a relay in front of it changes the port a client names.
-    if (listening.has(parsed.name) || anyPort.has(parsed.name) || withPort.has(`${parsed.name}:${parsed.port}`)) return true
+    if (listening.has(parsed.name) || anyPort.has(parsed.name) || withPort.has(`${parsed.name}:${parsed.port}`)) {
+      lastNamed = header
+      return true
+    }
     return socket.localAddress !== undefined && parsed.name === urlName(socket.localAddress)
   }
 

@@ -1,10 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { IncomingMessage, Server } from 'node:http'
 import type { Socket } from 'node:net'
-import { rawErrorAnswer, type HttpLimits } from './hardening.js'
+import { refuseConnection, type HttpLimits } from './hardening.js'
 
-/** How long a refused connection has to read its answer before it is closed regardless. */
-const REFUSAL_LINGER_MS = 1000
 /**
  * Refused connections waiting for their client to read the answer. Each still holds one of `maxConnections`:
  * past this many, a refusal is a bare close (as Node's own connection cap does), so refusals cannot fill it.
@@ -58,17 +56,8 @@ export function shareConnections (
       return
     }
     lingering++
-    // A client gone meanwhile is no concern; the answer is all there is to do.
-    socket.on('error', () => {})
-    const linger = setTimeout(() => { socket.destroy() }, REFUSAL_LINGER_MS)
-    socket.once('close', () => {
-      lingering--
-      clearTimeout(linger)
-    })
-    socket.once('end', () => { socket.destroy() })
-    socket.end(rawErrorAnswer('limit_exceeded', `${address} holds ${held} connections, as many as one address may (maxConnectionsPerAddress): close some first`))
-    // Reading (and dropping) the request means the close is a FIN after the answer, not a reset that loses it.
-    socket.resume()
+    refuseConnection(socket, 'limit_exceeded', `${address} holds ${held} connections, as many as one address may (maxConnectionsPerAddress): close some first`,
+      () => { lingering-- })
   }
 
   const admit = (socket: Socket): boolean => {

@@ -133,6 +133,27 @@ export function rawErrorAnswer (code: ErrorCode, message: string): string {
     `Connection: close\r\n\r\n${body}`
 }
 
+/** How long a refused connection has to read its answer before it is closed regardless. */
+const REFUSAL_LINGER_MS = 1000
+
+/**
+ * Refuses a connection before any request of it is read: the error answer, then the close once the client has
+ * read it (or after a second). Reading and dropping what the client sends makes the close a FIN after the
+ * answer, not a reset that loses it. `closed` runs when the connection is gone.
+ */
+export function refuseConnection (socket: Socket, code: ErrorCode, message: string, closed?: () => void): void {
+  // A client gone meanwhile is no concern; the answer is all there is to do.
+  socket.on('error', () => {})
+  const linger = setTimeout(() => { socket.destroy() }, REFUSAL_LINGER_MS)
+  socket.once('close', () => {
+    clearTimeout(linger)
+    closed?.()
+  })
+  socket.once('end', () => { socket.destroy() })
+  socket.end(rawErrorAnswer(code, message))
+  socket.resume()
+}
+
 /** Writes an error answer straight to the connection, which then closes. */
 function answerOnSocket (socket: Duplex, code: ErrorCode, message: string): void {
   if (socket.writable) socket.write(rawErrorAnswer(code, message))

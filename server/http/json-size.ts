@@ -12,10 +12,10 @@ const ESCAPED_LOOSE = ESCAPED.map((size, byte) => byte >= 0x80 ? 3 : size)
 
 /**
  * Bytes of `JSON.stringify(payload.toString('utf8'))`, quotes included: exact for valid UTF-8, an upper bound
- * otherwise (invalid sequences become replacement characters).
+ * otherwise (invalid sequences become replacement characters). A caller that checked `utf8` already says so.
  */
-export function jsonStringSize (payload: Buffer): number {
-  const table = isUtf8(payload) ? ESCAPED : ESCAPED_LOOSE
+export function jsonStringSize (payload: Buffer, utf8 = isUtf8(payload)): number {
+  const table = utf8 ? ESCAPED : ESCAPED_LOOSE
   let size = 2
   for (let i = 0; i < payload.length; i++) size += table[payload[i]]
   return size

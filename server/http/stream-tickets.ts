@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto'
 import { SwitchError } from '../core/errors.js'
 
 /** Milliseconds a stream ticket stays valid: long enough for a page to open its EventSource, no longer. */
-export const STREAM_TICKET_TTL = 30_000
+const STREAM_TICKET_TTL = 30_000
 
 /** Tickets outstanding at once: each is a few dozen bytes, but a session could otherwise ask for millions. */
-export const MAX_STREAM_TICKETS = 10_000
+const MAX_STREAM_TICKETS = 10_000
 
 export interface StreamTicketOptions {
   ttl?: number

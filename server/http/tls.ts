@@ -4,10 +4,7 @@ import { readFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import type { Socket } from 'node:net'
 import { createSecureContext, Server as TlsServer, TLSSocket, type TlsOptions } from 'node:tls'
-import { rawErrorAnswer, type HttpLimits } from './hardening.js'
-
-/** How long a refused client has to read its answer before the connection is closed regardless. */
-const REFUSAL_LINGER_MS = 1000
+import { refuseConnection, type HttpLimits } from './hardening.js'
 
 /** Where the switch's certificate and key are (PEM files); with `ca`, clients must present a certificate it signed. */
 export interface TlsFiles {
@@ -105,10 +102,5 @@ function refuse (socket: TLSSocket): void {
   const message = presented
     ? `the client certificate is not signed by the CA this switch trusts (${String(socket.authorizationError)})`
     : 'this switch requires a client certificate signed by the CA it trusts'
-  socket.on('error', () => {})
-  const linger = setTimeout(() => { socket.destroy() }, REFUSAL_LINGER_MS)
-  socket.once('close', () => { clearTimeout(linger) })
-  socket.end(rawErrorAnswer('unauthorized', message))
-  // Reading (and dropping) the request means the close is a FIN after the answer, not a reset that loses it.
-  socket.resume()
+  refuseConnection(socket, 'unauthorized', message)
 }

@@ -31,6 +31,6 @@ export function wireSize (stored: StoredMessage): number {
   // The frame holds an empty payload, `""`.
   const frame = jsonSize(toWireMessage({ ...stored, payload: NO_PAYLOAD }))
   return isUtf8(stored.payload)
-    ? frame - 2 + jsonStringSize(stored.payload)
+    ? frame - 2 + jsonStringSize(stored.payload, true)
     : frame + ENCODING_FIELD + base64Size(stored.payload.length)
 }

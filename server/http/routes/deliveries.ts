@@ -11,8 +11,6 @@ import type { AccessRule } from '../../auth/hook.js'
 
 interface DeliveriesQuery { after?: number, credit?: number, queue?: string }
 
-const MIN_HEARTBEAT = 10
-
 /** One message as one line of NDJSON: JSON escapes line breaks, so it is one line whatever its payload. */
 function line (message: StoredMessage): string {
   return JSON.stringify(toWireMessage(message)) + '\n'
@@ -38,7 +36,7 @@ const receiveDelivered: AccessRule = {
  * the client goes, the session ends or the switch shuts down.
  */
 export function deliveryRoutes (app: FastifyInstance, core: Switch, options: { heartbeat: number }): void {
-  const heartbeat = Math.max(MIN_HEARTBEAT, options.heartbeat)
+  const { heartbeat } = options
   app.get<{ Querystring: DeliveriesQuery }>(
     '/deliveries',
     // A HEAD would be a stream without a body that never ends: it is answered 405 instead.

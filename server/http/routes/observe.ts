@@ -16,7 +16,7 @@ export interface ObserveHooks {
 }
 
 /** What the HTTP server knows of its connections, beside the core's figures. */
-export interface ConnectionFigures extends Pick<FairConnections, 'busiestAddress' | 'refused' | 'closedIdle'>, SlowReaders {
+interface ConnectionFigures extends Pick<FairConnections, 'busiestAddress' | 'refused' | 'closedIdle'>, SlowReaders {
   limits: HttpLimits
 }
 

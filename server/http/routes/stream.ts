@@ -14,7 +14,13 @@ import { toWireMessage, wireSize } from '../wire.js'
 /** Milliseconds of silence after which the stream sends a comment, before a proxy would call it dead. */
 export const DEFAULT_STREAM_HEARTBEAT = 15_000
 
-const MIN_HEARTBEAT = 10
+/**
+ * The heartbeat of the event and delivery streams: the one given, else the default, and never under 10 ms (a zero
+ * would be a loop of empty long-polls writing heartbeats as fast as it can).
+ */
+export function streamHeartbeat (given: number | undefined): number {
+  return Math.max(10, given ?? DEFAULT_STREAM_HEARTBEAT)
+}
 
 export interface StreamOptions {
   /** Milliseconds between heartbeat comments on an idle stream. */
@@ -57,8 +63,7 @@ export async function drained (response: ServerResponse): Promise<void> {
  * while open, and ends when the client goes, the session ends or the switch shuts down.
  */
 export function streamRoutes (app: FastifyInstance, core: Switch, options: StreamOptions): void {
-  // A zero would be a loop of empty long-polls writing heartbeats as fast as it can.
-  const heartbeat = Math.max(MIN_HEARTBEAT, options.heartbeat)
+  const { heartbeat } = options
   app.get<{ Querystring: { after?: number }, Headers: { 'last-event-id'?: number } }>(
     '/stream',
     // A HEAD would be a stream without a body that never ends: it is answered 405 instead.
