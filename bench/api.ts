@@ -1,6 +1,6 @@
 import { Pool, type Dispatcher } from 'undici'
-import type { LoginResponse, ListResponse, SendResponse, TransferResponse } from '../lib/protocol.js'
-import type { PublishResponse } from '../lib/pubsub.js'
+import type { LoginResponse, ListResponse, SendResponse, TransferResponse } from '../protocol/wire.js'
+import type { PublishResponse } from '../protocol/topics.js'
 
 /** A 64-byte payload: the message size every figure uses. */
 export const PAYLOAD = Buffer.alloc(64, 'x')

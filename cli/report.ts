@@ -1,6 +1,6 @@
 // Human-readable views of the switch's state: the diagnostics report (after the original message-switch CLI) and
 // trace lines. Pure functions of the wire types, so they are tested without a switch.
-import type { Diagnostics, DiagnosticsLimits, DiagnosticsMessage, DiagnosticsQueue, TraceEvent } from '../lib/protocol.js'
+import type { Diagnostics, DiagnosticsLimits, DiagnosticsMessage, DiagnosticsQueue, TraceEvent } from '../protocol/wire.js'
 
 /** A long-poll deadline further in the past than this, with requests waiting, means the service is stuck. */
 export const CRASHED_AFTER_MS = 30_000

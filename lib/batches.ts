@@ -3,7 +3,7 @@ import { Batcher } from './batcher.js'
 import type { Connection } from './connection.js'
 import { SwitchRequestError } from './errors.js'
 import { ack, send } from './operations.js'
-import { ERROR_STATUS, type BatchAckResponse, type BatchSendItem, type BatchSendResponse, type SendResponse, type SendResult } from './protocol.js'
+import { ERROR_STATUS, type BatchAckResponse, type BatchSendItem, type BatchSendResponse, type SendResponse, type SendResult } from '../protocol/wire.js'
 import { fromErrorBody } from './transport.js'
 
 /**

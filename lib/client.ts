@@ -18,8 +18,8 @@ import type {
   SessionInfo,
   TraceResponse,
   TransferResponse
-} from './protocol.js'
-import type { BindResponse, BindingsResponse, PublishResponse } from './pubsub.js'
+} from '../protocol/wire.js'
+import type { BindResponse, BindingsResponse, PublishResponse } from '../protocol/topics.js'
 import { RpcEngine, type RpcOptions } from './rpc.js'
 import { Service, type Handler, type ServeHandle, type ServeOptions } from './serve.js'
 import { streamMessages, type StreamOptions } from './stream.js'

@@ -1,5 +1,5 @@
 import { AbortError, hasCode, isSessionLost, SessionChangedError } from './errors.js'
-import type { LoginRequest, LoginResponse } from './protocol.js'
+import type { LoginRequest, LoginResponse } from '../protocol/wire.js'
 import { raceAbort } from './signals.js'
 import type { Dispatcher } from 'undici'
 import type { HttpRequest, Transport } from './transport.js'

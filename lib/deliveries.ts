@@ -1,7 +1,7 @@
 import type { Connection } from './connection.js'
 import { hasCode } from './errors.js'
 import { transfer } from './operations.js'
-import type { Message } from './protocol.js'
+import type { Message } from '../protocol/wire.js'
 
 /** Seconds a fallback long-poll may wait; also what the stream's idle timeout allows for between heartbeats. */
 const POLL_SECONDS = 30

@@ -1,4 +1,4 @@
-import type { ErrorCode } from './protocol.js'
+import type { ErrorCode } from '../protocol/wire.js'
 
 /** Every `code` a client error carries: the switch's own codes plus the client-side failures. */
 export type ClientErrorCode = ErrorCode | 'unavailable' | 'tls' | 'timeout' | 'remote_error' | 'aborted' | 'closed'

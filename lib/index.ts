@@ -1,6 +1,6 @@
 // The package entry: the typed client, its errors, the rpc/serve types, and the wire protocol.
-export * from './protocol.js'
-export * from './pubsub.js'
+export * from '../protocol/wire.js'
+export * from '../protocol/topics.js'
 export {
   SwitchClient,
   DEFAULT_URL,

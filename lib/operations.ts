@@ -1,7 +1,7 @@
 import { nanoid } from 'nanoid'
 import { isSessionLost } from './errors.js'
 import { encodeName, type Connection } from './connection.js'
-import type { CreateQueueResponse, SendResponse, SendResult, TransferResponse } from './protocol.js'
+import type { CreateQueueResponse, SendResponse, SendResult, TransferResponse } from '../protocol/wire.js'
 
 // The session operations that rpc and serve build on, shared with SwitchClient so each is written once.
 // `pin` and `retry` are internal: the public methods do not offer them.

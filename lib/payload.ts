@@ -1,4 +1,4 @@
-import type { Message } from './protocol.js'
+import type { Message } from '../protocol/wire.js'
 
 /** A message's payload as bytes, whichever way the switch encoded it on the wire. */
 export function messageBody (message: Pick<Message, 'payload' | 'encoding'>): Buffer {

@@ -6,7 +6,7 @@ import { AbortError, ClientClosedError, hasCode, isSessionLost, RemoteError, Rpc
 import { receive } from './deliveries.js'
 import { createQueue, createTemporaryQueue, subscribe, type RequestOptions } from './operations.js'
 import { messageBody } from './payload.js'
-import type { Message } from './protocol.js'
+import type { Message } from '../protocol/wire.js'
 import { linkSignals, nextTurn, raceAbort } from './signals.js'
 
 export interface RpcOptions extends RequestOptions {

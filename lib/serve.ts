@@ -6,7 +6,7 @@ import { receive } from './deliveries.js'
 import { createQueue, send, subscribe, unsubscribe } from './operations.js'
 import { messageBody } from './payload.js'
 import { nextTurn } from './signals.js'
-import type { Message } from './protocol.js'
+import type { Message } from '../protocol/wire.js'
 
 /** Answers one request: the reply's payload. A throw becomes an error reply carrying the error's message. */
 export type Handler = (request: Buffer, message: Message) => Promise<string | Uint8Array> | string | Uint8Array

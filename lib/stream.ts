@@ -2,7 +2,7 @@ import { Backoff, sleep } from './backoff.js'
 import type { Connection } from './connection.js'
 import { isSessionLost } from './errors.js'
 import type { RequestOptions } from './operations.js'
-import type { Message } from './protocol.js'
+import type { Message } from '../protocol/wire.js'
 import { serverSentEvents } from './sse.js'
 
 export interface StreamOptions extends RequestOptions {

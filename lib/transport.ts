@@ -8,7 +8,7 @@ import {
   SwitchTlsError,
   SwitchUnavailableError
 } from './errors.js'
-import { API_PREFIX, ERROR_CODES, ERROR_STATUS, IDEMPOTENCY_HEADER, SESSION_HEADER, type ErrorCode } from './protocol.js'
+import { API_PREFIX, ERROR_CODES, ERROR_STATUS, IDEMPOTENCY_HEADER, SESSION_HEADER, type ErrorCode } from '../protocol/wire.js'
 import { linkSignals } from './signals.js'
 
 export interface TransportOptions {

@@ -3,7 +3,7 @@
 import t from 'tap'
 import Ajv2020Module from 'ajv/dist/2020.js'
 import type { RouteOptions } from 'fastify'
-import { ERROR_CODES, type BatchSendResponse, type CreateQueueResponse, type ErrorBody, type SendResponse, type StreamTicketResponse, type TransferResponse } from '../lib/protocol.js'
+import { ERROR_CODES, type BatchSendResponse, type CreateQueueResponse, type ErrorBody, type SendResponse, type StreamTicketResponse, type TransferResponse } from '../protocol/wire.js'
 import { Switch } from '../server/core/switch.js'
 import { buildApp } from '../server/http/app.js'
 import { statusOf } from '../server/http/errors.js'

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import { Pool } from 'undici'
 import { Api, inParallel } from '../api.js'
-import type { TransferResponse } from '../../lib/protocol.js'
+import type { TransferResponse } from '../../protocol/wire.js'
 import { rssKiB } from '../rss.js'
 import { microsSince, Samples, type LatencySummary } from '../stats.js'
 

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { parse } from 'yaml'
-import { filterProblem } from '../../lib/pubsub.js'
+import { filterProblem } from '../../protocol/topics.js'
 import { ACTIONS, GLOBAL_ACTIONS, type Action, type Grant } from './access.js'
 import { apiKeyDigest, apiKeyHashProblem, digestMatches, secretHashProblem, verifySecret } from './secrets.js'
 

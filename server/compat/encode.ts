@@ -1,7 +1,7 @@
 // The response bodies of the original message-switch protocols, byte for byte: JSON as OCaml's rpclib writes
 // it (records in field order, absent options omitted, variants as ["Tag", args]), and how our messages look
 // through each protocol's message type.
-import type { TraceEvent } from '../../lib/protocol.js'
+import type { TraceEvent } from '../../protocol/wire.js'
 import { AnswerBudget } from '../core/budget.js'
 import type { StoredMessage } from '../core/queue.js'
 import type { QueueContents } from '../core/switch.js'

@@ -1,7 +1,7 @@
 // What both original protocols share: the route context, the "Please log in." rule, number parsing, and the
 // requests they make in the same form (login, list, trace, diagnostics, shutdown).
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteGenericInterface } from 'fastify'
-import type { TraceEvent } from '../../lib/protocol.js'
+import type { TraceEvent } from '../../protocol/wire.js'
 import { InvalidRequestError } from '../core/errors.js'
 import type { Session } from '../core/session.js'
 import type { Switch } from '../core/switch.js'

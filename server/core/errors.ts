@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../../lib/protocol.js'
+import type { ErrorCode } from '../../protocol/wire.js'
 
 /** An error the switch reports to a client: a stable code and a sentence. Transports map codes to statuses. */
 export class SwitchError extends Error {

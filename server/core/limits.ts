@@ -1,4 +1,4 @@
-import type { DiagnosticsLimits } from '../../lib/protocol.js'
+import type { DiagnosticsLimits } from '../../protocol/wire.js'
 import { InsufficientStorageError, LimitExceededError } from './errors.js'
 import type { Queue } from './queue.js'
 import type { Session } from './session.js'

@@ -1,4 +1,4 @@
-import type { QueueKind } from '../../lib/protocol.js'
+import type { QueueKind } from '../../protocol/wire.js'
 
 export interface StoredMessage {
   id: number

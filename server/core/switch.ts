@@ -12,8 +12,8 @@ import {
   type SendResponse,
   type SendResult,
   type TraceEvent
-} from '../../lib/protocol.js'
-import { filterProblem, topicProblem, type BindResponse, type PublishResponse } from '../../lib/pubsub.js'
+} from '../../protocol/wire.js'
+import { filterProblem, topicProblem, type BindResponse, type PublishResponse } from '../../protocol/topics.js'
 import { Bindings } from './bindings.js'
 import {
   ForbiddenError,

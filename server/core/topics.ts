@@ -1,4 +1,4 @@
-import { LEVEL_SEPARATOR, MULTI_LEVEL, SINGLE_LEVEL } from '../../lib/pubsub.js'
+import { LEVEL_SEPARATOR, MULTI_LEVEL, SINGLE_LEVEL } from '../../protocol/topics.js'
 
 class TrieNode<V> {
   readonly children = new Map<string, TrieNode<V>>()

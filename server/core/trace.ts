@@ -1,4 +1,4 @@
-import type { TraceEvent } from '../../lib/protocol.js'
+import type { TraceEvent } from '../../protocol/wire.js'
 import type { StoredMessage } from './queue.js'
 
 type Listener = () => void

@@ -1,5 +1,5 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import { API_PREFIX, QUEUE_NAME_MAX_LENGTH } from '../../lib/protocol.js'
+import { API_PREFIX, QUEUE_NAME_MAX_LENGTH } from '../../protocol/wire.js'
 import type { Switch } from '../core/switch.js'
 import { installBrowserGuard, type BrowserGuardOptions } from './browser-guard.js'
 import { AccessPolicy } from '../auth/access.js'

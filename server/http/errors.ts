@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { ERROR_STATUS, QUEUE_NAME_MAX_LENGTH, type ErrorBody, type ErrorCode } from '../../lib/protocol.js'
+import { ERROR_STATUS, QUEUE_NAME_MAX_LENGTH, type ErrorBody, type ErrorCode } from '../../protocol/wire.js'
 import { SwitchError, TooManyLoginsError } from '../core/errors.js'
 
 export function statusOf (code: ErrorCode): number {

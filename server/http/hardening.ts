@@ -2,7 +2,7 @@ import type { FastifyServerOptions } from 'fastify'
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import type { ErrorCode } from '../../lib/protocol.js'
+import type { ErrorCode } from '../../protocol/wire.js'
 import { errorBody, statusOf } from './errors.js'
 
 /** What keeps slow, stuck or too many clients from holding the HTTP server. Each is a `switch serve` flag. */

@@ -1,6 +1,6 @@
 // JSON Schemas for the routes: Fastify validates requests and serializes responses with them.
 // openapi.yaml documents the same shapes; test/openapi.test.ts holds the two together.
-import { BATCH_MAX_ITEMS, QUEUE_NAME_MAX_LENGTH } from '../../lib/protocol.js'
+import { BATCH_MAX_ITEMS, QUEUE_NAME_MAX_LENGTH } from '../../protocol/wire.js'
 
 const queueName = { type: 'string', minLength: 1, maxLength: QUEUE_NAME_MAX_LENGTH } as const
 const messageId = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const

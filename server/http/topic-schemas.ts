@@ -1,5 +1,5 @@
 // JSON Schemas of the publish/subscribe routes (topics, bindings, the event stream); see schemas.ts.
-import { TOPIC_MAX_LENGTH } from '../../lib/pubsub.js'
+import { TOPIC_MAX_LENGTH } from '../../protocol/topics.js'
 import { queueParams, sendSchema, transferSchema } from './schemas.js'
 
 const topicText = { type: 'string', minLength: 1, maxLength: TOPIC_MAX_LENGTH } as const

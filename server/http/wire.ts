@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer'
-import type { Message } from '../../lib/protocol.js'
+import type { Message } from '../../protocol/wire.js'
 import type { StoredMessage } from '../core/queue.js'
 import { base64Size, jsonSize, jsonStringSize } from './json-size.js'
 

@@ -1,4 +1,4 @@
-import type { QueueKind } from '../../lib/protocol.js'
+import type { QueueKind } from '../../protocol/wire.js'
 import type { StoredMessage } from '../core/queue.js'
 import type { RetainedMessage } from '../core/retained.js'
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { SwitchClient } from '../../lib/index.js'
-import type { Diagnostics, ErrorBody, LoginResponse } from '../../lib/protocol.js'
+import type { Diagnostics, ErrorBody, LoginResponse } from '../../protocol/wire.js'
 import { generateApiKey, hashApiKey, hashSecret } from '../../server/auth/secrets.js'
 import { run, start, type Cli, type Teardown } from './spawn.js'
 

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import type { CreateQueueResponse, Diagnostics, QueueInfo } from '../../lib/protocol.js'
+import type { CreateQueueResponse, Diagnostics, QueueInfo } from '../../protocol/wire.js'
 import { run, session, start, startSwitch } from './spawn.js'
 
 const ONE_ERROR_LINE = /^switch: [^\n]+\n$/

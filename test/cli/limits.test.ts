@@ -1,6 +1,6 @@
 // The limit flags of `switch serve` reach the switch (diagnostics reports them), and bad values are refused.
 import t from 'tap'
-import type { Diagnostics } from '../../lib/protocol.js'
+import type { Diagnostics } from '../../protocol/wire.js'
 import { run, start } from './spawn.js'
 
 t.test('serve passes every limit flag on to the switch', async (t) => {

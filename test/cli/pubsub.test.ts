@@ -1,7 +1,7 @@
 // `switch publish` and `switch subscribe` as real processes, against a real `switch serve`.
 import { setTimeout as delay } from 'node:timers/promises'
 import t from 'tap'
-import type { ListResponse, Message, QueueInfo } from '../../lib/protocol.js'
+import type { ListResponse, Message, QueueInfo } from '../../protocol/wire.js'
 import { run, start, startSwitch, type Cli } from './spawn.js'
 
 const ONE_ERROR_LINE = /^switch: [^\n]+\n$/

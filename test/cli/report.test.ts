@@ -1,5 +1,5 @@
 import t from 'tap'
-import type { Diagnostics, DiagnosticsQueue } from '../../lib/protocol.js'
+import type { Diagnostics, DiagnosticsQueue } from '../../protocol/wire.js'
 import { diagnosticsReport, formatDuration, formatTraceEvent, pollState, serviceState } from '../../cli/report.js'
 
 const NOW = Date.UTC(2024, 0, 2, 3, 4, 5)

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import type { Diagnostics } from '../../lib/protocol.js'
+import type { Diagnostics } from '../../protocol/wire.js'
 import { eventually } from '../eventually.js'
 import { session, startSwitch, waitForEvent } from './spawn.js'
 

@@ -3,7 +3,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { EventEmitter, once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import type { LoginResponse, TraceEvent, TraceResponse } from '../../lib/protocol.js'
+import type { LoginResponse, TraceEvent, TraceResponse } from '../../protocol/wire.js'
 
 export const BIN = fileURLToPath(new URL('../../../bin/run.js', import.meta.url))
 

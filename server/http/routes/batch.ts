@@ -6,7 +6,7 @@ import type {
   BatchSendRequest,
   BatchSendResponse,
   BatchSendResult
-} from '../../../lib/protocol.js'
+} from '../../../protocol/wire.js'
 import type { Session } from '../../core/session.js'
 import type { Switch } from '../../core/switch.js'
 import { InvalidRequestError, MessageNotFoundError, ShuttingDownError, SwitchError } from '../../core/errors.js'

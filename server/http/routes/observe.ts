@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { Server } from 'node:http'
-import type { HealthResponse, LimitUsage } from '../../../lib/protocol.js'
+import type { HealthResponse, LimitUsage } from '../../../protocol/wire.js'
 import type { Switch } from '../../core/switch.js'
 import type { FairConnections } from '../fair-connections.js'
 import type { HttpLimits } from '../hardening.js'

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import type { LoginRequest, LoginResponse, SessionInfo } from '../../../lib/protocol.js'
+import type { LoginRequest, LoginResponse, SessionInfo } from '../../../protocol/wire.js'
 import type { Switch } from '../../core/switch.js'
 import { authenticate } from '../../auth/login.js'
 import type { Principals } from '../../auth/principals.js'

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { ServerResponse } from 'node:http'
-import type { StreamTicketResponse } from '../../../lib/protocol.js'
+import type { StreamTicketResponse } from '../../../protocol/wire.js'
 import { SwitchError } from '../../core/errors.js'
 import type { StoredMessage } from '../../core/queue.js'
 import type { Switch } from '../../core/switch.js'

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import type { BindingsResponse } from '../../../lib/pubsub.js'
+import type { BindingsResponse } from '../../../protocol/topics.js'
 import type { Switch } from '../../core/switch.js'
 import { acceptRawBodies } from '../raw-body.js'
 import { sessionOf } from '../session-auth.js'

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import type { Action } from '../../../server/auth/access.js'
 import { hashSecret } from '../../../server/auth/secrets.js'
-import type { BatchSendResponse, CreateQueueResponse, ErrorBody, LoginResponse, SendResponse } from '../../../lib/protocol.js'
+import type { BatchSendResponse, CreateQueueResponse, ErrorBody, LoginResponse, SendResponse } from '../../../protocol/wire.js'
 import { startSwitch, type Teardown } from '../../cli/spawn.js'
 import { operations } from '../../openapi-document.js'
 

@@ -1,7 +1,7 @@
 // One core behind every API: a message sent through one protocol is received through the others, with one id
 // counter. Our JSON API is spoken with plain fetch.
 import t from 'tap'
-import type { CreateQueueResponse, LoginResponse, SendResponse, TransferResponse } from '../../../lib/protocol.js'
+import type { CreateQueueResponse, LoginResponse, SendResponse, TransferResponse } from '../../../protocol/wire.js'
 import type { RunningSwitch } from '../../../server/index.js'
 import { ok, tcpTarget } from './raw-http.js'
 import { loggedIn, start } from './scenarios.js'

@@ -1,7 +1,7 @@
 // The 2013 protocol (the one the djs55/message-switch README describes), spoken by a client written from the
 // reference: raw HTTP/1.1 over keep-alive sockets, two connections per client logged in with one id.
 import t from 'tap'
-import type { Diagnostics, TraceResponse } from '../../../lib/protocol.js'
+import type { Diagnostics, TraceResponse } from '../../../protocol/wire.js'
 import { advanceUntil, manualClock, traced } from '../core/fixtures.js'
 import { ok, RawConnection, tcpTarget } from './raw-http.js'
 import { loggedIn, start } from './scenarios.js'

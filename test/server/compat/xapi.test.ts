@@ -1,6 +1,6 @@
 // The xapi-project protocol, spoken by a client written from the reference (raw HTTP/1.1, keep-alive).
 import t from 'tap'
-import type { Diagnostics, TraceResponse } from '../../../lib/protocol.js'
+import type { Diagnostics, TraceResponse } from '../../../protocol/wire.js'
 import { advanceUntil, manualClock, traced } from '../core/fixtures.js'
 import { ok, RawConnection, tcpTarget } from './raw-http.js'
 import { loggedIn, start, xapiRpc } from './scenarios.js'

@@ -1,7 +1,7 @@
 // Helpers shared by the core's tests: a switch closed with the test, a clock the test moves, and a wait on
 // the trace instead of a sleep.
 import type { Test } from 'tap'
-import type { TraceEvent, TraceEventType } from '../../../lib/protocol.js'
+import type { TraceEvent, TraceEventType } from '../../../protocol/wire.js'
 import { Switch, type SwitchOptions } from '../../../server/core/switch.js'
 import type { Cancel, Timers } from '../../../server/core/timers.js'
 

@@ -6,7 +6,7 @@ import {
   QueueNotFoundError,
   ShuttingDownError
 } from '../../../server/core/errors.js'
-import type { SendResponse } from '../../../lib/protocol.js'
+import type { SendResponse } from '../../../protocol/wire.js'
 import { manualClock, startCore } from './fixtures.js'
 
 t.test('createQueue is idempotent and says whether it created', async (t) => {

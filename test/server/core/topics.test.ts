@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import t from 'tap'
 import { seedFor } from '../../seed.js'
 import fc from 'fast-check'
-import { filterProblem, topicProblem } from '../../../lib/pubsub.js'
+import { filterProblem, topicProblem } from '../../../protocol/topics.js'
 import { Bindings } from '../../../server/core/bindings.js'
 import { filterMatches, TopicTrie } from '../../../server/core/topics.js'
 

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import t, { type Test } from 'tap'
 import { Client, request } from 'undici'
-import type { Diagnostics, LoginResponse, Message, TraceResponse, TransferResponse } from '../../../lib/protocol.js'
+import type { Diagnostics, LoginResponse, Message, TraceResponse, TransferResponse } from '../../../protocol/wire.js'
 import { start } from '../../cli/spawn.js'
 import { eventually } from '../../eventually.js'
 

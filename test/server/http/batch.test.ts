@@ -1,5 +1,5 @@
 import t from 'tap'
-import type { BatchAckResponse, BatchSendResponse, QueueInfo, SendResponse, TransferResponse } from '../../../lib/protocol.js'
+import type { BatchAckResponse, BatchSendResponse, QueueInfo, SendResponse, TransferResponse } from '../../../protocol/wire.js'
 import { codeOf, messageOf, startHttp, type Harness } from './fixtures.js'
 
 /** A switch with queues `q` and `service`, a receiver subscribed to both, and a sender. */

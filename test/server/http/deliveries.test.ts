@@ -2,7 +2,7 @@
 import { EventEmitter, once } from 'node:events'
 import t, { type Test } from 'tap'
 import { request } from 'undici'
-import type { Message, SendResponse } from '../../../lib/protocol.js'
+import type { Message, SendResponse } from '../../../protocol/wire.js'
 import type { ServerConfig } from '../../../server/index.js'
 import { codeOf, startHttp, type Api, type Harness } from './fixtures.js'
 

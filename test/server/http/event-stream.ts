@@ -3,7 +3,7 @@
 import { EventEmitter, once } from 'node:events'
 import type { IncomingHttpHeaders } from 'node:http'
 import { request } from 'undici'
-import type { Message } from '../../../lib/protocol.js'
+import type { Message } from '../../../protocol/wire.js'
 
 export interface StreamEvent {
   id: number

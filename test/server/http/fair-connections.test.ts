@@ -4,7 +4,7 @@
 import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
 import t from 'tap'
-import type { Diagnostics } from '../../../lib/protocol.js'
+import type { Diagnostics } from '../../../protocol/wire.js'
 import { start, type Teardown } from '../../cli/spawn.js'
 import { addressOf, readOne } from './raw.js'
 

@@ -4,7 +4,7 @@ import { eventually } from '../../eventually.js'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Test } from 'tap'
 import { Agent, request, type Dispatcher } from 'undici'
-import type { Diagnostics, ErrorBody, LoginResponse } from '../../../lib/protocol.js'
+import type { Diagnostics, ErrorBody, LoginResponse } from '../../../protocol/wire.js'
 import { startSwitch, type RunningSwitch, type ServerConfig } from '../../../server/index.js'
 
 export interface Reply {

@@ -5,7 +5,7 @@
 import t from 'tap'
 import { seedFor } from '../../seed.js'
 import fc from 'fast-check'
-import { ERROR_CODES, type ErrorBody, type SendResponse, type TransferResponse } from '../../../lib/protocol.js'
+import { ERROR_CODES, type ErrorBody, type SendResponse, type TransferResponse } from '../../../protocol/wire.js'
 import { compatPlugin } from '../../../server/compat/index.js'
 import { Switch } from '../../../server/core/switch.js'
 import { buildApp } from '../../../server/http/app.js'

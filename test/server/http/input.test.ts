@@ -3,7 +3,7 @@
 // out of range, repeated parameters, and requests that are not HTTP at all.
 import t from 'tap'
 import type { Dispatcher } from 'undici'
-import { ERROR_CODES, type ErrorBody } from '../../../lib/protocol.js'
+import { ERROR_CODES, type ErrorBody } from '../../../protocol/wire.js'
 import { statusOf } from '../../../server/http/errors.js'
 import { codeOf, startHttp, type CallOptions, type Reply } from './fixtures.js'
 import { head, rawRequest, type RawReply } from './raw.js'

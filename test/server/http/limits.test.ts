@@ -1,7 +1,7 @@
 // The limits over HTTP: 429 limit_exceeded for queues and long-polls, 507 insufficient_storage for a send the
 // switch has no room for, and diagnostics showing each limit against its use.
 import t from 'tap'
-import type { CreateQueueResponse, Diagnostics } from '../../../lib/protocol.js'
+import type { CreateQueueResponse, Diagnostics } from '../../../protocol/wire.js'
 import { codeOf, messageOf, startHttp, waitingOn } from './fixtures.js'
 
 const LIMITS = { maxQueues: 3, maxSessionQueues: 1, maxQueueLength: 2, maxQueuedBytes: 10, maxSessionPolls: 1 }

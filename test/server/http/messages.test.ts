@@ -1,5 +1,5 @@
 import t from 'tap'
-import type { QueueInfo, SendResponse, TransferResponse } from '../../../lib/protocol.js'
+import type { QueueInfo, SendResponse, TransferResponse } from '../../../protocol/wire.js'
 import { codeOf, messageOf, startHttp, type Harness } from './fixtures.js'
 
 /** A switch with one queue `q`, a session subscribed to it, and a session to send from. */

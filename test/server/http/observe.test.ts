@@ -1,5 +1,5 @@
 import t from 'tap'
-import type { Diagnostics, HealthResponse, TraceResponse } from '../../../lib/protocol.js'
+import type { Diagnostics, HealthResponse, TraceResponse } from '../../../protocol/wire.js'
 import { startHttp, waitingOn } from './fixtures.js'
 
 t.test('diagnostics shows queues, their messages and waiters, and sessions without their tokens', async (t) => {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import type { CreateQueueResponse, ListResponse, QueueInfo, TransferResponse } from '../../../lib/protocol.js'
+import type { CreateQueueResponse, ListResponse, QueueInfo, TransferResponse } from '../../../protocol/wire.js'
 import { codeOf, messageOf, startHttp, waitingOn } from './fixtures.js'
 
 t.test('PUT creates a persistent queue: 201 the first time, 200 after', async (t) => {

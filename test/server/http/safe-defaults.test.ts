@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
-import type { ErrorBody } from '../../../lib/protocol.js'
+import type { ErrorBody } from '../../../protocol/wire.js'
 import { startSwitch } from '../../../server/index.js'
 import { run, start } from '../../cli/spawn.js'
 

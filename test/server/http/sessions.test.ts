@@ -1,5 +1,5 @@
 import t from 'tap'
-import type { CreateQueueResponse, LoginResponse, SessionInfo, TransferResponse } from '../../../lib/protocol.js'
+import type { CreateQueueResponse, LoginResponse, SessionInfo, TransferResponse } from '../../../protocol/wire.js'
 import { codeOf, eventually, messageOf, startHttp, waitingOn } from './fixtures.js'
 import { manualClock } from '../core/fixtures.js'
 

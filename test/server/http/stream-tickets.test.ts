@@ -1,6 +1,6 @@
 // Stream tickets: what a browser's EventSource (which cannot send the bearer header) opens GET /v1/stream with.
 import t from 'tap'
-import type { StreamTicketResponse } from '../../../lib/protocol.js'
+import type { StreamTicketResponse } from '../../../protocol/wire.js'
 import { StreamTickets } from '../../../server/http/stream-tickets.js'
 import { EventStream } from './event-stream.js'
 import { codeOf, startHttp } from './fixtures.js'

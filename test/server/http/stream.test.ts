@@ -1,6 +1,6 @@
 // GET /v1/stream: the session's subscribed queues as Server-Sent Events, read raw over real sockets.
 import t, { type Test } from 'tap'
-import type { SendResponse, SessionInfo } from '../../../lib/protocol.js'
+import type { SendResponse, SessionInfo } from '../../../protocol/wire.js'
 import type { ServerConfig } from '../../../server/index.js'
 import { manualClock } from '../core/fixtures.js'
 import { EventStream } from './event-stream.js'

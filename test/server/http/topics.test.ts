@@ -1,7 +1,7 @@
 // The topic routes over real sockets: publish, bind, unbind, list bindings; fan-out to many subscribers.
 import t from 'tap'
-import type { CreateQueueResponse, Diagnostics, QueueInfo, TransferResponse } from '../../../lib/protocol.js'
-import type { BindingsResponse, BindResponse, PublishResponse } from '../../../lib/pubsub.js'
+import type { CreateQueueResponse, Diagnostics, QueueInfo, TransferResponse } from '../../../protocol/wire.js'
+import type { BindingsResponse, BindResponse, PublishResponse } from '../../../protocol/topics.js'
 import { codeOf, messageOf, startHttp, type Api } from './fixtures.js'
 
 const enc = encodeURIComponent

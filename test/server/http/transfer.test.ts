@@ -1,5 +1,5 @@
 import t from 'tap'
-import type { TraceResponse, TransferResponse } from '../../../lib/protocol.js'
+import type { TraceResponse, TransferResponse } from '../../../protocol/wire.js'
 import { codeOf, eventually, messageOf, startHttp, waitingOn } from './fixtures.js'
 
 t.test('a long-poll waits and is woken by a send through HTTP', async (t) => {

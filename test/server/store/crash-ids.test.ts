@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { Agent } from 'undici'
-import type { SendResponse, TraceResponse, TransferResponse } from '../../../lib/protocol.js'
+import type { SendResponse, TraceResponse, TransferResponse } from '../../../protocol/wire.js'
 import { Api } from '../http/fixtures.js'
 import { tempDir } from './fixtures.js'
 

@@ -3,7 +3,7 @@
 // acked came back, and ids go on above every id seen before. Then an RPC across a crash.
 import t, { type Test } from 'tap'
 import { Agent } from 'undici'
-import type { CreateQueueResponse, Diagnostics, SendResponse, TransferResponse } from '../../../lib/protocol.js'
+import type { CreateQueueResponse, Diagnostics, SendResponse, TransferResponse } from '../../../protocol/wire.js'
 import { Api, codeOf, waitingOn } from '../http/fixtures.js'
 import type { Cli } from '../../cli/spawn.js'
 import { seedFor } from '../../seed.js'

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import type { CreateQueueResponse, QueueInfo, SendResponse, SessionInfo, TransferResponse } from '../../../lib/protocol.js'
+import type { CreateQueueResponse, QueueInfo, SendResponse, SessionInfo, TransferResponse } from '../../../protocol/wire.js'
 import { Switch } from '../../../server/core/switch.js'
 import { SqliteStore } from '../../../server/store/sqlite.js'
 import { codeOf, startHttp, type Api } from '../http/fixtures.js'

@@ -2,7 +2,7 @@
 // with 503 storage_failed and undoes it, in memory too; reads go on, and writes work again once the store does.
 // Root may write anywhere, so the failure is injected into the commit itself, where a full disk would strike.
 import t, { type Test } from 'tap'
-import type { CreateQueueResponse, Diagnostics, QueueInfo, SendResponse, SessionInfo, TransferResponse } from '../../../lib/protocol.js'
+import type { CreateQueueResponse, Diagnostics, QueueInfo, SendResponse, SessionInfo, TransferResponse } from '../../../protocol/wire.js'
 import { SqliteStore } from '../../../server/store/sqlite.js'
 import type { Snapshot, Store, StoreRecord } from '../../../server/store/store.js'
 import { codeOf, messageOf, startHttp, waitingOn, type Api, type Reply } from '../http/fixtures.js'

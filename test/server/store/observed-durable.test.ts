@@ -2,7 +2,7 @@
 // the store has committed it, and a change the store failed never shows. Otherwise the trace could name an id
 // that, after kill -9, a different message takes (crash-ids.test.ts checks that end to end).
 import t, { type Test } from 'tap'
-import type { TraceEvent } from '../../../lib/protocol.js'
+import type { TraceEvent } from '../../../protocol/wire.js'
 import { Switch } from '../../../server/core/switch.js'
 import { SqliteStore } from '../../../server/store/sqlite.js'
 import { tempDir } from './fixtures.js'

@@ -2,7 +2,7 @@
 // so that a change to the protocol is a compile error everywhere it matters. openapi.yaml documents the same
 // shapes for clients in other languages.
 
-import type { RetainedInfo } from './pubsub.js'
+import type { RetainedInfo } from './topics.js'
 
 export const API_PREFIX = '/v1'
 
