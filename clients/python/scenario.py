@@ -136,8 +136,10 @@ def main(argv: list[str]) -> int:
                 check(reply == b"HELLO", f"replied {reply!r}")
 
         def session_expiry() -> None:
+            epoch = client.epoch
             time.sleep(3.5)
             client.send(queue, "after expiry")
+            check(client.epoch > epoch, "the session did not expire: no new login")
             with serving(client, rpc_queue):
                 reply = client.rpc(rpc_queue, "again", timeout=10)
                 check(reply == b"AGAIN", f"replied {reply!r}")
