@@ -19,8 +19,12 @@ export interface Teardown {
 }
 
 export interface RunOptions {
-  /** Written to its stdin (which is closed either way). */
+  /** Written to its stdin (which is then closed, unless `openStdin`). */
   input?: string
+  /** Leave stdin open, for the test to write to `child.stdin` later. */
+  openStdin?: boolean
+  /** Run this executable (e.g. another language's client program) instead of the switch binary. */
+  command?: string
   env?: Record<string, string>
   /**
    * Run by root, drop the capabilities that let root ignore file permissions, so that a directory's mode binds
@@ -42,9 +46,10 @@ function launcher (args: string[], options: RunOptions): [string, string[]] {
   if (options.boundByPermissions === true && asRoot && SETPRIV === undefined) {
     throw new Error('as root, a test that needs file permissions to bind needs setpriv (util-linux)')
   }
-  if (SETPRIV === undefined) return [process.execPath, [BIN, ...args]]
+  const [program, ...programArgs] = options.command === undefined ? [process.execPath, BIN, ...args] : [options.command, ...args]
+  if (SETPRIV === undefined) return [program, programArgs]
   const drop = options.boundByPermissions === true && asRoot ? [`--bounding-set=${PERMISSION_OVERRIDES}`] : []
-  return [SETPRIV, ['--pdeathsig', 'KILL', ...drop, process.execPath, BIN, ...args]]
+  return [SETPRIV, ['--pdeathsig', 'KILL', ...drop, program, ...programArgs]]
 }
 
 /** Every child still running, killed when this process exits however its tests ended. */
@@ -59,8 +64,10 @@ export class Cli {
   private readonly lines: Record<Stream, string[]> = { stdout: [], stderr: [] }
   private ended = false
   private readonly changes = new EventEmitter()
+  private readonly name: string
 
   constructor (args: string[], options: RunOptions = {}) {
+    this.name = options.command ?? 'switch'
     const env = { ...process.env }
     delete env.SWITCH_URL
     Object.assign(env, options.env)
@@ -77,7 +84,8 @@ export class Cli {
         this.changes.emit('change')
       })
     }
-    this.child.stdin.end(options.input)
+    if (options.openStdin === true) this.child.stdin.write(options.input ?? '')
+    else this.child.stdin.end(options.input)
     this.result = new Promise((resolve, reject) => {
       this.child.on('error', reject)
       this.child.on('close', (code, signal) => {
@@ -94,7 +102,7 @@ export class Cli {
     const lines = this.lines[stream]
     for (let i = 0; ; i++) {
       while (i >= lines.length) {
-        if (this.ended) throw new Error(`switch exited (${this.child.exitCode}) before printing ${pattern}: ${this.text.stderr}`)
+        if (this.ended) throw new Error(`${this.name} exited (${this.child.exitCode}) before printing ${pattern}: ${this.text.stderr}`)
         await once(this.changes, 'change')
       }
       const match = pattern.exec(lines[i])
@@ -130,6 +138,15 @@ export async function startSwitch (t: Teardown, flags: string[] = [], options?: 
   const server = start(t, ['serve', ...port, '--log-level', 'warn', ...flags], options)
   const [, url] = await server.line(/^switch listening on (\S+)/)
   return { url, server }
+}
+
+/**
+ * Stops a switch started by `startSwitch` as a crash would (SIGKILL) and starts it again on the same port with
+ * `flags`: clients that knew its URL find it there, with whatever its store kept (nothing, in memory).
+ */
+export async function restartSwitch (t: Teardown, server: Cli, url: string, flags: string[] = [], options?: RunOptions): Promise<{ url: string, server: Cli }> {
+  await server.kill()
+  return await startSwitch(t, ['--port', new URL(url).port, ...flags], options)
 }
 
 /** Long-polls the switch's trace until an event matches: waiting on the switch itself, not on the clock. */
