@@ -42,21 +42,23 @@ async function build (t: Test, language: Language): Promise<boolean> {
 }
 
 t.test('every client builds, runs the scenario, and calls and serves every other one', async (t) => {
-  const built = (await Promise.all(LANGUAGES.map(async (language) => await build(t, language) ? language : undefined)))
-    .filter((language): language is Language => language !== undefined)
   let { url, server } = await startSwitch(t, SWITCH_FLAGS)
   // The switch (and the one it restarts as) belongs to the whole test, not to the subtest that restarts it.
   const owner = t
+  let built: Language[] = []
 
-  await t.test('the scenario, in every client at once', async (t) => {
-    const scenarios = built.map((language) => ({
-      language,
-      cli: start(t, [url], { command: program(language, 'bin/scenario'), openStdin: true })
-    }))
-    // The restart step: once every scenario still running waits for it, the switch restarts, then each goes on.
-    const waiting = await Promise.all(scenarios.map(async ({ cli }) => await cli.line(/^ready-for-restart$/).then(() => true, () => false)))
+  await t.test('each client builds and runs the scenario, all at once', async (t) => {
+    // Each scenario starts as soon as its client is built, and waits at the restart step for the others.
+    const scenarios = (await Promise.all(LANGUAGES.map(async (language) => {
+      if (!await build(t, language)) return undefined
+      const cli = start(t, [url], { command: program(language, 'bin/scenario'), openStdin: true })
+      const waiting = await cli.line(/^ready-for-restart$/).then(() => true, () => false)
+      return { language, cli, waiting }
+    }))).filter((scenario) => scenario !== undefined)
+    built = scenarios.map(({ language }) => language)
+    // Every scenario still running waits for the restart: the switch restarts, then each goes on.
     ;({ url, server } = await restartSwitch(owner, server, url, SWITCH_FLAGS))
-    scenarios.forEach(({ cli }, i) => { if (waiting[i]) cli.child.stdin.end('go\n') })
+    for (const { cli, waiting } of scenarios) if (waiting) cli.child.stdin.end('go\n')
 
     for (const { language, cli } of scenarios) {
       const { code, stdout, stderr } = await cli.result
