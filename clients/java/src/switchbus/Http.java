@@ -108,7 +108,8 @@ final class Http {
             long wait = step / 2 + ThreadLocalRandom.current().nextLong(step / 2 + 1);
             step = Math.min(BACKOFF_MAX_MS, step * 2);
             if (!request.retry || now - firstFailure + wait > RETRY_FOR_MS) {
-                String reason = failure.getMessage() == null ? failure.getClass().getSimpleName() : failure.getMessage();
+                String reason = failure.getMessage() != null ? failure.getMessage()
+                    : failure instanceof java.net.ConnectException ? "connection refused" : failure.getClass().getSimpleName();
                 throw new SwitchException(0, SwitchException.UNAVAILABLE,
                     "the switch at " + base + " is unavailable (kept trying for " + (request.retry ? RETRY_FOR_MS : 0) + " ms): " + reason, failure);
             }
