@@ -66,14 +66,11 @@ final class Http {
     Http(String url) {
         base = url.replaceAll("/+$", "") + "/v1";
         // HTTP/1.1 as the switch speaks it: no h2c upgrade attempt on every new connection.
-        client = HttpClient.newBuilder()
+        HttpClient.Builder builder = HttpClient.newBuilder()
             .version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(5))
-            .build();
-    }
-
-    String target() {
-        return base;
+            .connectTimeout(Duration.ofSeconds(5));
+        if (base.startsWith("http:")) builder.sslContext(NoTls.context());
+        client = builder.build();
     }
 
     /** Sends the request; the parsed JSON answer, or null for one without a body (204). */
