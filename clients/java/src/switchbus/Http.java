@@ -64,12 +64,14 @@ final class Http {
     private final String base;
 
     Http(String url) {
-        base = url.replaceAll("/+$", "") + "/v1";
+        int end = url.length();
+        while (end > 0 && url.charAt(end - 1) == '/') end--;
+        base = url.substring(0, end) + "/v1";
         // HTTP/1.1 as the switch speaks it: no h2c upgrade attempt on every new connection.
         HttpClient.Builder builder = HttpClient.newBuilder()
             .version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(5));
-        if (base.startsWith("http:")) builder.sslContext(NoTls.context());
+        if (base.regionMatches(true, 0, "http:", 0, 5)) builder.sslContext(NoTls.context());
         client = builder.build();
     }
 
