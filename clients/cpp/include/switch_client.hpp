@@ -140,16 +140,16 @@ class Client {
     std::uint64_t epoch = 0;
   };
 
-  Session session();
+  Session session(const std::atomic<bool>* stop = nullptr);  // logs in if there is no session
   void drop(const Session& lost);
-  std::uint64_t current_epoch();
   Response request(const std::function<Request(std::uint64_t epoch)>& make, Pin pin = {});
   Response request(const Request& request, Pin pin = {});
   std::uint64_t send_in(const std::string& queue, const std::string& body, const SendOptions& options, Pin pin);
   void subscribe_in(const std::string& queue, Pin pin);
   void ack_in(std::uint64_t id, Pin pin);
+  std::vector<Message> transfer_in(Cursor& cursor, double timeout, const std::atomic<bool>* stop, Pin pin);
   ReplyQueue reply_queue();
-  std::uint64_t setup_service(const std::string& queue);
+  std::uint64_t setup_service(const std::string& queue, const std::atomic<bool>& stop);
   void answer(const Message& request, const Handler& handler, std::uint64_t epoch);
 
   const std::string url_;

@@ -277,9 +277,9 @@ Response exchange(const std::string& url, const Request& request, const std::str
       wait = std::min(wait * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kMaxBackoff));
       continue;
     }
+    if (response.curl != CURLE_OK && stopped(request.stop)) throw Error(0, "stopped", "stopped");
     switch (response.curl) {
       case CURLE_OK: return response;
-      case CURLE_ABORTED_BY_CALLBACK: throw Error(0, "stopped", "stopped");
       case CURLE_OPERATION_TIMEDOUT: throw Error(0, "timeout", "no answer from " + url + " in time");
       default: throw Error(0, "unavailable", "cannot reach " + url + ": " + curl_easy_strerror(response.curl));
     }
@@ -333,7 +333,7 @@ Client::Client(std::string url, std::string name, Credentials credentials)
   global_init();
 }
 
-Client::Session Client::session() {
+Client::Session Client::session(const std::atomic<bool>* stop) {
   std::lock_guard<std::mutex> lock(session_mutex_);
   if (!session_.token.empty()) return session_;
   json login = {{"client", name_}};
@@ -343,13 +343,16 @@ Client::Session Client::session() {
   Request request = route("POST", "/v1/sessions");
   request.body = login.dump();
   request.content_type = "application/json";
+  request.stop = stop;
   const Response response = exchange(url_, request, "");
   if (!success(response)) throw error_of(response);
   const std::string token = parse(response).at("token").get<std::string>();
   // A new session has no subscriptions: restore ours. A queue that is gone (a switch restarted in memory) is
   // forgotten; whoever owns it creates it again.
   for (auto queue = subscriptions_.begin(); queue != subscriptions_.end();) {
-    const Response subscribed = exchange(url_, route("PUT", "/v1/session/subscriptions/" + escape(*queue)), token);
+    Request subscribe = route("PUT", "/v1/session/subscriptions/" + escape(*queue));
+    subscribe.stop = stop;
+    const Response subscribed = exchange(url_, subscribe, token);
     if (subscribed.status == 404) {
       queue = subscriptions_.erase(queue);
       continue;
@@ -365,11 +368,6 @@ void Client::drop(const Session& lost) {
   std::lock_guard<std::mutex> lock(session_mutex_);
   // Only the first to notice drops it; the next session() logs in again.
   if (session_.epoch == lost.epoch) session_.token.clear();
-}
-
-std::uint64_t Client::current_epoch() {
-  std::lock_guard<std::mutex> lock(session_mutex_);
-  return session_.epoch;
 }
 
 Client::Response Client::request(const std::function<Request(std::uint64_t epoch)>& make, Pin pin) {
@@ -457,6 +455,10 @@ void Client::unsubscribe(const std::string& queue) {
 }
 
 std::vector<Message> Client::transfer(Cursor& cursor, double timeout, const std::atomic<bool>* stop) {
+  return transfer_in(cursor, timeout, stop, Pin{});
+}
+
+std::vector<Message> Client::transfer_in(Cursor& cursor, double timeout, const std::atomic<bool>* stop, Pin pin) {
   const auto make = [&cursor, timeout, stop](std::uint64_t epoch) {
     if (cursor.session != epoch) cursor = Cursor{0, epoch};
     Request request = route("GET", "/v1/transfer" + query({{"after", std::to_string(cursor.after)}, {"timeout", seconds(timeout)}}));
@@ -466,7 +468,7 @@ std::vector<Message> Client::transfer(Cursor& cursor, double timeout, const std:
   };
   json answer;
   try {
-    answer = parse(request(make));
+    answer = parse(request(make, pin));
   } catch (const Error& error) {
     if (error.code() == "stopped") return {};
     throw;
@@ -532,7 +534,7 @@ std::string Client::rpc(const std::string& queue, const std::string& body, doubl
   ReplyQueue reply;
   Cursor cursor;
   for (int sent = 0;;) {
-    if (reply.epoch == 0 || cursor.session != reply.epoch) {
+    if (reply.epoch == 0) {
       // First, or the session changed: the reply queue went with the old one, so the request goes again with a
       // new one (if the first is answered too, that reply is dropped with its queue).
       if (++sent > kSessionAttempts) throw Error(0, "unavailable", "the session kept changing during an rpc to " + queue);
@@ -551,7 +553,16 @@ std::string Client::rpc(const std::string& queue, const std::string& body, doubl
     }
     const double left = std::chrono::duration<double>(deadline - Clock::now()).count();
     if (left <= 0) throw Error(0, "timeout", "no reply from " + queue + " within " + seconds(timeout) + " s");
-    for (const Message& message : transfer(cursor, std::min(left, kPollSeconds))) {
+    std::vector<Message> messages;
+    try {
+      // Pinned: in a new session the reply queue is gone, so waiting on would be in vain.
+      messages = transfer_in(cursor, std::min(left, kPollSeconds), nullptr, Pin{reply.epoch});
+    } catch (const Error& error) {
+      if (!session_lost(error)) throw;
+      reply = ReplyQueue{};
+      continue;
+    }
+    for (const Message& message : messages) {
       if (message.queue != reply.name) continue;
       bool mine = message.correlation_id == id;
       if (!mine) {
@@ -572,12 +583,15 @@ std::string Client::rpc(const std::string& queue, const std::string& body, doubl
   }
 }
 
-std::uint64_t Client::setup_service(const std::string& queue) {
+std::uint64_t Client::setup_service(const std::string& queue, const std::atomic<bool>& stop) {
+  Request create = route("PUT", queue_path(queue));
+  Request subscribe = route("PUT", "/v1/session/subscriptions/" + escape(queue));
+  create.stop = subscribe.stop = &stop;
   for (int attempt = 1;; ++attempt) {
-    const std::uint64_t epoch = session().epoch;
+    const std::uint64_t epoch = session(&stop).epoch;
     try {
-      request(route("PUT", queue_path(queue)), Pin{epoch});
-      subscribe_in(queue, Pin{epoch});
+      request(create, Pin{epoch});
+      request(subscribe, Pin{epoch});
       std::lock_guard<std::mutex> lock(session_mutex_);
       subscriptions_.insert(queue);
       return epoch;
@@ -589,30 +603,49 @@ std::uint64_t Client::setup_service(const std::string& queue) {
 
 void Client::serve(const std::string& queue, const Handler& handler, const std::atomic<bool>& stop,
                    const std::function<void()>& ready) {
-  std::uint64_t ready_in = 0;
+  std::uint64_t ready_in = 0;  // the session in which the queue is set up
+  bool announced = false;
   Cursor cursor;
   while (!stop) {
-    if (ready_in == 0 || ready_in != current_epoch()) {
+    if (ready_in == 0) {
       // First, or a new session: it has no subscription, and the queue may be gone (a switch restarted in memory).
-      const bool first = ready_in == 0;
-      ready_in = setup_service(queue);
-      if (first && ready) ready();
+      try {
+        ready_in = setup_service(queue, stop);
+      } catch (const Error& error) {
+        if (error.code() == "stopped") break;
+        throw;
+      }
+      if (!announced && ready) ready();
+      announced = true;
     }
-    for (const Message& message : transfer(cursor, kPollSeconds, &stop)) {
+    std::vector<Message> messages;
+    try {
+      // Pinned: a new session needs the set-up again before a wait is worth anything.
+      messages = transfer_in(cursor, kPollSeconds, &stop, Pin{ready_in});
+    } catch (const Error& error) {
+      if (!session_lost(error)) throw;
+      ready_in = 0;
+      continue;
+    }
+    for (const Message& message : messages) {
       // Requests not taken before a stop stay unacked, for the next server.
       if (stop) break;
       if (message.queue == queue) answer(message, handler, cursor.session);
     }
   }
+  std::string token;
   {
     std::lock_guard<std::mutex> lock(session_mutex_);
     subscriptions_.erase(queue);
+    token = session_.token;
   }
-  // Best effort and at once (it ends with the session anyway): a stopping server does not wait for the switch.
+  if (token.empty()) return;
+  // Best effort and at once, in the session as it is (the subscription ends with it anyway): a stopping server
+  // neither logs in nor waits for an unreachable switch.
   Request leave = route("DELETE", "/v1/session/subscriptions/" + escape(queue));
   leave.retry = false;
   try {
-    request(leave, Pin{0, true});
+    exchange(url_, leave, token);
   } catch (const Error&) {
   }
 }
