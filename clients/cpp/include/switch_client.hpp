@@ -84,7 +84,7 @@ struct Credentials {
   std::string api_key;
 };
 
-// Answers one request with the reply's payload; an exception becomes an error reply carrying what() .
+// Answers one request with the reply's payload; an exception becomes an error reply carrying its what().
 using Handler = std::function<std::string(const Message&)>;
 
 // Thread-safe: threads may share a Client (each uses its own curl handle). Logs in lazily, logs in again once

@@ -2,11 +2,12 @@
 
 #include <curl/curl.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <iomanip>
 #include <locale>
-#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <thread>
