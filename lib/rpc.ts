@@ -7,7 +7,7 @@ import { receive } from './deliveries.js'
 import { createQueue, createTemporaryQueue, subscribe, type RequestOptions } from './operations.js'
 import { messageBody } from './payload.js'
 import type { Message } from '../protocol/wire.js'
-import { linkSignals, nextTurn, raceAbort } from './signals.js'
+import { linkSignals, raceAbort } from './signals.js'
 
 export interface RpcOptions extends RequestOptions {
   /** Seconds to wait for the reply (default 30), counted from the call, connection retries included. */
@@ -227,8 +227,6 @@ export class RpcEngine {
               if (message.queue === reply.name) this.deliver(message, reply.epoch)
             }
             cursor = messages[messages.length - 1].id
-            // The calls just settled send their next requests in this turn of the event loop.
-            await nextTurn()
           }
         } catch (error) {
           if (signal.aborted) return
