@@ -67,6 +67,7 @@ export class RpcEngine {
   /** Replies delivered and not acked yet (see ACKS_PER_REQUEST). */
   private heldAcks: Array<{ id: number, epoch: number }> = []
   private idleCheck = false
+  private lingerWhenIdle = false
   private readonly closing = new AbortController()
 
   constructor (private readonly connection: Connection, private readonly batches: Batches) {
@@ -91,10 +92,7 @@ export class RpcEngine {
           this.calls.delete(correlationId)
           clearTimeout(timer)
           signal?.removeEventListener('abort', onAbort)
-          if (this.calls.size === 0) {
-            this.armLinger()
-            this.releaseAcksWhenIdle()
-          }
+          if (this.calls.size === 0) this.whenIdle(true)
           if (error !== undefined) reject(error)
           else resolve(reply ?? Buffer.alloc(0))
         }
@@ -245,7 +243,7 @@ export class RpcEngine {
     // Unknown correlation ids are late replies (the call timed out or was aborted) or duplicates.
     const call = this.calls.get(message.correlationId ?? '')
     if (call === undefined) {
-      if (this.calls.size === 0) this.releaseAcksWhenIdle()
+      if (this.calls.size === 0) this.whenIdle(false)
       return
     }
     const body = messageBody(message)
@@ -253,15 +251,21 @@ export class RpcEngine {
   }
 
   /**
-   * Acks the held replies once this turn of the event loop is over, if no call is waiting then: a caller that
-   * stopped calling has no later acks to share a request with. (One that calls again at once keeps holding.)
+   * Once this turn of the event loop is over, if no call is waiting then: acks the held replies (a caller that
+   * stopped calling has no later acks to share a request with) and, after the last call settled, lets the reply
+   * loop linger. One that calls again at once keeps holding, and costs no timer per call.
    */
-  private releaseAcksWhenIdle (): void {
+  private whenIdle (linger: boolean): void {
+    if (linger) this.lingerWhenIdle = true
     if (this.idleCheck) return
     this.idleCheck = true
     setImmediate(() => {
       this.idleCheck = false
-      if (this.calls.size === 0) this.releaseAcks()
+      const lingering = this.lingerWhenIdle
+      this.lingerWhenIdle = false
+      if (this.calls.size > 0) return
+      if (lingering) this.armLinger()
+      this.releaseAcks()
     })
   }
 
