@@ -2,6 +2,7 @@ import type { Connection } from './connection.js'
 import { hasCode } from './errors.js'
 import { transfer } from './operations.js'
 import type { Message } from '../protocol/wire.js'
+import { nextTurn } from './signals.js'
 
 /** Seconds a fallback long-poll may wait; also what the stream's idle timeout allows for between heartbeats. */
 const POLL_SECONDS = 30
@@ -46,6 +47,9 @@ export async function * receive (connection: Connection, options: ReceiveOptions
   }
   const { messages } = await transfer(connection, { after, timeout: POLL_SECONDS, max: options.max ?? credit, pin, signal })
   yield messages
+  // The requests the caller made on these messages (replies, next calls) go out before the next long-poll does.
+  // A pushed batch needs no such wait: reading on costs no request.
+  await nextTurn()
 }
 
 /** The messages of an NDJSON body, those of each chunk as one batch; blank lines (heartbeats) skipped. */

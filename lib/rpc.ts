@@ -7,7 +7,7 @@ import { receive } from './deliveries.js'
 import { createQueue, createTemporaryQueue, subscribe, type RequestOptions } from './operations.js'
 import { messageBody } from './payload.js'
 import type { Message } from '../protocol/wire.js'
-import { linkSignals, nextTurn, raceAbort } from './signals.js'
+import { linkSignals, raceAbort } from './signals.js'
 
 export interface RpcOptions extends RequestOptions {
   /** Seconds to wait for the reply (default 30), counted from the call, connection retries included. */
@@ -67,6 +67,7 @@ export class RpcEngine {
   /** Replies delivered and not acked yet (see ACKS_PER_REQUEST). */
   private heldAcks: Array<{ id: number, epoch: number }> = []
   private idleCheck = false
+  private lingerWhenIdle = false
   private readonly closing = new AbortController()
 
   constructor (private readonly connection: Connection, private readonly batches: Batches) {
@@ -91,10 +92,7 @@ export class RpcEngine {
           this.calls.delete(correlationId)
           clearTimeout(timer)
           signal?.removeEventListener('abort', onAbort)
-          if (this.calls.size === 0) {
-            this.armLinger()
-            this.releaseAcksWhenIdle()
-          }
+          if (this.calls.size === 0) this.whenIdle(true)
           if (error !== undefined) reject(error)
           else resolve(reply ?? Buffer.alloc(0))
         }
@@ -227,8 +225,6 @@ export class RpcEngine {
               if (message.queue === reply.name) this.deliver(message, reply.epoch)
             }
             cursor = messages[messages.length - 1].id
-            // The calls just settled send their next requests in this turn of the event loop.
-            await nextTurn()
           }
         } catch (error) {
           if (signal.aborted) return
@@ -247,7 +243,7 @@ export class RpcEngine {
     // Unknown correlation ids are late replies (the call timed out or was aborted) or duplicates.
     const call = this.calls.get(message.correlationId ?? '')
     if (call === undefined) {
-      if (this.calls.size === 0) this.releaseAcksWhenIdle()
+      if (this.calls.size === 0) this.whenIdle(false)
       return
     }
     const body = messageBody(message)
@@ -255,15 +251,21 @@ export class RpcEngine {
   }
 
   /**
-   * Acks the held replies once this turn of the event loop is over, if no call is waiting then: a caller that
-   * stopped calling has no later acks to share a request with. (One that calls again at once keeps holding.)
+   * Once this turn of the event loop is over, if no call is waiting then: acks the held replies (a caller that
+   * stopped calling has no later acks to share a request with) and, after the last call settled, lets the reply
+   * loop linger. One that calls again at once keeps holding, and costs no timer per call.
    */
-  private releaseAcksWhenIdle (): void {
+  private whenIdle (linger: boolean): void {
+    if (linger) this.lingerWhenIdle = true
     if (this.idleCheck) return
     this.idleCheck = true
     setImmediate(() => {
       this.idleCheck = false
-      if (this.calls.size === 0) this.releaseAcks()
+      const lingering = this.lingerWhenIdle
+      this.lingerWhenIdle = false
+      if (this.calls.size > 0) return
+      if (lingering) this.armLinger()
+      this.releaseAcks()
     })
   }
 

@@ -5,7 +5,6 @@ import { hasCode, isSessionLost, SwitchRequestError } from './errors.js'
 import { receive } from './deliveries.js'
 import { createQueue, send, subscribe, unsubscribe } from './operations.js'
 import { messageBody } from './payload.js'
-import { nextTurn } from './signals.js'
 import type { Message } from '../protocol/wire.js'
 
 /** Answers one request: the reply's payload. A throw becomes an error reply carrying the error's message. */
@@ -109,8 +108,6 @@ export class Service implements ServeHandle {
               if (message.queue === this.queue) this.accept(message, epoch)
             }
             cursor = messages[messages.length - 1].id
-            // The replies of quick handlers go out in this turn of the event loop.
-            await nextTurn()
           }
         } catch (error) {
           if (isSessionLost(error)) continue

@@ -1,5 +1,5 @@
 import cors from '@fastify/cors'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { isIPv6 } from 'node:net'
 import { SwitchError } from '../core/errors.js'
 import { isSocketFileConnection } from '../socket.js'
@@ -110,14 +110,18 @@ export function installBrowserGuard (app: FastifyInstance, options: BrowserGuard
     return undefined
   }
 
-  app.addHook('onRequest', async (request) => {
+  // A callback, not an async function: every request passes here, and most pass at once.
+  app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
     if (!hostAllowed(request)) {
-      throw new SwitchError('host_not_allowed', `the switch does not answer to the host ${request.headers.host ?? ''}: name it with --allowed-host`, 'host')
+      done(new SwitchError('host_not_allowed', `the switch does not answer to the host ${request.headers.host ?? ''}: name it with --allowed-host`, 'host'))
+      return
     }
     const origin = foreignOrigin(request)
     if (origin !== undefined) {
-      throw new SwitchError('origin_not_allowed', `requests from ${origin} are refused: list the origin with --cors-origin to allow its pages`, 'origin')
+      done(new SwitchError('origin_not_allowed', `requests from ${origin} are refused: list the origin with --cors-origin to allow its pages`, 'origin'))
+      return
     }
+    done()
   })
 
   if (origins.size > 0) {

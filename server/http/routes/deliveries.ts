@@ -5,7 +5,7 @@ import type { Switch } from '../../core/switch.js'
 import { abortedWith } from '../aborted.js'
 import { deliveriesSchema } from '../schemas.js'
 import { sessionOf } from '../session-auth.js'
-import { toWireMessage, wireSize } from '../wire.js'
+import { toWireMessage } from '../wire.js'
 import { drained } from './stream.js'
 import type { AccessRule } from '../../auth/hook.js'
 
@@ -16,9 +16,6 @@ function line (message: StoredMessage): string {
   return JSON.stringify(toWireMessage(message)) + '\n'
 }
 
-function lineSize (message: StoredMessage): number {
-  return wireSize(message) + 1
-}
 
 /** The queue named, else the session's subscriptions, each of which must still be allowed. */
 const receiveDelivered: AccessRule = {
@@ -54,6 +51,13 @@ export function deliveryRoutes (app: FastifyInstance, core: Switch, options: { h
       // neighbours answer.
       if (queue !== undefined) core.queueInfo(queue)
       const held = new Set(core.heldUpTo(session, watched(), after, credit))
+      // A message's line, made when the answer budget sizes it and written as made: one encoding per push.
+      const lines = new Map<StoredMessage, string>()
+      const lineSize = (message: StoredMessage): number => {
+        const text = line(message)
+        lines.set(message, text)
+        return Buffer.byteLength(text)
+      }
       reply.hijack()
       const response = reply.raw
       response.writeHead(200, {
@@ -81,7 +85,9 @@ export function deliveryRoutes (app: FastifyInstance, core: Switch, options: { h
           if (messages.length > 0) {
             after = next
             for (const message of messages) held.add(message.id)
-            if (!response.write(messages.map(line).join(''))) await drained(response)
+            const text = messages.map((message) => lines.get(message) ?? line(message)).join('')
+            lines.clear()
+            if (!response.write(text)) await drained(response)
           } else if (ended()) {
             break
           } else if (!response.write('\n')) {
