@@ -37,12 +37,17 @@ export interface LoginRequest {
   principal?: string
   secret?: string
   apiKey?: string
+  /**
+   * Seconds of inactivity after which the session should end, instead of the switch's default (`switch serve
+   * --session-ttl`): granted up to `--max-session-ttl`. A person typing requests by hand wants more than 30 s.
+   */
+  ttl?: number
 }
 
 export interface LoginResponse {
   token: string
   client: string
-  /** Seconds of inactivity after which the session ends. */
+  /** Seconds of inactivity after which the session ends: the lease granted. */
   ttl: number
 }
 

@@ -74,7 +74,8 @@ export default class Serve extends SwitchCommand {
     concurrency: Flags.integer({ description: 'requests handled at once', min: 1, default: 1 }),
     host: Flags.string({ description: 'address to listen on', default: DEFAULT_ADDRESS.hostname, helpGroup: 'SWITCH' }),
     port: Flags.integer({ description: 'port to listen on (0 picks a free one)', min: 0, max: 65535, default: Number(DEFAULT_ADDRESS.port), helpGroup: 'SWITCH' }),
-    'session-ttl': seconds({ description: 'a session ends this long after its last request', default: DEFAULT_SWITCH_OPTIONS.sessionTtl / 1000, helpGroup: 'SWITCH' }),
+    'session-ttl': seconds({ description: 'a session ends this long after its last request, unless its login asks for another lease', default: DEFAULT_SWITCH_OPTIONS.sessionTtl / 1000, helpGroup: 'SWITCH' }),
+    'max-session-ttl': seconds({ description: 'the longest lease a login may ask for (POST /v1/sessions {"ttl": SECONDS})', default: DEFAULT_SWITCH_OPTIONS.maxSessionTtl / 1000, helpGroup: 'SWITCH' }),
     'max-payload': Flags.integer({ description: 'largest message payload in bytes', min: 1, default: DEFAULT_SWITCH_OPTIONS.maxPayload, helpGroup: 'SWITCH', helpValue: 'BYTES' }),
     'max-timeout': seconds({ description: 'longest a long-poll may wait', default: DEFAULT_SWITCH_OPTIONS.maxTimeout / 1000, helpGroup: 'SWITCH' }),
     'log-level': Flags.option({ options: LOG_LEVELS, default: 'info' as const, description: 'log level (logs go to stderr)', helpGroup: 'SWITCH' })(),
@@ -115,6 +116,7 @@ export default class Serve extends SwitchCommand {
     host: string
     port: number
     'session-ttl': number
+    'max-session-ttl': number
     'max-payload': number
     'max-timeout': number
     'log-level': typeof LOG_LEVELS[number]
@@ -137,6 +139,7 @@ export default class Serve extends SwitchCommand {
     const signal = stopSignal()
     if (!/^[0-7]{3,4}$/.test(flags['socket-mode'])) throw new UsageError(`--socket-mode must be octal like 600 or 0660, not ${flags['socket-mode']}`)
     if (!flags.tcp && flags.socket === undefined) throw new UsageError('--no-tcp needs --socket PATH: the switch must listen somewhere')
+    if (flags['max-session-ttl'] < flags['session-ttl']) throw new UsageError(`--max-session-ttl (${flags['max-session-ttl']} s) is below --session-ttl (${flags['session-ttl']} s)`)
     const tls = tlsFiles(flags)
     if (tls !== undefined && !flags.tcp) throw new UsageError('--tls-cert is for TCP, and --no-tcp leaves none: the Unix socket speaks plain HTTP')
     let running
@@ -145,6 +148,7 @@ export default class Serve extends SwitchCommand {
         host: flags.host,
         port: flags.port,
         sessionTtl: flags['session-ttl'] * 1000,
+        maxSessionTtl: flags['max-session-ttl'] * 1000,
         maxPayload: flags['max-payload'],
         maxTimeout: flags['max-timeout'] * 1000,
         ...limitOptions(flags),
