@@ -223,6 +223,11 @@ export interface DiagnosticsQueue {
   lastTransfer?: number
   /** The deadline of the latest long-poll on this queue; absent if never polled. */
   nextTransferExpected?: number
+  /**
+   * When the last session subscribed to it unsubscribed or logged out (its service stopped cleanly), ms since the
+   * epoch; absent if it is polled still, or was since.
+   */
+  left?: number
   /** Long-polls waiting on it now. */
   waiting: number
   /** Its topic filters, sorted; absent when it has none. */

@@ -335,7 +335,19 @@ export class Switch {
 
   async logout (session: Session): Promise<void> {
     if (!this.isCurrent(session)) throw new SessionNotFoundError()
+    const subscriptions = [...session.subscriptions]
     await this.persist({ type: 'session_end', token: session.token }, this.endSession(session))
+    for (const name of subscriptions) this.markLeft(name)
+  }
+
+  /** After a clean goodbye (unsubscribe, logout): a queue nobody is subscribed to any more has no service running. */
+  private markLeft (name: string): void {
+    const queue = this.queues.get(name)
+    if (queue === undefined || queue.lastTransfer === undefined) return
+    for (const session of this.sessions.values()) {
+      if (session.subscriptions.has(name)) return
+    }
+    queue.left = this.now()
   }
 
   /** Ends the session in memory; returns its trace events, to record once that is durable. */
@@ -485,7 +497,7 @@ export class Switch {
 
   private isAlive (queue: Queue, now: number): boolean {
     if ((this.waiters.get(queue.name)?.size ?? 0) > 0) return true
-    return queue.nextTransferExpected !== undefined && now <= queue.nextTransferExpected + this.options.sessionTtl
+    return queue.left === undefined && queue.nextTransferExpected !== undefined && now <= queue.nextTransferExpected + this.options.sessionTtl
   }
 
   private ownerName (queue: Queue): string | undefined {
@@ -679,6 +691,7 @@ export class Switch {
     if (!session.subscriptions.has(name)) await this.caughtUp()
     if (!session.subscriptions.delete(name)) return
     await this.persist({ type: 'unsubscribe', token: session.token, queue: name })
+    this.markLeft(name)
   }
 
   async transfer (session: Session, options: TransferOptions): Promise<TransferResult> {
@@ -695,6 +708,7 @@ export class Switch {
       this.checkOwner(session, queue, 'receive from')
       queue.lastTransfer = now
       queue.nextTransferExpected = now + timeout
+      queue.left = undefined
     }
     const { size } = options
     let messages = this.collect(names, after, max, size)
@@ -1027,6 +1041,7 @@ export class Switch {
     if (owner !== undefined) entry.owner = owner
     if (queue.lastTransfer !== undefined) entry.lastTransfer = queue.lastTransfer
     if (queue.nextTransferExpected !== undefined) entry.nextTransferExpected = queue.nextTransferExpected
+    if (queue.left !== undefined) entry.left = queue.left
     const filters = this.bindings.filtersOf(queue.name)
     if (filters.length > 0) entry.bindings = filters
     return entry
@@ -1111,6 +1126,7 @@ export class Switch {
       const before = queuesBefore.get(persisted.name)
       queue.lastTransfer = before?.lastTransfer
       queue.nextTransferExpected = before?.nextTransferExpected
+      queue.left = before?.left
       this.queues.set(persisted.name, queue)
       if (persisted.owner !== undefined) this.sessions.get(persisted.owner)?.queues.add(persisted.name)
     }

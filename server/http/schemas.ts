@@ -340,6 +340,7 @@ export const diagnosticsSchema = {
               messages: { type: 'array', items: diagnosticsMessage },
               lastTransfer: { type: 'integer' },
               nextTransferExpected: { type: 'integer' },
+              left: { type: 'integer' },
               waiting: { type: 'integer' },
               bindings: stringList,
               omitted: { type: 'integer' }
