@@ -28,6 +28,8 @@ export interface RunOptions {
    * lives: that user may not be able to read it.)
    */
   boundByPermissions?: boolean
+  /** Another `switch` binary to run (an installed package's), instead of this checkout's. */
+  bin?: string
 }
 
 type Stream = 'stdout' | 'stderr'
@@ -42,9 +44,10 @@ function launcher (args: string[], options: RunOptions): [string, string[]] {
   if (options.boundByPermissions === true && asRoot && SETPRIV === undefined) {
     throw new Error('as root, a test that needs file permissions to bind needs setpriv (util-linux)')
   }
-  if (SETPRIV === undefined) return [process.execPath, [BIN, ...args]]
+  const bin = options.bin ?? BIN
+  if (SETPRIV === undefined) return [process.execPath, [bin, ...args]]
   const drop = options.boundByPermissions === true && asRoot ? [`--bounding-set=${PERMISSION_OVERRIDES}`] : []
-  return [SETPRIV, ['--pdeathsig', 'KILL', ...drop, process.execPath, BIN, ...args]]
+  return [SETPRIV, ['--pdeathsig', 'KILL', ...drop, process.execPath, bin, ...args]]
 }
 
 /** Every child still running, killed when this process exits however its tests ended. */
