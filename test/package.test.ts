@@ -68,10 +68,12 @@ t.test('packed from the sources, unpacked into an empty folder, it serves and ca
   const imported = new Set<string>()
   for (const file of await jsFiles(join(installed, 'dist'))) {
     const text = await readFile(file, 'utf8')
-    for (const [, specifier] of text.matchAll(/(?:from|import\()\s*'([^'.][^']*)'/g)) {
-      if (!specifier.startsWith('node:')) imported.add(packageOf(specifier))
+    for (const [, from, dynamic] of text.matchAll(/\bfrom '([^'\s]+)'|\bimport\('([^'\s]+)'\)/g)) {
+      const specifier = from ?? dynamic
+      if (!specifier.startsWith('.') && !specifier.startsWith('node:')) imported.add(packageOf(specifier))
     }
   }
+  t.ok(imported.has('fastify') && imported.has('@oclif/core'), 'the scan finds the imports')
   t.same([...imported].filter((name) => !(name in manifest.dependencies)), [], 'every package it imports is a dependency')
 
   const bin = join(installed, manifest.bin.switch)
