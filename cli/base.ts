@@ -19,6 +19,27 @@ export const seconds = Flags.custom<number>({
   }
 })
 
+/**
+ * A switch's address as people type it: `127.0.0.1:8080` or `localhost:8080` means http:// (as curl reads it);
+ * what is no http(s) URL even then is refused, saying what was given.
+ */
+export function switchUrl (input: string): string {
+  const text = input.trim()
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`
+  let url: URL
+  try {
+    url = new URL(withScheme)
+  } catch {
+    throw new Error(`invalid URL ${JSON.stringify(input)}: expected http://HOST:PORT or HOST:PORT`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`invalid URL ${JSON.stringify(input)}: the switch speaks http:// or https://, not ${url.protocol}//`)
+  }
+  return withScheme
+}
+
+const urlFlag = Flags.custom<string>({ parse: async (input) => switchUrl(input) })
+
 /** `--body TEXT | --file PATH`, for the commands that send a payload. */
 export const payloadFlags = {
   body: Flags.string({ description: 'the payload', helpValue: 'TEXT', exactlyOne: ['body', 'file'] }),
@@ -137,7 +158,7 @@ export abstract class BaseCommand extends Command {
 /** A command that talks to a switch: the connection flags, and a client closed (logged out) when it ends. */
 export abstract class SwitchCommand extends BaseCommand {
   static override baseFlags = {
-    url: Flags.string({ description: 'the switch to talk to', env: 'SWITCH_URL', default: DEFAULT_URL, helpGroup: 'CONNECTION' }),
+    url: urlFlag({ description: 'the switch to talk to (http:// is assumed when no scheme is given)', env: 'SWITCH_URL', default: DEFAULT_URL, helpValue: 'URL', helpGroup: 'CONNECTION' }),
     socket: Flags.string({ description: 'reach the switch over this Unix socket instead', helpValue: 'PATH', helpGroup: 'CONNECTION' }),
     ca: Flags.string({ description: 'trust this CA (PEM) for an https --url, instead of the system\'s', env: 'SWITCH_CA', helpValue: 'FILE', helpGroup: 'CONNECTION' }),
     cert: Flags.string({ description: 'present this client certificate (PEM) to a switch that requires one', helpValue: 'FILE', helpGroup: 'CONNECTION', dependsOn: ['key'] }),

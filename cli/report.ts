@@ -5,16 +5,17 @@ import type { Diagnostics, DiagnosticsLimits, DiagnosticsMessage, DiagnosticsQue
 /** A long-poll deadline further in the past than this, with requests waiting, means the service is stuck. */
 export const CRASHED_AFTER_MS = 30_000
 
-/** How a queue is being polled: now, lately, never, or not for a suspiciously long time. */
-export type PollState = 'polling' | 'recent' | 'never' | 'stale'
+/** How a queue is being polled: now, lately, never, not for a suspiciously long time, or no more (said goodbye). */
+export type PollState = 'polling' | 'recent' | 'never' | 'stale' | 'left'
 
 export function pollState (queue: DiagnosticsQueue, now: number): PollState {
   if (queue.waiting > 0) return 'polling'
+  if (queue.left !== undefined) return 'left'
   if (queue.lastTransfer === undefined || queue.nextTransferExpected === undefined) return 'never'
   return now - queue.nextTransferExpected <= CRASHED_AFTER_MS ? 'recent' : 'stale'
 }
 
-export type ServiceState = 'running' | 'never_started' | 'crashed' | 'idle'
+export type ServiceState = 'running' | 'never_started' | 'crashed' | 'stopped' | 'idle'
 
 /** Messages the queue holds, those the answer lists and those it left out to stay within its byte budget. */
 function held (queue: DiagnosticsQueue): number {
@@ -26,6 +27,7 @@ export function serviceState (queue: DiagnosticsQueue, now: number): ServiceStat
   const poll = pollState(queue, now)
   if (poll === 'polling' || poll === 'recent') return 'running'
   if (held(queue) === 0) return 'idle'
+  if (poll === 'left') return 'stopped'
   return poll === 'never' ? 'never_started' : 'crashed'
 }
 
@@ -53,6 +55,7 @@ function describeService (queue: DiagnosticsQueue, now: number): string {
   const poll = pollState(queue, now)
   if (poll === 'polling') return `${plural(queue.waiting, 'long-poll')} waiting on it now, ${waiting}`
   if (poll === 'never') return `never polled, ${waiting}`
+  if (poll === 'left') return `stopped ${formatDuration(now - (queue.left ?? now))} ago, ${waiting}`
   const deadline = queue.nextTransferExpected ?? now
   const when = deadline > now ? `ends in ${formatDuration(deadline - now)}` : `ended ${formatDuration(now - deadline)} ago`
   return `last long-poll ${when}, ${waiting}`
@@ -66,6 +69,7 @@ function describeReplyQueue (name: string, queues: Map<string, DiagnosticsQueue>
     case 'recent': return 'caller polled recently'
     case 'never': return 'caller not waiting yet'
     case 'stale': return 'caller appears to have crashed'
+    case 'left': return 'caller stopped waiting'
   }
 }
 
@@ -110,6 +114,7 @@ export function diagnosticsReport (diagnostics: Diagnostics): string {
     ...section('Running', servicesIn('running'), 'none'),
     ...section('Called but never started', servicesIn('never_started'), 'none'),
     ...section('Crashed or deadlocked', servicesIn('crashed'), 'none'),
+    ...section('Stopped (logged out)', servicesIn('stopped')),
     ...section('Idle', servicesIn('idle')),
     ...section('Temporary queues holding replies', queues
       .filter((queue) => queue.kind === 'temporary' && held(queue) > 0)
@@ -160,12 +165,30 @@ export function diagnosticsReport (diagnostics: Diagnostics): string {
   return lines.join('\n') + '\n'
 }
 
-/** One line per limit, the ones that hold things with their use, the nearly full flagged. */
+/** 512 B, 4 KiB, 1.5 MiB: a byte count as people read it (`--json` keeps the exact number). */
+export function formatBytes (bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let value = bytes
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  const shown = unit === 0 ? String(value) : String(Number(value.toFixed(value < 10 ? 2 : 1)))
+  return `${shown} ${units[unit]}`
+}
+
+/** The limits counted in bytes, and in seconds; the others count things. */
+const BYTE_LIMITS = new Set(['payload', 'queuedBytes', 'answerBytes', 'unreadBytes'])
+const SECOND_LIMITS = new Set(['timeout'])
+
+/** One line per limit, in human units, the ones that hold things with their use, the nearly full flagged. */
 function describeLimits (limits: DiagnosticsLimits): string[] {
   return Object.entries(limits).map(([name, { limit, used }]) => {
-    if (used === undefined) return `${name}: ${limit}`
+    const unit = (n: number): string => BYTE_LIMITS.has(name) ? formatBytes(n) : SECOND_LIMITS.has(name) ? `${n} s` : String(n)
+    if (used === undefined) return `${name}: ${unit(limit)}`
     const nearlyFull = used >= limit * 0.9 ? '  (nearly full)' : ''
-    return `${name}: ${used} / ${limit}${nearlyFull}`
+    return `${name}: ${unit(used)} / ${unit(limit)}${nearlyFull}`
   })
 }
 

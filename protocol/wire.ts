@@ -37,12 +37,17 @@ export interface LoginRequest {
   principal?: string
   secret?: string
   apiKey?: string
+  /**
+   * Seconds of inactivity after which the session should end, instead of the switch's default (`switch serve
+   * --session-ttl`): granted up to `--max-session-ttl`. A person typing requests by hand wants more than 30 s.
+   */
+  ttl?: number
 }
 
 export interface LoginResponse {
   token: string
   client: string
-  /** Seconds of inactivity after which the session ends. */
+  /** Seconds of inactivity after which the session ends: the lease granted. */
   ttl: number
 }
 
@@ -218,6 +223,11 @@ export interface DiagnosticsQueue {
   lastTransfer?: number
   /** The deadline of the latest long-poll on this queue; absent if never polled. */
   nextTransferExpected?: number
+  /**
+   * When the last session subscribed to it unsubscribed or logged out (its service stopped cleanly), ms since the
+   * epoch; absent if it is polled still, or was since.
+   */
+  left?: number
   /** Long-polls waiting on it now. */
   waiting: number
   /** Its topic filters, sorted; absent when it has none. */

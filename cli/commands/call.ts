@@ -1,11 +1,12 @@
-import { Args, Errors } from '@oclif/core'
+import { Args, Errors, Flags } from '@oclif/core'
 import { RemoteError, RpcTimeoutError } from '../../lib/index.js'
 import { SwitchCommand, payloadFlags, readPayload, seconds, stopSignal } from '../base.js'
 
 export default class Call extends SwitchCommand {
   static override summary = 'Call a service: send a request and print its reply'
   static override description = 'Blocks until the reply arrives (a service may start later) or --timeout passes. ' +
-    'Waits as long for a switch that is not up yet.'
+    'Waits as long for a switch that is not up yet. The reply is printed with a newline after it when it has ' +
+    'none of its own; --raw prints its bytes exactly.'
 
   static override examples = [
     '<%= config.bin %> call foo --body hello',
@@ -18,7 +19,8 @@ export default class Call extends SwitchCommand {
 
   static override flags = {
     ...payloadFlags,
-    timeout: seconds({ description: 'give up when no reply came within this long', default: 30 })
+    timeout: seconds({ description: 'give up when no reply came within this long', default: 30 }),
+    raw: Flags.boolean({ description: 'print the reply exactly, without adding a final newline' })
   }
 
   async run (): Promise<void> {
@@ -39,6 +41,8 @@ export default class Call extends SwitchCommand {
       if (signal.aborted) throw new Errors.CLIError('interrupted', { exit: 130 })
       throw error
     }
-    process.stdout.write(reply)
+    // A shell prompt after a reply without a newline would follow it on the same line.
+    const newline = !flags.raw && reply.at(-1) !== 0x0a
+    process.stdout.write(newline ? Buffer.concat([reply, Buffer.from('\n')]) : reply)
   }
 }

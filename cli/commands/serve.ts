@@ -4,7 +4,8 @@ import { DEFAULT_URL } from '../../lib/index.js'
 import { DEFAULT_SWITCH_OPTIONS } from '../../server/core/switch.js'
 import { DEFAULT_STREAM_HEARTBEAT } from '../../server/http/routes/stream.js'
 import type { TlsFiles } from '../../server/http/tls.js'
-import { SwitchCommand, UsageError, aborted, seconds, stopSignal } from '../base.js'
+import { SwitchCommand, UsageError, aborted, seconds, stopSignal, type ConnectionFlags } from '../base.js'
+import { formatDuration } from '../report.js'
 import { limitFlags, limitOptions, type LimitFlagValues } from '../limits.js'
 
 /** By default the switch listens where clients look for it by default. */
@@ -74,10 +75,11 @@ export default class Serve extends SwitchCommand {
     concurrency: Flags.integer({ description: 'requests handled at once', min: 1, default: 1 }),
     host: Flags.string({ description: 'address to listen on', default: DEFAULT_ADDRESS.hostname, helpGroup: 'SWITCH' }),
     port: Flags.integer({ description: 'port to listen on (0 picks a free one)', min: 0, max: 65535, default: Number(DEFAULT_ADDRESS.port), helpGroup: 'SWITCH' }),
-    'session-ttl': seconds({ description: 'a session ends this long after its last request', default: DEFAULT_SWITCH_OPTIONS.sessionTtl / 1000, helpGroup: 'SWITCH' }),
+    'session-ttl': seconds({ description: 'a session ends this long after its last request, unless its login asks for another lease', default: DEFAULT_SWITCH_OPTIONS.sessionTtl / 1000, helpGroup: 'SWITCH' }),
+    'max-session-ttl': seconds({ description: 'the longest lease a login may ask for (POST /v1/sessions {"ttl": SECONDS})', default: DEFAULT_SWITCH_OPTIONS.maxSessionTtl / 1000, helpGroup: 'SWITCH' }),
     'max-payload': Flags.integer({ description: 'largest message payload in bytes', min: 1, default: DEFAULT_SWITCH_OPTIONS.maxPayload, helpGroup: 'SWITCH', helpValue: 'BYTES' }),
     'max-timeout': seconds({ description: 'longest a long-poll may wait', default: DEFAULT_SWITCH_OPTIONS.maxTimeout / 1000, helpGroup: 'SWITCH' }),
-    'log-level': Flags.option({ options: LOG_LEVELS, default: 'info' as const, description: 'log level (logs go to stderr)', helpGroup: 'SWITCH' })(),
+    'log-level': Flags.option({ options: LOG_LEVELS, default: 'warn' as const, description: 'log level of the structured (JSON) log on stderr; info adds a line per request', helpGroup: 'SWITCH' })(),
     'data-dir': Flags.string({ description: 'keep state in an SQLite database in this directory (created if missing); without it, state lives in memory', helpValue: 'DIR', helpGroup: 'SWITCH' }),
     'socket-mode': Flags.string({ description: 'permissions of the Unix socket given with --socket (octal)', default: '600', helpValue: 'MODE', helpGroup: 'SWITCH' }),
     tcp: Flags.boolean({ description: 'listen on TCP; --no-tcp with --socket listens on the socket alone', default: true, allowNo: true, helpGroup: 'SWITCH' }),
@@ -100,21 +102,44 @@ export default class Serve extends SwitchCommand {
       return
     }
     if (flags.program === undefined) throw new UsageError(`serving ${args.queue} needs --program CMD`)
-    const program = flags.program
+    await this.serveQueue(args.queue, flags.program, flags)
+  }
+
+  /** Answers requests on `queue` with `program`, saying so once it can, then one line per request. */
+  private async serveQueue (queue: string, program: string, flags: ConnectionFlags & { concurrency: number }): Promise<void> {
     const client = this.follow(flags, SERVICE_RETRY_MS)
     const signal = stopSignal()
-    const service = client.serve(args.queue, async (request) => await runProgram(program, request), {
-      concurrency: flags.concurrency,
-      signal
-    })
+    try {
+      // Made here, not only by the service, so that "serving" is said once requests have somewhere to wait.
+      await client.createQueue(queue, { signal })
+    } catch (error) {
+      if (!signal.aborted) throw error
+      this.stoppedFollowing(flags)
+      return
+    }
+    this.log(`serving ${queue}`)
+    const service = client.serve(queue, async (request, message) => {
+      const started = performance.now()
+      const took = (): string => formatDuration(performance.now() - started)
+      try {
+        const reply = await runProgram(program, request)
+        this.log(`request ${message.id}: exit 0 in ${took()}`)
+        return reply
+      } catch (error) {
+        process.stderr.write(`switch: request ${message.id} failed in ${took()}: ${(error as Error).message}\n`)
+        throw error
+      }
+    }, { concurrency: flags.concurrency, signal })
     await service.done
     this.stoppedFollowing(flags)
+    this.log(`stopped serving ${queue}`)
   }
 
   private async runSwitch (flags: {
     host: string
     port: number
     'session-ttl': number
+    'max-session-ttl': number
     'max-payload': number
     'max-timeout': number
     'log-level': typeof LOG_LEVELS[number]
@@ -137,6 +162,7 @@ export default class Serve extends SwitchCommand {
     const signal = stopSignal()
     if (!/^[0-7]{3,4}$/.test(flags['socket-mode'])) throw new UsageError(`--socket-mode must be octal like 600 or 0660, not ${flags['socket-mode']}`)
     if (!flags.tcp && flags.socket === undefined) throw new UsageError('--no-tcp needs --socket PATH: the switch must listen somewhere')
+    if (flags['max-session-ttl'] < flags['session-ttl']) throw new UsageError(`--max-session-ttl (${flags['max-session-ttl']} s) is below --session-ttl (${flags['session-ttl']} s)`)
     const tls = tlsFiles(flags)
     if (tls !== undefined && !flags.tcp) throw new UsageError('--tls-cert is for TCP, and --no-tcp leaves none: the Unix socket speaks plain HTTP')
     let running
@@ -145,6 +171,7 @@ export default class Serve extends SwitchCommand {
         host: flags.host,
         port: flags.port,
         sessionTtl: flags['session-ttl'] * 1000,
+        maxSessionTtl: flags['max-session-ttl'] * 1000,
         maxPayload: flags['max-payload'],
         maxTimeout: flags['max-timeout'] * 1000,
         ...limitOptions(flags),
@@ -184,5 +211,6 @@ export default class Serve extends SwitchCommand {
     } finally {
       process.off('SIGHUP', reload)
     }
+    process.stdout.write('switch stopped\n')
   }
 }

@@ -1,5 +1,6 @@
-import { Flags } from '@oclif/core'
+import { Args, Flags } from '@oclif/core'
 import { messageBody, type Message, type SwitchClient } from '../../lib/index.js'
+import { escapePayload } from '../escape.js'
 import { SwitchCommand, UsageError, stopSignal } from '../base.js'
 
 /** Seconds each long-poll waits before asking again. */
@@ -10,23 +11,29 @@ const FOLLOW_RETRY_MS = 24 * 3600_000
 export default class Subscribe extends SwitchCommand {
   static override summary = 'Print the messages published to topics matching the filters, as they arrive'
   static override description = 'Creates a temporary queue bound to each filter (+ matches one level, # any ' +
-    'number of levels, as in MQTT) and prints each message as it arrives, one per line: its payload, or with ' +
-    '--json the whole message. A message is acked once printed. Runs until SIGINT or SIGTERM; the queue and its ' +
-    'bindings go with it.'
+    'number of levels, as in MQTT) and prints each message as it arrives, one per line: its topic, a space and ' +
+    'its payload (as `mosquitto_sub -v`), the payload escaped (\\\\, \\n, \\r, \\t, \\xHH) so that a message ' +
+    'stays on one line; with --payload-only the payload alone, with --json the whole message. A message is acked ' +
+    'once printed. Runs until SIGINT or SIGTERM; the queue and its bindings go with it.'
 
   static override examples = [
     '<%= config.bin %> subscribe "site/+/temp"',
     '<%= config.bin %> subscribe "notices/#" "alerts/#" --json'
   ]
 
-  // The filters are a list of any length.
+  // The filters are a list of any length: FILTER is the first, the others follow it.
   static override strict = false
 
-  static override args = {}
+  static override args = {
+    filter: Args.string({ description: 'topic filters, one or more (+ one level, # any number of levels)' })
+  }
 
   static override flags = {
+    'payload-only': Flags.boolean({ description: 'print the payload alone, without its topic', exclusive: ['json'] }),
     json: Flags.boolean({ description: 'print each message as one line of JSON (id, topic, payload, origin, …)' })
   }
+
+  static override usage = '<%= command.id %> FILTER... [--payload-only | --json]'
 
   async run (): Promise<void> {
     const { argv, flags } = await this.parse(Subscribe)
@@ -46,7 +53,7 @@ export default class Subscribe extends SwitchCommand {
         }
         const page = await client.transfer({ after, timeout: POLL_SECONDS, signal })
         for (const message of page.messages) {
-          this.print(message, flags.json)
+          this.print(message, flags)
           await client.ack(message.id, { signal })
         }
         after = page.next
@@ -57,9 +64,13 @@ export default class Subscribe extends SwitchCommand {
     this.stoppedFollowing(flags)
   }
 
-  private print (message: Message, json: boolean): void {
-    if (json) this.log(JSON.stringify(message))
-    else process.stdout.write(Buffer.concat([messageBody(message), Buffer.from('\n')]))
+  private print (message: Message, flags: { json: boolean, 'payload-only': boolean }): void {
+    if (flags.json) {
+      this.log(JSON.stringify(message))
+      return
+    }
+    const payload = escapePayload(messageBody(message))
+    this.log(flags['payload-only'] ? payload : `${message.topic ?? '-'} ${payload}`)
   }
 }
 

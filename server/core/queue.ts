@@ -33,6 +33,11 @@ export class Queue {
   lastTransfer: number | undefined
   /** Deadline of the latest long-poll on this queue. */
   nextTransferExpected: number | undefined
+  /**
+   * When the last session subscribed to it unsubscribed or logged out, if nothing polled it since: its service
+   * stopped cleanly and is not coming back within a TTL, as one that only went quiet might.
+   */
+  left: number | undefined
   bytes = 0
 
   private ids: number[] = []

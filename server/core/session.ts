@@ -40,14 +40,17 @@ export class Session {
   readonly queues = new Set<string>()
   /** Its long-polls waiting now. */
   readonly waiters = new Set<Waiter>()
+  /** Milliseconds of inactivity after which it ends: the switch's TTL, or the lease its login asked for. */
+  readonly ttl: number
   lastActivity: number
   holds = 0
 
-  constructor (token: string, client: string, principal: string, now: number) {
+  constructor (token: string, client: string, principal: string, now: number, ttl: number) {
     this.token = token
     this.client = client
     this.principal = principal
     this.lastActivity = now
+    this.ttl = ttl
   }
 
   get kind (): SessionKind {
@@ -67,7 +70,7 @@ export class Session {
     return this.kind === 'original' ? `original protocol client ${this.id}` : this.client
   }
 
-  expired (now: number, ttl: number): boolean {
-    return this.holds === 0 && now - this.lastActivity > ttl
+  expired (now: number): boolean {
+    return this.holds === 0 && now - this.lastActivity > this.ttl
   }
 }

@@ -40,8 +40,13 @@ import { MemoryStore } from '../store/memory.js'
 import type { Snapshot, Store, StoreRecord } from '../store/store.js'
 
 export interface SwitchOptions extends LimitOptions {
-  /** Milliseconds a session lives after its last request. */
+  /** Milliseconds a session lives after its last request, unless its login asks for another lease. */
   sessionTtl: number
+  /**
+   * The longest lease a login may ask for, in milliseconds: a person typing requests by hand needs more than a
+   * program's 30 s, but a forgotten session should not hold its temporary queues for days.
+   */
+  maxSessionTtl: number
   maxPayload: number
   /** The longest a transfer may wait, in milliseconds; longer requests are capped to it. */
   maxTimeout: number
@@ -68,6 +73,7 @@ export interface SwitchOptions extends LimitOptions {
 export const DEFAULT_SWITCH_OPTIONS: Omit<SwitchOptions, 'store' | 'now' | 'timers'> = {
   ...DEFAULT_LIMITS,
   sessionTtl: 30_000,
+  maxSessionTtl: 3_600_000,
   maxPayload: 1024 * 1024,
   maxTimeout: 300_000,
   maxTransfer: 1000,
@@ -270,9 +276,18 @@ export class Switch {
 
   // Sessions
 
-  /** A new session for `client`, acting as `principal` (authenticated by the caller). */
-  async login (client: string, principal = ANONYMOUS): Promise<Session> {
-    return await this.startSession(nanoid(), client, principal)
+  /**
+   * A new session for `client`, acting as `principal` (authenticated by the caller). `ttl` asks for a lease in
+   * milliseconds other than the switch's; it is granted up to maxSessionTtl (see the session's `ttl`).
+   */
+  async login (client: string, principal = ANONYMOUS, ttl?: number): Promise<Session> {
+    return await this.startSession(nanoid(), client, principal, ttl === undefined ? this.options.sessionTtl : this.grantedTtl(ttl))
+  }
+
+  /** The lease a login asking for `ttl` ms gets: at most the longest allowed, which is never below the default. */
+  private grantedTtl (ttl: number): number {
+    if (!Number.isFinite(ttl) || ttl <= 0) throw new InvalidRequestError('ttl must be a positive number of seconds', 'ttl')
+    return Math.min(ttl, Math.max(this.options.maxSessionTtl, this.options.sessionTtl))
   }
 
   /**
@@ -282,7 +297,7 @@ export class Switch {
   async loginWithToken (token: string, principal = ANONYMOUS): Promise<Session> {
     this.refuseIfStopping()
     const key = sessionKey('original', token)
-    return this.sessions.get(key) ?? await this.startSession(key, token, principal)
+    return this.sessions.get(key) ?? await this.startSession(key, token, principal, this.options.sessionTtl)
   }
 
   /** False once the session has ended (logout, expiry), for a caller that kept the object. */
@@ -290,12 +305,12 @@ export class Switch {
     return this.sessions.get(session.token) === session
   }
 
-  private async startSession (token: string, client: string, principal: string): Promise<Session> {
+  private async startSession (token: string, client: string, principal: string, ttl: number): Promise<Session> {
     this.refuseIfStopping()
     if (client.length === 0 || client.length > 200) {
       throw new InvalidRequestError('client name must be 1 to 200 characters', 'client')
     }
-    const session = new Session(token, client, principal, this.now())
+    const session = new Session(token, client, principal, this.now(), ttl)
     this.sessions.set(session.token, session)
     await this.persist({ type: 'session', token: session.token, client, principal }, [{ event: { time: this.now(), type: 'login', client } }])
     return session
@@ -320,7 +335,19 @@ export class Switch {
 
   async logout (session: Session): Promise<void> {
     if (!this.isCurrent(session)) throw new SessionNotFoundError()
+    const subscriptions = [...session.subscriptions]
     await this.persist({ type: 'session_end', token: session.token }, this.endSession(session))
+    for (const name of subscriptions) this.markLeft(name)
+  }
+
+  /** After a clean goodbye (unsubscribe, logout): a queue nobody is subscribed to any more has no service running. */
+  private markLeft (name: string): void {
+    const queue = this.queues.get(name)
+    if (queue === undefined || queue.lastTransfer === undefined) return
+    for (const session of this.sessions.values()) {
+      if (session.subscriptions.has(name)) return
+    }
+    queue.left = this.now()
   }
 
   /** Ends the session in memory; returns its trace events, to record once that is durable. */
@@ -470,7 +497,7 @@ export class Switch {
 
   private isAlive (queue: Queue, now: number): boolean {
     if ((this.waiters.get(queue.name)?.size ?? 0) > 0) return true
-    return queue.nextTransferExpected !== undefined && now <= queue.nextTransferExpected + this.options.sessionTtl
+    return queue.left === undefined && queue.nextTransferExpected !== undefined && now <= queue.nextTransferExpected + this.options.sessionTtl
   }
 
   private ownerName (queue: Queue): string | undefined {
@@ -664,6 +691,7 @@ export class Switch {
     if (!session.subscriptions.has(name)) await this.caughtUp()
     if (!session.subscriptions.delete(name)) return
     await this.persist({ type: 'unsubscribe', token: session.token, queue: name })
+    this.markLeft(name)
   }
 
   async transfer (session: Session, options: TransferOptions): Promise<TransferResult> {
@@ -680,6 +708,7 @@ export class Switch {
       this.checkOwner(session, queue, 'receive from')
       queue.lastTransfer = now
       queue.nextTransferExpected = now + timeout
+      queue.left = undefined
     }
     const { size } = options
     let messages = this.collect(names, after, max, size)
@@ -1012,6 +1041,7 @@ export class Switch {
     if (owner !== undefined) entry.owner = owner
     if (queue.lastTransfer !== undefined) entry.lastTransfer = queue.lastTransfer
     if (queue.nextTransferExpected !== undefined) entry.nextTransferExpected = queue.nextTransferExpected
+    if (queue.left !== undefined) entry.left = queue.left
     const filters = this.bindings.filtersOf(queue.name)
     if (filters.length > 0) entry.bindings = filters
     return entry
@@ -1035,7 +1065,7 @@ export class Switch {
   sweep (): void {
     const now = this.now()
     for (const session of this.sessions.values()) {
-      if (session.expired(now, this.options.sessionTtl)) {
+      if (session.expired(now)) {
         this.persist({ type: 'session_end', token: session.token }, this.endSession(session)).catch(() => {
           // Rolled back: the session is there again, and a later sweep ends it again.
         })
@@ -1079,8 +1109,8 @@ export class Switch {
     this.lastId = Math.max(this.lastId, snapshot.lastId)
     this.durableId = this.lastId
     for (const persisted of snapshot.sessions) {
-      // Lease clocks restart at boot: a client has one TTL to come back.
-      const session = sessionsBefore.get(persisted.token) ?? new Session(persisted.token, persisted.client, persisted.principal, now)
+      // Lease clocks restart at boot: a client has one TTL to come back (the default one: leases are not stored).
+      const session = sessionsBefore.get(persisted.token) ?? new Session(persisted.token, persisted.client, persisted.principal, now, this.options.sessionTtl)
       sessionsBefore.delete(persisted.token)
       session.subscriptions.clear()
       session.queues.clear()
@@ -1096,6 +1126,7 @@ export class Switch {
       const before = queuesBefore.get(persisted.name)
       queue.lastTransfer = before?.lastTransfer
       queue.nextTransferExpected = before?.nextTransferExpected
+      queue.left = before?.left
       this.queues.set(persisted.name, queue)
       if (persisted.owner !== undefined) this.sessions.get(persisted.owner)?.queues.add(persisted.name)
     }

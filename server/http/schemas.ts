@@ -83,7 +83,8 @@ export const loginSchema = {
       client: { type: 'string', minLength: 1, maxLength: 200 },
       principal: { type: 'string', minLength: 1, maxLength: 100 },
       secret: { type: 'string', minLength: 1, maxLength: 1024 },
-      apiKey: { type: 'string', minLength: 1, maxLength: 1024 }
+      apiKey: { type: 'string', minLength: 1, maxLength: 1024 },
+      ttl: { type: 'number', exclusiveMinimum: 0 }
     }
   },
   response: {
@@ -339,6 +340,7 @@ export const diagnosticsSchema = {
               messages: { type: 'array', items: diagnosticsMessage },
               lastTransfer: { type: 'integer' },
               nextTransferExpected: { type: 'integer' },
+              left: { type: 'integer' },
               waiting: { type: 'integer' },
               bindings: stringList,
               omitted: { type: 'integer' }

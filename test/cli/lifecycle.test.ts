@@ -26,7 +26,7 @@ t.test('serve: SIGTERM stops it with exit 0; a taken port is one error line', as
   t.equal(taken.stderr, `switch: cannot listen on 127.0.0.1:${port}: address already in use\n`)
 
   server.child.kill('SIGTERM')
-  t.same(await server.result, { code: 0, signal: null, stdout: `switch listening on ${url}\n`, stderr: '' })
+  t.same(await server.result, { code: 0, signal: null, stdout: `switch listening on ${url}\nswitch stopped\n`, stderr: '' }, 'one line at start, one at the end, no log line')
 })
 
 t.test('shutdown ends the switch process with exit 0', async (t) => {
@@ -43,9 +43,9 @@ t.test('call and serve QUEUE wait for a switch that starts late; serve QUEUE sto
   t.equal(started, socket, 'the switch came up where the clients wait, on its socket alone')
   // Whether a client knocked before the switch was up depends on the machine's speed; if it did, it said so.
   const waited = /^(switch: cannot reach [^\n]+; retrying\nswitch: connected to [^\n]+\n)?$/
-  t.match(await call.result, { code: 0, signal: null, stdout: 'early bird', stderr: waited })
+  t.match(await call.result, { code: 0, signal: null, stdout: 'early bird\n', stderr: waited })
   service.child.kill('SIGTERM')
-  t.match(await service.result, { code: 0, signal: null, stdout: '', stderr: waited }, 'stopped while connected: exit 0')
+  t.match(await service.result, { code: 0, signal: null, stdout: /^serving late\nrequest \d+: exit 0 in \S+\nstopped serving late\n$/, stderr: waited }, 'stopped while connected: exit 0')
 })
 
 t.test('failures: one line on stderr, non-zero exit, no stack trace; a usage error exits 2', async (t) => {

@@ -52,20 +52,21 @@ t.test('publish and subscribe', async (t) => {
   t.match(JSON.parse(retainedLine) as Message, { topic: 'site/rack1/temp', payload: '21.5', retained: true }, 'a later subscriber gets the retained message')
 
   t.same(await cli('publish', 'news/a/x', '--body', 'hello'), { code: 0, signal: null, stdout: '2\n', stderr: '' }, 'two subscribers')
-  await plain.line(/^hello$/)
+  await plain.line(/^news\/a\/x hello$/)
   const [line] = await json.line(/^\{.*\}$/)
   t.match(JSON.parse(line) as Message, { topic: 'news/a/x', payload: 'hello', origin: /^switch-publish:\d+$/ }, '--json prints the whole message')
   const [fire, nobody, third, listed] = await Promise.all([
     cli('publish', 'alerts/fire', '--body', 'fire!'),
     cli('publish', 'nobody/listens', '--body', 'x'),
-    cli('publish', 'news/b', '--body', 'third', '--json'),
+    cli('publish', 'news/b', '--body', 'third\nline\\', '--json'),
     cli('list', '--all')
   ])
   t.equal(fire.stdout, '1\n', 'one of them')
   t.equal(nobody.stdout, '0\n', 'nobody listening is no error')
   t.match(JSON.parse(third.stdout), { ids: [Number], count: 1, duplicate: false }, '--json prints the answer')
-  await plain.line(/^fire!$/)
-  await plain.line(/^third$/)
+  await plain.line(/^alerts\/fire fire!$/)
+  await plain.line(/^news\/b third\\nline\\\\$/)
+  t.pass('topic and payload, as mosquitto_sub -v; a multi-line payload escaped onto one line')
 
   t.match(listed.stdout, new RegExp(`^${plainQueue.name}  <- alerts/\\+, news/#$`, 'm'), 'list shows the bindings')
   // Printed, then acked: the subscriber's queue empties out.

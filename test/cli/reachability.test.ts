@@ -38,12 +38,12 @@ t.test('over a socket not there yet: told, then connected; SIGINT after working 
   await server.line(/^switch listening on /)
   for (const cli of [subscriber, service]) await cli.line(/^switch: connected to /, 'stderr')
   const call = start(t, ['call', 'echo', '--body', 'ping', '--socket', socket])
-  t.same(await call.result, { code: 0, signal: null, stdout: 'ping', stderr: '' })
+  t.same(await call.result, { code: 0, signal: null, stdout: 'ping\n', stderr: '' })
 
   for (const cli of [subscriber, service]) cli.child.kill('SIGINT')
   const told = `switch: cannot reach ${socket}: no socket there; retrying\nswitch: connected to ${socket}\n`
   t.same(await subscriber.result, { code: 0, signal: null, stdout: '', stderr: told })
-  t.same(await service.result, { code: 0, signal: null, stdout: '', stderr: told })
+  t.match(await service.result, { code: 0, signal: null, stdout: /^serving echo\nrequest \d+: exit 0 in \S+\nstopped serving echo\n$/, stderr: told })
 })
 
 t.test('call while the switch shuts down: told at once, and the error names the switch, not the service', async (t) => {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { Diagnostics, DiagnosticsQueue } from '../../protocol/wire.js'
-import { diagnosticsReport, formatDuration, formatTraceEvent, pollState, serviceState } from '../../cli/report.js'
+import { diagnosticsReport, formatBytes, formatDuration, formatTraceEvent, pollState, serviceState } from '../../cli/report.js'
 
 const NOW = Date.UTC(2024, 0, 2, 3, 4, 5)
 
@@ -56,6 +56,12 @@ t.test('services are classified as the original did', async (t) => {
   t.equal(state('svc.stuck'), 'stale/crashed')
   t.equal(state('svc.idle'), 'stale/idle', 'nothing waiting: nobody is kept waiting')
   t.equal(serviceState(queue('fresh'), NOW), 'idle', 'created, never called')
+  // Its last long-poll's deadline is still ahead, but its session unsubscribed (Ctrl-C on `switch serve QUEUE`).
+  const left = queue('svc.left', { lastTransfer: NOW - 1000, nextTransferExpected: NOW + 20_000, left: NOW - 500 })
+  t.equal(`${pollState(left, NOW)}/${serviceState(left, NOW)}`, 'left/idle', 'a stopped service is not running')
+  const leftBehind = { ...left, messages: [request(11)] }
+  t.equal(serviceState(leftBehind, NOW), 'stopped', 'stopped with requests waiting')
+  t.match(diagnosticsReport({ ...diagnostics, queues: [leftBehind] }), /Stopped \(logged out\):\n {2}svc\.left {2}stopped 500ms ago, 1 request waiting\n/)
 })
 
 t.test('the report', async (t) => {
@@ -174,12 +180,16 @@ t.test('limits, when the switch reports them: use against limit, the nearly full
     connections: { refusedPerAddress: 2, closedIdle: 0, closedSlowReaders: 1 }
   })
   t.match(report, /Limits \(in use \/ limit\):/)
-  t.match(report, /unreadBytes: 950 \/ 1000 {2}\(nearly full\)/)
+  t.match(report, /unreadBytes: 950 B \/ 1000 B {2}\(nearly full\)/)
   t.match(report, /Connections since start: 2 refused over the per-address cap, 0 closed idle, 1 closed for not reading/)
   t.match(report, /queues: 95 \/ 100 {2}\(nearly full\)/)
   t.match(report, /sessionQueues: 1 \/ 100\n/)
-  t.match(report, /payload: 1048576\n/)
-  t.match(report, /answerBytes: 4194304\n/)
+  t.match(report, /payload: 1 MiB\n/, 'bytes in binary units')
+  t.match(report, /answerBytes: 4 MiB\n/)
+  t.match(report, /queuedBytes: 10 B \/ 4 KiB\n/)
+  t.match(report, /timeout: 300 s\n/, 'durations in seconds')
+  t.equal(formatBytes(1536), '1.5 KiB')
+  t.equal(formatBytes(64 * 1024 * 1024), '64 MiB')
 })
 
 t.test('an answer cut to its byte budget: what it left out is counted, not mistaken for an idle queue', async (t) => {

@@ -32,6 +32,8 @@ export interface RunOptions {
    * lives: that user may not be able to read it.)
    */
   boundByPermissions?: boolean
+  /** Another `switch` binary to run (an installed package's), instead of this checkout's. */
+  bin?: string
 }
 
 type Stream = 'stdout' | 'stderr'
@@ -46,7 +48,7 @@ function launcher (args: string[], options: RunOptions): [string, string[]] {
   if (options.boundByPermissions === true && asRoot && SETPRIV === undefined) {
     throw new Error('as root, a test that needs file permissions to bind needs setpriv (util-linux)')
   }
-  const [program, ...programArgs] = options.command === undefined ? [process.execPath, BIN, ...args] : [options.command, ...args]
+  const [program, ...programArgs] = options.command === undefined ? [process.execPath, options.bin ?? BIN, ...args] : [options.command, ...args]
   if (SETPRIV === undefined) return [program, programArgs]
   const drop = options.boundByPermissions === true && asRoot ? [`--bounding-set=${PERMISSION_OVERRIDES}`] : []
   return [SETPRIV, ['--pdeathsig', 'KILL', ...drop, program, ...programArgs]]

@@ -20,7 +20,7 @@ t.test('README walkthrough: list, a blocked call, diagnostics, serve with cat, d
 
   start(t, ['serve', 'foo', '--program', 'cat', '--url', url])
   const called = await call.result
-  t.same(called, { code: 0, signal: null, stdout: 'hello', stderr: '' }, 'the call unblocks and prints hello')
+  t.same(called, { code: 0, signal: null, stdout: 'hello\n', stderr: '' }, 'the call unblocks and prints hello, and a newline')
 
   const after = await run(t, ['diagnostics', '--url', url])
   t.equal(after.code, 0)

@@ -15,10 +15,10 @@ export interface LoginAuth {
 export function sessionRoutes (app: FastifyInstance, core: Switch, auth: LoginAuth): void {
   // Open: the login presents its own credentials.
   app.post<{ Body: LoginRequest }>('/sessions', { schema: loginSchema, config: { access: 'open' } }, async (request, reply) => {
-    const { client, ...credentials } = request.body
+    const { client, ttl, ...credentials } = request.body
     const principal = await authenticate(auth.principals, auth.throttle, request.ip, credentials)
-    const session = await core.login(client, principal)
-    const body: LoginResponse = { token: session.token, client: session.client, ttl: core.options.sessionTtl / 1000 }
+    const session = await core.login(client, principal, ttl === undefined ? undefined : ttl * 1000)
+    const body: LoginResponse = { token: session.token, client: session.client, ttl: session.ttl / 1000 }
     return reply.code(201).send(body)
   })
 

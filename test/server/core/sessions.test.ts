@@ -145,3 +145,48 @@ t.test('expiry ends the session\'s long-polls', async (t) => {
   t.same(result, { messages: [], next: 0 })
   t.throws(() => core.enter(s.token), SessionNotFoundError)
 })
+
+t.test('a login may ask for its own lease, granted up to maxSessionTtl', async (t) => {
+  const clock = manualClock()
+  const core = startCore(t, { sessionTtl: 100, maxSessionTtl: 1000, now: clock.now, timers: clock })
+  const usual = await core.login('usual')
+  const patient = await core.login('patient', undefined, 500)
+  const greedy = await core.login('greedy', undefined, 60_000)
+  t.equal(usual.ttl, 100, 'no ask: the default lease')
+  t.equal(patient.ttl, 500, 'granted as asked')
+  t.equal(greedy.ttl, 1000, 'capped at the longest allowed')
+  await t.rejects(core.login('odd', undefined, 0), InvalidRequestError)
+
+  const usualEnded = traced(core, 'session_end', (event) => event.client === 'usual')
+  clock.advance(125)
+  await usualEnded
+  t.equal(core.enter(patient.token), patient, 'the longer lease outlives the default one')
+  core.leave(patient)
+  const patientEnded = traced(core, 'session_end', (event) => event.client === 'patient')
+  clock.advance(625)
+  await patientEnded
+  t.equal(core.enter(greedy.token), greedy, 'the capped lease is still running')
+  core.leave(greedy)
+})
+
+t.test('a queue whose last subscriber said goodbye (unsubscribe, logout) is not alive', async (t) => {
+  const clock = manualClock()
+  const core = startCore(t, { sessionTtl: 100, now: clock.now, timers: clock })
+  const alive = (): string[] => core.list('', true).map((queue) => queue.name)
+  const left = (name: string): number | undefined => core.diagnostics().queues.find((queue) => queue.name === name)?.left
+  const [a, b, crashed] = [await core.login('a'), await core.login('b'), await core.login('crashed')]
+  for (const [session, name] of [[a, 'svc'], [b, 'svc'], [crashed, 'other']] as const) {
+    await core.createQueue(session, name)
+    await core.subscribe(session, name)
+    await core.transfer(session, { after: 0, timeout: 0 })
+  }
+  t.same(alive(), ['other', 'svc'])
+  await core.unsubscribe(a, 'svc')
+  t.equal(left('svc'), undefined, 'b is still subscribed')
+  clock.advance(10)
+  await core.logout(b)
+  t.equal(left('svc'), clock.now(), 'its last subscriber logged out')
+  t.same(alive(), ['other'], 'no longer listed as alive')
+  await core.transfer(a, { after: 0, timeout: 0, queues: ['svc'] })
+  t.equal(left('svc'), undefined, 'polled again')
+})

@@ -14,6 +14,25 @@ t.test('login answers 201 with a token, the client name and the TTL in seconds',
   t.not(other, body.token, 'every login is a new session')
 })
 
+t.test('login may ask for a longer lease: the answer says what was granted, up to the maximum', async (t) => {
+  const clock = manualClock()
+  const { api } = await startHttp(t, { sessionTtl: 30_000, maxSessionTtl: 600_000, now: clock.now, timers: clock })
+  const asked = await api.call('POST', '/v1/sessions', { json: { client: 'by-hand', ttl: 300 } })
+  t.equal(asked.status, 201)
+  const { token, ttl } = asked.json as LoginResponse
+  t.equal(ttl, 300, 'granted as asked')
+  const capped = await api.call('POST', '/v1/sessions', { json: { client: 'greedy', ttl: 86_400 } })
+  t.equal((capped.json as LoginResponse).ttl, 600, 'capped at --max-session-ttl')
+  const zero = await api.call('POST', '/v1/sessions', { json: { client: 'zero', ttl: 0 } })
+  t.equal(zero.status, 400)
+  t.match(messageOf(zero), /ttl/)
+
+  clock.advance(60_000)
+  t.equal((await api.call('GET', '/v1/session', { token })).status, 200, 'alive after twice the default TTL')
+  clock.advance(380_000)
+  t.equal(codeOf(await api.call('GET', '/v1/session', { token })), 'session_not_found', 'ended by 1.25 leases')
+})
+
 t.test('login refuses bad bodies with 400, naming the field', async (t) => {
   const { api } = await startHttp(t)
   const malformed = await api.call('POST', '/v1/sessions', { body: '{"client":', headers: { 'content-type': 'application/json' } })
