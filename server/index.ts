@@ -109,7 +109,7 @@ export async function startSwitch (config: ServerConfig = {}): Promise<RunningSw
     switchOptions.store = new SqliteStore(dataDir)
   }
   const timers = switchOptions.timers ?? REAL_TIMERS
-  const core = new Switch(switchOptions)
+  const core = await Switch.open(switchOptions)
   // Beside TCP, the socket's own listener hands its connections to the one HTTP server (Fastify listens once).
   let socketServer: Server | undefined
   let resolveStopped: () => void = () => {}
