@@ -1167,7 +1167,15 @@ export class Switch {
     if (this.log === undefined) this.endSessions(expired)
     else if (expired.length > 0 && !this.stopping) {
       // Idle here, but perhaps busy on another switch: only a lease lapsed in the shared store ends a session.
-      this.log.lapsed(expired).then((tokens) => { this.endSessions(tokens) }, () => {
+      this.log.lapsed(expired).then((tokens) => {
+        const lapsed = new Set(tokens)
+        // Alive elsewhere: not asked about again for a TTL.
+        for (const token of expired) {
+          const session = this.sessions.get(token)
+          if (session !== undefined && !lapsed.has(token)) session.lastActivity = now
+        }
+        this.endSessions(tokens)
+      }, () => {
         // The shared store cannot be reached: a later sweep asks again.
       })
     }
