@@ -152,6 +152,8 @@ export class RedisStore implements Store, SharedLog {
     if (this.closed) throw new StorageFailedError('the store is closed')
     const nonce = `${this.node}:${++this.sequence}`
     const answered = new Promise<unknown>((resolve, reject) => { this.pending.set(nonce, { resolve, reject }) })
+    // The tail may apply the entry (and refuse it) before XADD's own answer comes back on the other connection.
+    answered.catch(() => {})
     const { payload, rest } = split(operation)
     const fields: Array<string | Buffer> = ['o', JSON.stringify(rest), 'n', nonce]
     if (payload !== undefined) fields.push('p', payload)
