@@ -2,11 +2,12 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import { createServer, type AddressInfo, type Server } from 'node:net'
 import { Principals } from './auth/principals.js'
 import { compatPlugin } from './compat/index.js'
-import { Switch, type SwitchOptions } from './core/switch.js'
+import { DEFAULT_SWITCH_OPTIONS, Switch, type SwitchOptions } from './core/switch.js'
 import { REAL_TIMERS } from './core/timers.js'
 import { buildApp } from './http/app.js'
 import { httpLimits, type HttpLimits } from './http/hardening.js'
 import { SqliteStore } from './store/sqlite.js'
+import { RedisStore } from './store/redis.js'
 import type { ObserveHooks } from './http/routes/observe.js'
 import { loadTls, speakTls, type TlsFiles } from './http/tls.js'
 import { DEFAULT_SOCKET_MODE, listenOnSocket } from './socket.js'
@@ -17,6 +18,7 @@ export type { SwitchOptions } from './core/switch.js'
 export { REAL_TIMERS, type Timers, type Cancel } from './core/timers.js'
 export { MemoryStore } from './store/memory.js'
 export { SqliteStore, DataDirError, type DataDirProblem } from './store/sqlite.js'
+export { RedisStore } from './store/redis.js'
 export type { Store, StoreRecord, Snapshot } from './store/store.js'
 export { buildApp } from './http/app.js'
 export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/hardening.js'
@@ -45,6 +47,11 @@ export interface ServerConfig extends Partial<SwitchOptions>, Partial<HttpLimits
   logger?: FastifyServerOptions['logger']
   /** Keep state durably in a SQLite database in this directory (created if missing) instead of in memory. */
   dataDir?: string
+  /**
+   * Share state with every switch on this Redis (`redis://HOST:PORT/DB`, `rediss://...`, `redis+unix:///PATH?db=N`):
+   * they apply one log of operations (see RedisStore).
+   */
+  redis?: string
   /** Milliseconds between heartbeat comments on an idle event stream (GET /v1/stream); 15 s by default. */
   streamHeartbeat?: number
   /**
@@ -91,7 +98,7 @@ export const DEFAULT_SHUTDOWN_GRACE = 5000
 export async function startSwitch (config: ServerConfig = {}): Promise<RunningSwitch> {
   const {
     host = DEFAULT_HOST, port = DEFAULT_PORT, listenTcp = true, socketPath, socketMode = DEFAULT_SOCKET_MODE, logger,
-    dataDir, streamHeartbeat, shutdownGrace = DEFAULT_SHUTDOWN_GRACE, headersTimeout, requestTimeout, keepAliveTimeout, maxConnections,
+    dataDir, redis, streamHeartbeat, shutdownGrace = DEFAULT_SHUTDOWN_GRACE, headersTimeout, requestTimeout, keepAliveTimeout, maxConnections,
     maxConnectionsPerAddress, idleConnectionTimeout, maxUnreadBytes, authFile, allowRemoteWithoutAuth = false,
     allowedHosts, corsOrigins, tls, ...switchOptions
   } = config
@@ -104,12 +111,13 @@ export async function startSwitch (config: ServerConfig = {}): Promise<RunningSw
   if (!listenTcp && tls !== undefined) throw new TypeError('TLS is for TCP: a switch on its socket alone speaks plain HTTP')
   // Before anything is created: a wrong file is refused with nothing to clean up.
   const tlsOptions = tls === undefined ? undefined : await loadTls(tls)
-  if (dataDir !== undefined) {
-    if (switchOptions.store !== undefined) throw new TypeError('give a store or a data directory, not both')
-    switchOptions.store = new SqliteStore(dataDir)
+  if ([dataDir, redis, switchOptions.store].filter((store) => store !== undefined).length > 1) {
+    throw new TypeError('give one of a store, a data directory and a Redis URL')
   }
+  if (dataDir !== undefined) switchOptions.store = new SqliteStore(dataDir)
+  if (redis !== undefined) switchOptions.store = new RedisStore(redis)
   const timers = switchOptions.timers ?? REAL_TIMERS
-  const core = new Switch(switchOptions)
+  const core = await Switch.open(switchOptions)
   // Beside TCP, the socket's own listener hands its connections to the one HTTP server (Fastify listens once).
   let socketServer: Server | undefined
   let resolveStopped: () => void = () => {}

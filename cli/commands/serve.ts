@@ -81,6 +81,7 @@ export default class Serve extends SwitchCommand {
     'max-timeout': seconds({ description: 'longest a long-poll may wait', default: DEFAULT_SWITCH_OPTIONS.maxTimeout / 1000, helpGroup: 'SWITCH' }),
     'log-level': Flags.option({ options: LOG_LEVELS, default: 'warn' as const, description: 'log level of the structured (JSON) log on stderr; info adds a line per request', helpGroup: 'SWITCH' })(),
     'data-dir': Flags.string({ description: 'keep state in an SQLite database in this directory (created if missing); without it, state lives in memory', helpValue: 'DIR', helpGroup: 'SWITCH' }),
+    redis: Flags.string({ description: 'share state with every switch on this Redis (redis://HOST:PORT/DB, rediss://..., redis+unix:///PATH?db=N); configure Redis with appendonly yes and appendfsync always to lose nothing acknowledged', helpValue: 'URL', helpGroup: 'SWITCH', exclusive: ['data-dir'] }),
     'socket-mode': Flags.string({ description: 'permissions of the Unix socket given with --socket (octal)', default: '600', helpValue: 'MODE', helpGroup: 'SWITCH' }),
     tcp: Flags.boolean({ description: 'listen on TCP; --no-tcp with --socket listens on the socket alone', default: true, allowNo: true, helpGroup: 'SWITCH' }),
     'auth-file': Flags.string({ description: 'principals, their credentials and permissions (YAML or JSON); logins then need credentials. Reloaded on SIGHUP', helpValue: 'FILE', helpGroup: 'SWITCH' }),
@@ -144,6 +145,7 @@ export default class Serve extends SwitchCommand {
     'max-timeout': number
     'log-level': typeof LOG_LEVELS[number]
     'data-dir'?: string
+    redis?: string
     'socket-mode': string
     socket?: string
     tcp: boolean
@@ -182,6 +184,7 @@ export default class Serve extends SwitchCommand {
         corsOrigins: flags['cors-origin'] ?? [],
         ...(flags.socket === undefined ? {} : { socketPath: flags.socket, socketMode: Number.parseInt(flags['socket-mode'], 8) }),
         ...(flags['data-dir'] === undefined ? {} : { dataDir: flags['data-dir'] }),
+        ...(flags.redis === undefined ? {} : { redis: flags.redis }),
         ...(flags['auth-file'] === undefined ? {} : { authFile: flags['auth-file'] }),
         ...(tls === undefined ? {} : { tls }),
         // stdout carries only the "listening" line that scripts wait for.

@@ -37,7 +37,8 @@ import { AnswerBudget, withinBudget } from './budget.js'
 import { REAL_TIMERS, type Cancel, type Timers } from './timers.js'
 import { Waiter, type WaiterRegistry } from './waiter.js'
 import { MemoryStore } from '../store/memory.js'
-import type { Snapshot, Store, StoreRecord } from '../store/store.js'
+import type { SharedLog, Snapshot, Store, StoreRecord } from '../store/store.js'
+import type { Operation } from './operations.js'
 
 export interface SwitchOptions extends LimitOptions {
   /** Milliseconds a session lives after its last request, unless its login asks for another lease. */
@@ -132,11 +133,25 @@ export interface QueueContents {
   messages: Iterable<StoredMessage>
 }
 
-/** A trace event held back until its change is durable (see `persist`), with the message it is about. */
+/** A trace event held back until its change is durable (see `submit`), with the message it is about. */
 interface Traced {
   event: Omit<TraceEvent, 'id'>
   subject?: StoredMessage
 }
+
+/** What applying an operation did: its answer, and what follows once it is durable. */
+interface Applied<Result = unknown> {
+  result: Result
+  /** The change for a store that mirrors state (absent: nothing changed). */
+  record?: StoreRecord
+  traced: Traced[]
+  /** New messages, in id order: visible, and their long-polls woken, once durable. */
+  messages: StoredMessage[]
+  /** Replies dropped for want of their queue. */
+  dropped?: number
+}
+
+const unchanged = <Result>(result: Result): Applied<Result> => ({ result, traced: [], messages: [] })
 
 const PREVIEW_BYTES = 80
 const temporaryName = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 12)
@@ -193,17 +208,35 @@ export class Switch {
   private needsRollback = false
   private stopping = false
   private readonly stopSweeper: Cancel
+  /** The log shared with other switches, if the store is one: operations are applied as they come up in it. */
+  private readonly log: SharedLog | undefined
 
+  /** A switch with the store's state as it is when its constructor runs: empty. `Switch.open` loads what the store holds. */
   constructor (options: Partial<SwitchOptions> = {}) {
     this.options = { ...DEFAULT_SWITCH_OPTIONS, store: new MemoryStore(), now: Date.now, timers: REAL_TIMERS, ...options }
     this.store = this.options.store
+    this.log = this.store.log
     this.trace = new TraceLog(this.options.traceCapacity)
     this.limits = new Limits(this.options)
     this.startTime = this.options.now()
-    this.restore(this.store.load())
+    this.idempotency = new IdempotencyKeys(this.options.maxIdempotencyKeys)
+    this.publishKeys = new IdempotencyKeys(this.options.maxIdempotencyKeys)
     // Leases are checked a few times per TTL: a session ends between 1 and 1.25 TTLs after its last request.
     const sweepEvery = Math.max(10, Math.min(1000, this.options.sessionTtl / 4))
     this.stopSweeper = this.options.timers.every(sweepEvery, () => { this.sweep() })
+  }
+
+  /** A switch on what its store holds: read (and, for a log, replayed) before it takes any request. */
+  static async open (options: Partial<SwitchOptions> = {}): Promise<Switch> {
+    const core = new Switch(options)
+    try {
+      core.restore(await core.store.load())
+      core.log?.follow((operation) => core.applyLogged(operation))
+    } catch (error) {
+      await core.close()
+      throw error
+    }
+    return core
   }
 
   get shuttingDown (): boolean {
@@ -221,44 +254,56 @@ export class Switch {
   }
 
   /**
-   * Hands a change already made in memory to the store; resolves once it is durable. If the store fails, memory
-   * is put back to what the store holds (the first failed write of a batch does it for the batch), so nothing
-   * of the change stays, and the request fails with storage_failed. The change's trace events are recorded
-   * only once it is durable: an id the trace shows names its message for ever, even across kill -9.
+   * Applies an operation and answers once it is durable. With a store that mirrors state, it is applied here at
+   * once (later operations build on it) and its change handed to the store; if the store fails, memory is put
+   * back to what the store holds (the first failed write of a batch does it for the batch), so nothing of the
+   * change stays, and the request fails with storage_failed. With a shared log it is appended, and answered
+   * when this switch applies it in log order, as every other does. Trace events are recorded only once the
+   * change is durable: an id the trace shows names its message for ever, even across kill -9.
    */
-  private async persist (record: StoreRecord, traced: Traced[] = []): Promise<void> {
+  private async submit<Result> (operation: Operation): Promise<Result> {
+    if (this.log !== undefined) return await this.log.submit(operation) as Result
     if (this.needsRollback) {
-      this.rollBack()
+      await this.rollBack()
       throw new StorageFailedError('the store cannot be read back')
     }
-    const pending = this.store.write(record)
-    if (pending === undefined) {
-      this.record(traced)
-      return
-    }
-    this.unsettled = pending
-    try {
-      await pending
-      // Writes settle in order and so do their awaits: the trace keeps the order of the changes.
-      this.record(traced)
-    } catch (error) {
-      if (error !== this.lastFailure) {
-        this.lastFailure = error
-        this.rollBack()
+    const applied = this.applyOperation(operation)
+    const pending = applied.record === undefined ? undefined : this.store.write(applied.record)
+    if (pending !== undefined) {
+      this.unsettled = pending
+      try {
+        await pending
+      } catch (error) {
+        if (error !== this.lastFailure) {
+          this.lastFailure = error
+          await this.rollBack()
+        }
+        throw new StorageFailedError(error instanceof Error ? error.message : String(error))
+      } finally {
+        if (this.unsettled === pending) this.unsettled = undefined
       }
-      throw new StorageFailedError(error instanceof Error ? error.message : String(error))
-    } finally {
-      if (this.unsettled === pending) this.unsettled = undefined
     }
+    // Writes settle in order and so do their awaits: the trace keeps the order of the changes.
+    this.durable(applied)
+    return applied.result as Result
   }
 
-  private record (traced: Traced[]): void {
-    for (const { event, subject } of traced) this.trace.record(event, subject)
+  private durable (applied: Applied): void {
+    for (const { event, subject } of applied.traced) this.trace.record(event, subject)
+    if (applied.dropped !== undefined) this.dropped += applied.dropped
+    this.delivered(applied.messages)
   }
 
-  private rollBack (): void {
+  /** An operation as it comes up in the shared log (this switch's or another's): applied, and at once durable. */
+  private applyLogged (operation: Operation): unknown {
+    const applied = this.applyOperation(operation)
+    this.durable(applied)
+    return applied.result
+  }
+
+  private async rollBack (): Promise<void> {
     try {
-      this.restore(this.store.load())
+      this.restore(await this.store.load())
       this.needsRollback = false
     } catch {
       this.needsRollback = true
@@ -272,6 +317,27 @@ export class Switch {
    */
   private async caughtUp (): Promise<void> {
     await this.unsettled?.catch(() => {})
+  }
+
+  /**
+   * The one place the rules change state: every operation, live or replayed, local or another switch's, goes
+   * through here. It decides on the state as it finds it, changes it, and says what to do once that is durable;
+   * a refusal (a SwitchError) changes nothing.
+   */
+  applyOperation (operation: Operation): Applied {
+    switch (operation.type) {
+      case 'session': return this.applySession(operation)
+      case 'session_end': return this.applySessionEnd(operation)
+      case 'queue': return this.applyQueue(operation)
+      case 'destroy': return this.applyDestroy(operation)
+      case 'subscribe': return this.applySubscribe(operation)
+      case 'unsubscribe': return this.applyUnsubscribe(operation)
+      case 'send': return this.applySend(operation)
+      case 'ack': return this.applyAck(operation)
+      case 'publish': return this.applyPublish(operation)
+      case 'bind': return this.applyBind(operation)
+      case 'unbind': return this.applyUnbind(operation)
+    }
   }
 
   // Sessions
@@ -310,10 +376,16 @@ export class Switch {
     if (client.length === 0 || client.length > 200) {
       throw new InvalidRequestError('client name must be 1 to 200 characters', 'client')
     }
+    return await this.submit({ type: 'session', token, client, principal, ttl, time: this.now() })
+  }
+
+  /** A session that is there already stays as it is (two logins with one chosen token, on two switches of a log). */
+  private applySession ({ token, client, principal, ttl, time }: Operation & { type: 'session' }): Applied<Session> {
+    const existing = this.sessions.get(token)
+    if (existing !== undefined) return unchanged(existing)
     const session = new Session(token, client, principal, this.now(), ttl)
     this.sessions.set(session.token, session)
-    await this.persist({ type: 'session', token: session.token, client, principal }, [{ event: { time: this.now(), type: 'login', client } }])
-    return session
+    return { result: session, record: { type: 'session', token, client, principal }, traced: [{ event: { time, type: 'login', client } }], messages: [] }
   }
 
   /**
@@ -325,6 +397,7 @@ export class Switch {
     if (session === undefined || session.kind !== kind) throw new SessionNotFoundError()
     session.holds++
     session.lastActivity = this.now()
+    this.log?.touch(token, session.ttl)
     return session
   }
 
@@ -336,7 +409,7 @@ export class Switch {
   async logout (session: Session): Promise<void> {
     if (!this.isCurrent(session)) throw new SessionNotFoundError()
     const subscriptions = [...session.subscriptions]
-    await this.persist({ type: 'session_end', token: session.token }, this.endSession(session))
+    await this.submit({ type: 'session_end', token: session.token, time: this.now() })
     for (const name of subscriptions) this.markLeft(name)
   }
 
@@ -350,19 +423,20 @@ export class Switch {
     queue.left = this.now()
   }
 
-  /** Ends the session in memory; returns its trace events, to record once that is durable. */
-  private endSession (session: Session): Traced[] {
+  /** Ends the session: its long-polls answer, its temporary queues go. */
+  private applySessionEnd ({ token, time }: Operation & { type: 'session_end' }): Applied<undefined> {
+    const session = this.sessions.get(token)
+    if (session === undefined) throw new SessionNotFoundError()
     const traced: Traced[] = []
     this.sessions.delete(session.token)
     for (const waiter of [...session.waiters]) waiter.settle([])
     for (const name of session.queues) {
       const queue = this.queues.get(name)
-      if (queue !== undefined) traced.push(this.removeQueue(queue, session.client))
+      if (queue !== undefined) traced.push(this.removeQueue(queue, session.client, time))
     }
-    traced.push({ event: { time: this.now(), type: 'session_end', client: session.client } })
-    return traced
+    traced.push({ event: { time, type: 'session_end', client: session.client } })
+    return { result: undefined, record: { type: 'session_end', token }, traced, messages: [] }
   }
-
   // Queues
 
   private checkName (name: string, field?: string): void {
@@ -379,9 +453,10 @@ export class Switch {
   /**
    * A session's temporary queues are its own, whatever else allows: no other session may receive from them,
    * ack in them, bind, unbind or destroy them. (Anyone may send to one: a reply; its random name is the capability.)
+   * `token`: the session asking, undefined for a protocol without owners.
    */
-  private checkOwner (session: Session | undefined, queue: Queue, doing: string): void {
-    if (queue.owner === undefined || session === undefined || queue.owner === session.token) return
+  private checkOwner (token: string | undefined, queue: Queue, doing: string): void {
+    if (queue.owner === undefined || token === undefined || queue.owner === token) return
     throw new ForbiddenError(`queue ${JSON.stringify(queue.name)} is another session's temporary queue: only its owner may ${doing} it`)
   }
 
@@ -406,19 +481,14 @@ export class Switch {
   /** Throws ForbiddenError if message `id` is in another session's temporary queue (an ack may not remove it). */
   checkAck (session: Session, id: number): void {
     const queue = this.messageQueue.get(id)
-    if (queue !== undefined) this.checkOwner(session, queue, 'ack messages in')
+    if (queue !== undefined) this.checkOwner(session.token, queue, 'ack messages in')
   }
 
   async createQueue (session: Session, name: string): Promise<CreateQueueResponse> {
     this.refuseIfStopping()
     this.checkName(name)
     if (this.queues.has(name)) await this.caughtUp()
-    const existing = this.queues.get(name)
-    if (existing !== undefined) return { name, kind: existing.kind, created: false }
-    this.limits.allowQueue(this.queues.size)
-    this.queues.set(name, new Queue(name, 'persistent'))
-    await this.persist({ type: 'queue', name, kind: 'persistent' }, [{ event: { time: this.now(), type: 'create', client: session.client, queue: name } }])
-    return { name, kind: 'persistent', created: true }
+    return await this.submit({ type: 'queue', name, kind: 'persistent', client: session.client, time: this.now() })
   }
 
   /**
@@ -434,29 +504,38 @@ export class Switch {
     } else {
       this.checkName(chosen)
       if (this.queues.has(chosen)) await this.caughtUp()
-      const existing = this.queues.get(chosen)
-      if (existing !== undefined) return { name: chosen, kind: existing.kind, created: false }
       name = chosen
     }
+    return await this.submit({ type: 'queue', name, kind: 'temporary', owner: session.token, client: session.client, time: this.now() })
+  }
+
+  private applyQueue ({ name, kind, owner, client, time }: Operation & { type: 'queue' }): Applied<CreateQueueResponse> {
+    const existing = this.queues.get(name)
+    if (existing !== undefined) return unchanged({ name, kind: existing.kind, created: false })
+    const session = owner === undefined ? undefined : this.sessions.get(owner)
+    if (owner !== undefined && session === undefined) throw new SessionNotFoundError()
     this.limits.allowQueue(this.queues.size)
-    this.limits.allowTemporaryQueue(session.queues.size)
-    this.queues.set(name, new Queue(name, 'temporary', session.token))
-    session.queues.add(name)
-    await this.persist(
-      { type: 'queue', name, kind: 'temporary', owner: session.token },
-      [{ event: { time: this.now(), type: 'create', client: session.client, queue: name } }]
-    )
-    return { name, kind: 'temporary', created: true }
+    if (session !== undefined) this.limits.allowTemporaryQueue(session.queues.size)
+    this.queues.set(name, new Queue(name, kind, owner))
+    session?.queues.add(name)
+    const record: StoreRecord = owner === undefined ? { type: 'queue', name, kind } : { type: 'queue', name, kind, owner }
+    return { result: { name, kind, created: true }, record, traced: [{ event: { time, type: 'create', client, queue: name } }], messages: [] }
   }
 
   async destroy (session: Session | undefined, name: string): Promise<void> {
     this.checkName(name)
-    const queue = this.queue(name)
-    this.checkOwner(session, queue, 'destroy')
-    await this.persist({ type: 'destroy', name }, [this.removeQueue(queue, session?.client)])
+    const operation: Operation = { type: 'destroy', name, time: this.now() }
+    if (session !== undefined) Object.assign(operation, { token: session.token, client: session.client })
+    await this.submit(operation)
   }
 
-  private removeQueue (queue: Queue, client: string | undefined): Traced {
+  private applyDestroy ({ name, token, client, time }: Operation & { type: 'destroy' }): Applied<undefined> {
+    const queue = this.queue(name)
+    this.checkOwner(token, queue, 'destroy')
+    return { result: undefined, record: { type: 'destroy', name }, traced: [this.removeQueue(queue, client, time)], messages: [] }
+  }
+
+  private removeQueue (queue: Queue, client: string | undefined, time: number): Traced {
     this.queues.delete(queue.name)
     this.queuedBytes -= queue.bytes
     for (const message of queue.messages()) {
@@ -465,7 +544,7 @@ export class Switch {
     }
     this.bindings.removeQueue(queue.name)
     if (queue.owner !== undefined) this.sessions.get(queue.owner)?.queues.delete(queue.name)
-    return { event: { time: this.now(), type: 'destroy', client, queue: queue.name } }
+    return { event: { time, type: 'destroy', client, queue: queue.name } }
   }
 
   list (prefix: string, aliveOnly: boolean): QueueInfo[] {
@@ -522,42 +601,50 @@ export class Switch {
     if (idempotencyKey !== undefined && this.idempotency.lookup(queueName, idempotencyKey, this.now()) !== undefined) {
       await this.caughtUp()
     }
+    const operation: Operation = { type: 'send', token: session.token, client: session.client, queue: queueName, payload, time: this.now() }
+    if (options.correlationId !== undefined) operation.correlationId = options.correlationId
+    if (options.replyTo !== undefined) operation.replyTo = options.replyTo
+    if (options.error === true) operation.error = true
+    if (idempotencyKey !== undefined) operation.idempotencyKey = idempotencyKey
+    if (options.ack !== undefined) operation.ack = options.ack
+    return await this.submit(operation)
+  }
+
+  private applySend (op: Operation & { type: 'send' }): Applied<SendResult> {
+    const { token, client, queue: queueName, payload, idempotencyKey, time } = op
     const queue = this.queues.get(queueName)
     if (queue === undefined) {
-      const request = options.ack === undefined ? undefined : this.messageQueue.get(options.ack)
-      if (request !== undefined) this.checkOwner(session, request, 'ack messages in')
-      if (request !== undefined && options.ack !== undefined) return await this.dropReply(session, queueName, request, options.ack, options.correlationId)
+      const request = op.ack === undefined ? undefined : this.messageQueue.get(op.ack)
+      if (request !== undefined) this.checkOwner(token, request, 'ack messages in')
+      if (request !== undefined && op.ack !== undefined) return this.dropReply(client, queueName, request, op.ack, op.correlationId, time)
       throw new QueueNotFoundError(queueName)
     }
-    const now = this.now()
     if (idempotencyKey !== undefined) {
-      const earlier = this.idempotency.lookup(queueName, idempotencyKey, now)
-      if (earlier !== undefined) return { id: earlier, duplicate: true }
+      const earlier = this.idempotency.lookup(queueName, idempotencyKey, time)
+      if (earlier !== undefined) return unchanged({ id: earlier, duplicate: true })
     }
-    const acked = options.ack === undefined ? undefined : this.messageQueue.get(options.ack)
-    if (options.ack !== undefined && acked === undefined) throw new MessageNotFoundError(options.ack)
-    if (acked !== undefined) this.checkOwner(session, acked, 'ack messages in')
+    const acked = op.ack === undefined ? undefined : this.messageQueue.get(op.ack)
+    if (op.ack !== undefined && acked === undefined) throw new MessageNotFoundError(op.ack)
+    if (acked !== undefined) this.checkOwner(token, acked, 'ack messages in')
     this.limits.allowMessage(queueName, queue.length, this.queuedBytes, payload.length)
 
-    const message: StoredMessage = { id: ++this.lastId, queue: queueName, payload, origin: session.client, time: now }
-    if (options.correlationId !== undefined) message.correlationId = options.correlationId
-    if (options.replyTo !== undefined) message.replyTo = options.replyTo
-    if (options.error === true) message.error = true
-    const traced: Traced[] = [this.enqueue(session, queue, message)]
+    const message: StoredMessage = { id: ++this.lastId, queue: queueName, payload, origin: client, time }
+    if (op.correlationId !== undefined) message.correlationId = op.correlationId
+    if (op.replyTo !== undefined) message.replyTo = op.replyTo
+    if (op.error === true) message.error = true
+    const traced: Traced[] = [this.enqueue(client, queue, message, time)]
 
     const record: StoreRecord & { type: 'send' } = { type: 'send', message }
     if (idempotencyKey !== undefined) {
       record.idempotencyKey = idempotencyKey
-      record.idempotencyExpires = now + this.options.idempotencyWindow
+      record.idempotencyExpires = time + this.options.idempotencyWindow
       this.idempotency.remember(queueName, idempotencyKey, message.id, record.idempotencyExpires)
     }
-    if (acked !== undefined && options.ack !== undefined) {
-      record.ack = options.ack
-      traced.push(this.removeMessage(acked, options.ack, session, now))
+    if (acked !== undefined && op.ack !== undefined) {
+      record.ack = op.ack
+      traced.push(this.removeMessage(acked, op.ack, client, time))
     }
-    await this.persist(record, traced)
-    this.delivered([message])
-    return { id: message.id, duplicate: false }
+    return { result: { id: message.id, duplicate: false }, record, traced, messages: [message] }
   }
 
   /**
@@ -566,13 +653,16 @@ export class Switch {
    * which has nowhere to go, is dropped. One store record, the ack; the drop is traced and counted once it is
    * durable. No message is made, so the answer has no id.
    */
-  private async dropReply (session: Session, queueName: string, request: Queue, id: number, correlationId: string | undefined): Promise<ReplyDropped> {
-    const now = this.now()
-    const drop: Omit<TraceEvent, 'id'> = { time: now, type: 'drop', client: session.client, queue: queueName }
+  private dropReply (client: string, queueName: string, request: Queue, id: number, correlationId: string | undefined, time: number): Applied<ReplyDropped> {
+    const drop: Omit<TraceEvent, 'id'> = { time, type: 'drop', client, queue: queueName }
     if (correlationId !== undefined) drop.correlationId = correlationId
-    await this.persist({ type: 'ack', id }, [this.removeMessage(request, id, session, now), { event: drop }])
-    this.dropped++
-    return { dropped: true, acked: id }
+    return {
+      result: { dropped: true, acked: id },
+      record: { type: 'ack', id },
+      traced: [this.removeMessage(request, id, client, time), { event: drop }],
+      messages: [],
+      dropped: 1
+    }
   }
 
   /**
@@ -592,18 +682,24 @@ export class Switch {
 
   /** Removes message `id`; given `queueName`, only if that queue holds it (the xapi protocol names both). */
   async ack (session: Session, id: number, queueName?: string): Promise<void> {
-    const queue = this.messageQueue.get(id)
-    if (queue === undefined || (queueName !== undefined && queue.name !== queueName)) throw new MessageNotFoundError(id)
-    this.checkOwner(session, queue, 'ack messages in')
-    await this.persist({ type: 'ack', id }, [this.removeMessage(queue, id, session, this.now())])
+    const operation: Operation = { type: 'ack', token: session.token, client: session.client, id, time: this.now() }
+    if (queueName !== undefined) operation.queue = queueName
+    await this.submit(operation)
   }
 
-  private removeMessage (queue: Queue, id: number, session: Session, now: number): Traced {
+  private applyAck (op: Operation & { type: 'ack' }): Applied<undefined> {
+    const queue = this.messageQueue.get(op.id)
+    if (queue === undefined || (op.queue !== undefined && queue.name !== op.queue)) throw new MessageNotFoundError(op.id)
+    this.checkOwner(op.token, queue, 'ack messages in')
+    return { result: undefined, record: { type: 'ack', id: op.id }, traced: [this.removeMessage(queue, op.id, op.client, op.time)], messages: [] }
+  }
+
+  private removeMessage (queue: Queue, id: number, client: string, now: number): Traced {
     const message = queue.remove(id)
     if (message !== undefined) this.queuedBytes -= message.payload.length
     this.messageQueue.delete(id)
     this.removed(id)
-    const event: Omit<TraceEvent, 'id'> = { time: now, type: 'ack', client: session.client, queue: queue.name, messageId: id }
+    const event: Omit<TraceEvent, 'id'> = { time: now, type: 'ack', client, queue: queue.name, messageId: id }
     if (message !== undefined) event.processingTime = now - message.time
     return { event }
   }
@@ -625,7 +721,7 @@ export class Switch {
       const queue = this.queues.get(name)
       if (queue === undefined) continue
       // Refused here, before a stream's answer starts, as transfer would refuse it.
-      this.checkOwner(session, queue, 'receive from')
+      this.checkOwner(session.token, queue, 'receive from')
       queue.idsUpTo(after, max, ids)
     }
     return ids.sort((a, b) => a - b).slice(0, max)
@@ -672,9 +768,15 @@ export class Switch {
   async subscribe (session: Session, name: string): Promise<void> {
     this.checkName(name)
     if (session.subscriptions.has(name)) await this.caughtUp()
+    await this.submit({ type: 'subscribe', token: session.token, queue: name })
+  }
+
+  private applySubscribe ({ token, queue: name }: Operation & { type: 'subscribe' }): Applied<undefined> {
     const queue = this.queue(name)
-    this.checkOwner(session, queue, 'subscribe to')
-    if (session.subscriptions.has(name)) return
+    this.checkOwner(token, queue, 'subscribe to')
+    // A request may still hold a session that ended meanwhile: its subscription dies with it.
+    const session = this.sessions.get(token)
+    if (session === undefined || session.subscriptions.has(name)) return unchanged(undefined)
     // Subscriptions are kept by name: a queue destroyed and created again keeps its subscribers.
     session.subscriptions.add(name)
     // A long-poll already waiting honours the new subscription.
@@ -683,15 +785,19 @@ export class Switch {
       waiter.watch(name)
       if (queue.hasAfter(waiter.after)) waiter.wake()
     }
-    await this.persist({ type: 'subscribe', token: session.token, queue: name })
+    return { result: undefined, record: { type: 'subscribe', token, queue: name }, traced: [], messages: [] }
   }
 
   async unsubscribe (session: Session, name: string): Promise<void> {
     this.checkName(name)
     if (!session.subscriptions.has(name)) await this.caughtUp()
-    if (!session.subscriptions.delete(name)) return
-    await this.persist({ type: 'unsubscribe', token: session.token, queue: name })
+    await this.submit({ type: 'unsubscribe', token: session.token, queue: name })
     this.markLeft(name)
+  }
+
+  private applyUnsubscribe ({ token, queue }: Operation & { type: 'unsubscribe' }): Applied<undefined> {
+    if (this.sessions.get(token)?.subscriptions.delete(queue) !== true) return unchanged(undefined)
+    return { result: undefined, record: { type: 'unsubscribe', token, queue }, traced: [], messages: [] }
   }
 
   async transfer (session: Session, options: TransferOptions): Promise<TransferResult> {
@@ -705,7 +811,7 @@ export class Switch {
     for (const name of names) {
       const queue = this.queues.get(name)
       if (queue === undefined) continue
-      this.checkOwner(session, queue, 'receive from')
+      this.checkOwner(session.token, queue, 'receive from')
       queue.lastTransfer = now
       queue.nextTransferExpected = now + timeout
       queue.left = undefined
@@ -803,10 +909,17 @@ export class Switch {
     if (idempotencyKey !== undefined && this.publishKeys.lookup(topic, idempotencyKey, this.now()) !== undefined) {
       await this.caughtUp()
     }
-    const now = this.now()
+    const operation: Operation = { type: 'publish', token: session.token, client: session.client, topic, payload, time: this.now() }
+    if (options.retain === true) operation.retain = true
+    if (idempotencyKey !== undefined) operation.idempotencyKey = idempotencyKey
+    return await this.submit(operation)
+  }
+
+  private applyPublish (op: Operation & { type: 'publish' }): Applied<PublishResponse> {
+    const { client, topic, payload, idempotencyKey, time } = op
     if (idempotencyKey !== undefined) {
-      const earlier = this.publishKeys.lookup(topic, idempotencyKey, now)
-      if (earlier !== undefined) return { ids: earlier, count: earlier.length, duplicate: true }
+      const earlier = this.publishKeys.lookup(topic, idempotencyKey, time)
+      if (earlier !== undefined) return unchanged({ ids: earlier, count: earlier.length, duplicate: true })
     }
     const queues = [...this.bindings.queuesFor(topic)].map((name) => this.queue(name))
     // All or nothing: one full queue refuses the publish before anything is copied.
@@ -815,25 +928,23 @@ export class Switch {
       this.limits.allowMessage(queue.name, queue.length, bytes, payload.length)
       bytes += payload.length
     }
-    const traced = queues.map((queue) => this.enqueue(session, queue, {
-      id: ++this.lastId, queue: queue.name, payload, origin: session.client, time: now, topic
-    }))
+    const traced = queues.map((queue) => this.enqueue(client, queue, {
+      id: ++this.lastId, queue: queue.name, payload, origin: client, time, topic
+    }, time))
     const messages = traced.map(({ subject }) => subject)
-    const record: StoreRecord & { type: 'publish' } = { type: 'publish', topic, time: now, messages }
-    if (options.retain === true) {
-      record.retained = payload.length === 0 ? null : { topic, payload, origin: session.client, time: now }
+    const record: StoreRecord & { type: 'publish' } = { type: 'publish', topic, time, messages }
+    if (op.retain === true) {
+      record.retained = payload.length === 0 ? null : { topic, payload, origin: client, time }
       if (record.retained === null) this.retained.delete(topic)
       else this.retained.set(record.retained)
     }
     const ids = messages.map((message) => message.id)
     if (idempotencyKey !== undefined) {
       record.idempotencyKey = idempotencyKey
-      record.idempotencyExpires = now + this.options.idempotencyWindow
+      record.idempotencyExpires = time + this.options.idempotencyWindow
       this.publishKeys.remember(topic, idempotencyKey, ids, record.idempotencyExpires)
     }
-    await this.persist(record, traced)
-    this.delivered(messages)
-    return { ids, count: ids.length, duplicate: false }
+    return { result: { ids, count: ids.length, duplicate: false }, record, traced, messages }
   }
 
   /**
@@ -846,9 +957,13 @@ export class Switch {
     this.checkName(queueName)
     this.checkFilter(filter)
     if (this.bindings.has(queueName, filter)) await this.caughtUp()
+    return await this.submit({ type: 'bind', token: session.token, client: session.client, queue: queueName, filter, time: this.now() })
+  }
+
+  private applyBind ({ token, client, queue: queueName, filter, time }: Operation & { type: 'bind' }): Applied<BindResponse> {
     const queue = this.queue(queueName)
-    this.checkOwner(session, queue, 'bind')
-    if (this.bindings.has(queueName, filter)) return { queue: queueName, filter, created: false, retained: 0 }
+    this.checkOwner(token, queue, 'bind')
+    if (this.bindings.has(queueName, filter)) return unchanged({ queue: queueName, filter, created: false, retained: 0 })
     const others = this.bindings.filtersOf(queueName)
     const retained = this.retained.matching(filter).filter((message) => !others.some((other) => filterMatches(other, message.topic)))
     let bytes = this.queuedBytes
@@ -857,13 +972,16 @@ export class Switch {
       bytes += message.payload.length
     })
     this.bindings.add(queueName, filter)
-    const traced = retained.map((message) => this.enqueue(session, queue, {
+    const traced = retained.map((message) => this.enqueue(client, queue, {
       id: ++this.lastId, queue: queueName, payload: message.payload, origin: message.origin, time: message.time, topic: message.topic, retained: true
-    }))
+    }, time))
     const messages = traced.map(({ subject }) => subject)
-    await this.persist({ type: 'bind', queue: queueName, filter, messages }, traced)
-    this.delivered(messages)
-    return { queue: queueName, filter, created: true, retained: messages.length }
+    return {
+      result: { queue: queueName, filter, created: true, retained: messages.length },
+      record: { type: 'bind', queue: queueName, filter, messages },
+      traced,
+      messages
+    }
   }
 
   /** Removes a binding, if the queue has it; what it delivered already stays in the queue. */
@@ -871,9 +989,15 @@ export class Switch {
     this.checkName(queueName)
     this.checkFilter(filter)
     if (!this.bindings.has(queueName, filter)) await this.caughtUp()
-    this.checkOwner(session, this.queue(queueName), 'unbind')
-    if (!this.bindings.delete(queueName, filter)) return
-    await this.persist({ type: 'unbind', queue: queueName, filter })
+    const operation: Operation = { type: 'unbind', queue: queueName, filter }
+    if (session !== undefined) operation.token = session.token
+    await this.submit(operation)
+  }
+
+  private applyUnbind ({ token, queue, filter }: Operation & { type: 'unbind' }): Applied<undefined> {
+    this.checkOwner(token, this.queue(queue), 'unbind')
+    if (!this.bindings.delete(queue, filter)) return unchanged(undefined)
+    return { result: undefined, record: { type: 'unbind', queue, filter }, traced: [], messages: [] }
   }
 
   /** A queue's topic filters, sorted. */
@@ -887,11 +1011,11 @@ export class Switch {
    * Puts a new message (a send's, or a publish's copy) in a queue, out of sight until `delivered`; returns its
    * 'send' event, about it, to record once it is durable.
    */
-  private enqueue (session: Session, queue: Queue, message: StoredMessage): Traced & { subject: StoredMessage } {
+  private enqueue (client: string, queue: Queue, message: StoredMessage, time: number): Traced & { subject: StoredMessage } {
     queue.push(message)
     this.queuedBytes += message.payload.length
     this.messageQueue.set(message.id, queue)
-    const event: Omit<TraceEvent, 'id'> = { time: this.now(), type: 'send', client: session.client, queue: queue.name, messageId: message.id }
+    const event: Omit<TraceEvent, 'id'> = { time, type: 'send', client, queue: queue.name, messageId: message.id }
     if (message.correlationId !== undefined) event.correlationId = message.correlationId
     return { event, subject: message }
   }
@@ -1064,15 +1188,37 @@ export class Switch {
   /** Ends the sessions whose lease ran out and forgets lapsed idempotency keys; the timer calls it. */
   sweep (): void {
     const now = this.now()
+    const expired: string[] = []
     for (const session of this.sessions.values()) {
-      if (session.expired(now)) {
-        this.persist({ type: 'session_end', token: session.token }, this.endSession(session)).catch(() => {
-          // Rolled back: the session is there again, and a later sweep ends it again.
-        })
-      }
+      if (session.expired(now)) expired.push(session.token)
+      // A long-poll held here keeps its lease alive for the switches that share the log.
+      else if (session.holds > 0) this.log?.touch(session.token, session.ttl)
+    }
+    if (this.log === undefined) this.endSessions(expired)
+    else if (expired.length > 0 && !this.stopping) {
+      // Idle here, but perhaps busy on another switch: only a lease lapsed in the shared store ends a session.
+      this.log.lapsed(expired).then((tokens) => {
+        const lapsed = new Set(tokens)
+        // Alive elsewhere: not asked about again for a TTL.
+        for (const token of expired) {
+          const session = this.sessions.get(token)
+          if (session !== undefined && !lapsed.has(token)) session.lastActivity = now
+        }
+        this.endSessions(tokens)
+      }, () => {
+        // The shared store cannot be reached: a later sweep asks again.
+      })
     }
     this.idempotency.prune(now)
     this.publishKeys.prune(now)
+  }
+
+  private endSessions (tokens: string[]): void {
+    for (const token of tokens) {
+      this.submit({ type: 'session_end', token, time: this.now() }).catch(() => {
+        // Rolled back, or ended already (by another switch): a later sweep ends it again if it is still there.
+      })
+    }
   }
 
   /** Stops taking new work and answers every waiting long-poll with what it has (nothing). */
@@ -1150,6 +1296,13 @@ export class Switch {
     for (const entry of snapshot.publishKeys) {
       if (entry.expires > now) this.publishKeys.remember(entry.topic, entry.key, entry.ids, entry.expires)
     }
+    // A log's operations after its snapshot, by the same rules as the live path; one refused changed nothing then either.
+    for (const operation of snapshot.operations ?? []) {
+      try {
+        this.applyOperation(operation)
+      } catch {}
+    }
+    this.durableId = this.lastId
     // Long-polls look again: a failed ack has brought its message back.
     for (const waiters of this.waiters.values()) {
       for (const waiter of waiters) waiter.wake()

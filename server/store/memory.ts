@@ -5,7 +5,7 @@ export class MemoryStore implements Store {
   readonly kind = 'memory'
   readonly location = undefined
 
-  load (): Snapshot {
+  async load (): Promise<Snapshot> {
     return { lastId: 0, sessions: [], queues: [], messages: [], idempotencyKeys: [], bindings: [], retained: [], publishKeys: [] }
   }
 

@@ -186,7 +186,7 @@ export class SqliteStore implements Store {
     )
   }
 
-  load (): Snapshot {
+  async load (): Promise<Snapshot> {
     const s = this.statements
     const sessions = new Map<string, PersistedSession>()
     for (const row of s.allSessions.all() as Array<{ token: string, client: string, principal: string }>) {

@@ -1,11 +1,12 @@
 import type { QueueKind } from '../../protocol/wire.js'
+import type { Operation } from '../core/operations.js'
 import type { StoredMessage } from '../core/queue.js'
 import type { RetainedMessage } from '../core/retained.js'
 
 /**
- * What the core asks a store to make durable. Each change is a small record; the core applies it to its
- * in-memory state first and answers the client only once `write` has resolved, so a store that commits to
- * disk (in groups) makes every "done" durable, and the in-memory store makes it free.
+ * What an operation changed (`Switch.applyOperation` says), for a store that mirrors the state: the core
+ * applies the operation to its in-memory state first and answers the client only once `write` has resolved, so
+ * a store that commits to disk (in groups) makes every "done" durable, and the in-memory store makes it free.
  */
 export type StoreRecord =
   | { type: 'session', token: string, client: string, principal: string }
@@ -71,20 +72,48 @@ export interface Snapshot {
   bindings: PersistedBinding[]
   retained: RetainedMessage[]
   publishKeys: PersistedPublishKey[]
+  /** A log's operations after the state above, to apply in order (`Switch.applyOperation`). */
+  operations?: Operation[]
 }
 
 export interface Store {
   /** For diagnostics: which store, and where. */
   readonly kind: string
   readonly location?: string
-  /** What is durable now: read at start-up, and again after a failed write to undo it in memory. */
-  load (): Snapshot
+  /**
+   * What is durable now: read at start-up, and again after a failed write to undo it in memory. A store that
+   * fails a write resolves its `load` within the event-loop turn that reports the failure (the core reads the
+   * store back before anything else runs).
+   */
+  load (): Promise<Snapshot>
   /**
    * Resolves once the record is durable; rejects if it could not be made so (then nothing of it applies).
    * Writes settle in the order they were made, and a failure fails every write made before it was reported:
    * they may build on the failed one. Failures are reported in their own event-loop turn, so that the core can
-   * read the store back (`load`) before anything else runs.
+   * read the store back (`load`) before anything else runs. Not called on a store with a `log`.
    */
   write (record: StoreRecord): Promise<void> | undefined
+  /** Present on a store several switches share: operations go through its log instead of `write`. */
+  readonly log?: SharedLog
   close (): Promise<void>
+}
+
+/**
+ * An ordered log of operations shared by several switches. Each applies every operation, its own and the
+ * others', in log order with the same rules (state machine replication): the same state and the same answers
+ * everywhere, ids from one counter, and replay at start-up is the live path.
+ */
+export interface SharedLog {
+  /** Hands every operation after what `load` returned to `apply`, in log order, as it comes. */
+  follow (apply: (operation: Operation) => unknown): void
+  /**
+   * Appends the operation; resolves with what `apply` returned for it here (rejects with what it threw) once
+   * this switch has applied it, after every operation before it. Rejects with StorageFailedError if it cannot
+   * be appended: then it was not, or it is still applied, by every switch, when it comes up in the log.
+   */
+  submit (operation: Operation): Promise<unknown>
+  /** Keeps a session's lease alive for its TTL (ms): called on every request, so cheap and never awaited. */
+  touch (token: string, ttl: number): void
+  /** Those of `tokens` whose lease has lapsed: no switch has seen them for a TTL. */
+  lapsed (tokens: string[]): Promise<string[]>
 }

@@ -107,7 +107,7 @@ t.test('maxQueuedBytes is restored from the store and survives a rolled-back sen
   const store = (): SqliteStore => new SqliteStore(dir, {
     beforeCommit: () => { if (full) throw new Error('disk full') }
   })
-  const first = new Switch({ store: store(), maxQueuedBytes: 100 })
+  const first = await Switch.open({ store: store(), maxQueuedBytes: 100 })
   const s = await first.login('c')
   await first.createQueue(s, 'q')
   await first.send(s, 'q', bytes(30))
@@ -117,7 +117,7 @@ t.test('maxQueuedBytes is restored from the store and survives a rolled-back sen
   t.equal(first.diagnostics().limits?.queuedBytes.used, 30, 'the failed send is not counted')
   await first.close()
 
-  const second = new Switch({ store: store(), maxQueuedBytes: 100 })
+  const second = await Switch.open({ store: store(), maxQueuedBytes: 100 })
   t.teardown(() => second.close())
   t.equal(second.diagnostics().limits?.queuedBytes.used, 30, 'counted again at start-up')
   const again = await second.login('c')

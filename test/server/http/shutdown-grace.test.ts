@@ -12,8 +12,8 @@ class HeldSends implements Store {
   release: () => void = () => {}
   private readonly gate = new Promise<void>((resolve) => { this.release = resolve })
 
-  load (): Snapshot {
-    return new MemoryStore().load()
+  async load (): Promise<Snapshot> {
+    return await new MemoryStore().load()
   }
 
   write (record: StoreRecord): Promise<void> | undefined {

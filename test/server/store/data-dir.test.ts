@@ -88,7 +88,7 @@ t.test('a directory another switch uses is refused', async (t) => {
   t.teardown(() => first.close())
   t.throws(() => new SqliteStore(dir), { code: 'in_use', message: /another switch is using it/ })
   await first.write({ type: 'session', token: 'tok', client: 'c', principal: 'anonymous' })
-  t.same(first.load().sessions.length, 1, 'the first keeps working')
+  t.same((await first.load()).sessions.length, 1, 'the first keeps working')
 })
 
 t.test('a file in place of the directory is refused', async (t) => {
@@ -102,7 +102,7 @@ t.test('an interrupted creation is finished afresh', async (t) => {
   writeFileSync(join(dir, `${DATABASE_FILE}-new`), 'half a database')
   const store = new SqliteStore(dir)
   t.teardown(() => store.close())
-  t.same(store.load().queues, [])
+  t.same((await store.load()).queues, [])
   t.notOk(existsSync(join(dir, `${DATABASE_FILE}-new`)))
 })
 
@@ -118,7 +118,7 @@ t.test('an older schema is migrated', async (t) => {
   t.equal(readFileSync(join(dir, DATABASE_FILE)).readUInt32BE(60), SCHEMA_VERSION, 'the header has the new version')
   const again = new SqliteStore(dir)
   t.teardown(() => again.close())
-  t.same(again.load().queues, [{ name: 'q', kind: 'persistent' }])
+  t.same((await again.load()).queues, [{ name: 'q', kind: 'persistent' }])
 })
 
 /**

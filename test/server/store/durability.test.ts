@@ -6,7 +6,7 @@ import { codeOf, startHttp, type Api } from '../http/fixtures.js'
 import { tempDir } from './fixtures.js'
 
 /** A core on a SQLite store whose transactions are counted, and that fails the next `failNext` of them. */
-function core (t: Test): { core: Switch, commits: () => number, failNext: () => void } {
+async function core (t: Test): Promise<{ core: Switch, commits: () => number, failNext: () => void }> {
   let commits = 0
   let failing = false
   const store = new SqliteStore(tempDir(t), {
@@ -18,7 +18,7 @@ function core (t: Test): { core: Switch, commits: () => number, failNext: () => 
       commits++
     }
   })
-  const created = new Switch({ store })
+  const created = await Switch.open({ store })
   t.teardown(() => created.close())
   return { core: created, commits: () => commits, failNext: () => { failing = true } }
 }
@@ -70,7 +70,7 @@ t.test('a restart keeps sessions, queues, subscriptions, messages, idempotency k
 })
 
 t.test('concurrent changes commit in one transaction', async (t) => {
-  const { core: sw, commits } = core(t)
+  const { core: sw, commits } = await core(t)
   const session = await sw.login('c')
   await sw.createQueue(session, 'q')
   const before = commits()
@@ -80,7 +80,7 @@ t.test('concurrent changes commit in one transaction', async (t) => {
 })
 
 t.test('a retried send is answered only once the send it repeats is durable', async (t) => {
-  const { core: sw, commits } = core(t)
+  const { core: sw, commits } = await core(t)
   const session = await sw.login('c')
   await sw.createQueue(session, 'q')
   const before = commits()
@@ -92,7 +92,7 @@ t.test('a retried send is answered only once the send it repeats is durable', as
 })
 
 t.test('a retry of a send that failed is sent afresh', async (t) => {
-  const { core: sw, failNext } = core(t)
+  const { core: sw, failNext } = await core(t)
   const session = await sw.login('c')
   await sw.createQueue(session, 'q')
   failNext()
@@ -105,7 +105,7 @@ t.test('a retry of a send that failed is sent afresh', async (t) => {
 })
 
 t.test('"exists already" waits for the creation, and creates the queue if the creation failed', async (t) => {
-  const { core: sw, commits, failNext } = core(t)
+  const { core: sw, commits, failNext } = await core(t)
   const session = await sw.login('c')
   let before = commits()
   const creating = sw.createQueue(session, 'q')
@@ -123,7 +123,7 @@ t.test('"exists already" waits for the creation, and creates the queue if the cr
 })
 
 t.test('"already subscribed" waits for the subscription to be durable', async (t) => {
-  const { core: sw, failNext } = core(t)
+  const { core: sw, failNext } = await core(t)
   const session = await sw.login('c')
   await sw.createQueue(session, 'q')
   failNext()

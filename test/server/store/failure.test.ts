@@ -149,8 +149,8 @@ class AcksFail implements Store {
   readonly kind = 'sqlite'
   constructor (private readonly inner: SqliteStore) {}
 
-  load (): Snapshot {
-    return this.inner.load()
+  async load (): Promise<Snapshot> {
+    return await this.inner.load()
   }
 
   write (record: StoreRecord): Promise<void> | undefined {

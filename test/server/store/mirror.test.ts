@@ -117,9 +117,9 @@ function view (core: Switch): unknown {
 }
 
 /** A switch started from what `store` holds now. */
-function fromDisk (store: SqliteStore): Switch {
+async function fromDisk (store: SqliteStore): Promise<Switch> {
   const reader: Store = { kind: 'reader', load: () => store.load(), write: () => undefined, close: async () => {} }
-  return new Switch({ store: reader })
+  return await Switch.open({ store: reader })
 }
 
 t.test('memory is what the store holds, whatever fails', async (t) => {
@@ -133,7 +133,7 @@ t.test('memory is what the store holds, whatever fails', async (t) => {
         throw new Error('disk I/O error')
       }
     })
-    const core = new Switch({ store })
+    const core = await Switch.open({ store })
     try {
       const run = new Run(core)
       await run.apply({ kind: 'login' })
@@ -146,7 +146,7 @@ t.test('memory is what the store holds, whatever fails', async (t) => {
           else if (result.reason.code === 'storage_failed') outcomes.failed++
           else outcomes.refused++
         }
-        const disk = fromDisk(store)
+        const disk = await fromDisk(store)
         assert.deepEqual(view(core), view(disk))
         await disk.close()
       }

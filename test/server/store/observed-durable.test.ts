@@ -11,9 +11,9 @@ const text = (s: string): Buffer => Buffer.from(s)
 
 interface Disk { core: Switch, full: boolean }
 
-function open (t: Test): Disk {
+async function open (t: Test): Promise<Disk> {
   const disk = { full: false } as Disk
-  disk.core = new Switch({
+  disk.core = await Switch.open({
     store: new SqliteStore(tempDir(t), {
       beforeCommit: () => { if (disk.full) throw new Error('database or disk is full') }
     })
@@ -27,7 +27,7 @@ const shown = (core: Switch): number[] => core.diagnostics().queues.flatMap((que
 const contents = (core: Switch): number[] => core.contents().flatMap((queue) => [...queue.messages].map((m) => m.id))
 
 t.test('a change is traced, and its messages shown, only once it is durable', async (t) => {
-  const { core } = open(t)
+  const { core } = await open(t)
   let mark = core.trace.lastId
   const logging = core.login('svc')
   t.same(events(core, mark), [], 'no login event before the commit')
@@ -82,7 +82,7 @@ t.test('a change is traced, and its messages shown, only once it is durable', as
 })
 
 t.test('a change the store failed is never traced nor shown', async (t) => {
-  const disk = open(t)
+  const disk = await open(t)
   const { core } = disk
   const session = await core.login('svc')
   await core.createQueue(session, 'svc')

@@ -12,15 +12,15 @@ import { tempDir } from './fixtures.js'
 
 const text = (s: string): Buffer => Buffer.from(s)
 
-function open (t: Test, dir: string, beforeCommit?: (records: number) => void): Switch {
-  const core = new Switch({ store: new SqliteStore(dir, beforeCommit === undefined ? {} : { beforeCommit }) })
+async function open (t: Test, dir: string, beforeCommit?: (records: number) => void): Promise<Switch> {
+  const core = await Switch.open({ store: new SqliteStore(dir, beforeCommit === undefined ? {} : { beforeCommit }) })
   t.teardown(() => core.close())
   return core
 }
 
 t.test('a restart keeps bindings, retained messages, topics of messages and publish keys', async (t) => {
   const dir = tempDir(t)
-  const first = open(t, dir)
+  const first = await open(t, dir)
   const s = await first.login('sensor')
   const owner = await first.login('owner')
   await first.createQueue(s, 'temps')
@@ -39,7 +39,7 @@ t.test('a restart keeps bindings, retained messages, topics of messages and publ
   await first.logout(owner)
   await first.close()
 
-  const again = open(t, dir)
+  const again = await open(t, dir)
   const s2 = await again.login('sensor')
   t.same(again.list('', false).map((queue) => [queue.name, queue.bindings]), [['temps', ['alerts/#', 'site/+/temp']]],
     'bindings are back; those of a destroyed queue and of a temporary queue whose session ended are not')
@@ -58,7 +58,7 @@ t.test('a restart keeps bindings, retained messages, topics of messages and publ
   t.same(late.messages.map((m) => [m.topic, m.payload.toString(), m.retained]), [['site/rack1/temp', '20', true], ['site/rack3/temp', '31', true]],
     'retained copies carry their flag')
   await again.close()
-  const third = open(t, dir)
+  const third = await open(t, dir)
   const s3 = await third.login('x')
   const kept = await third.transfer(s3, { after: 0, timeout: 0, queues: ['late'] })
   t.same(kept.messages.map((m) => m.retained), [true, true], 'the retained flag is stored too')
@@ -67,7 +67,7 @@ t.test('a restart keeps bindings, retained messages, topics of messages and publ
 t.test('a publish is one transaction: it commits, or fails, as a whole', async (t) => {
   let commits = 0
   let failing = false
-  const core = open(t, tempDir(t), () => {
+  const core = await open(t, tempDir(t), () => {
     if (failing) {
       failing = false
       throw new Error('disk I/O error')
@@ -136,7 +136,7 @@ t.test('a database of schema version 1 is migrated, and keeps what it held', asy
   old.pragma('user_version = 1')
   old.close()
 
-  const core = open(t, dir)
+  const core = await open(t, dir)
   t.equal(readFileSync(join(dir, DATABASE_FILE)).readUInt32BE(60), SCHEMA_VERSION, 'the header has the new version')
   t.equal(SCHEMA_VERSION, 3)
   t.match(core.diagnostics().sessions, [{ client: 'old-session', principal: 'anonymous' }], 'a session from before principals is anonymous\'s')
@@ -147,7 +147,7 @@ t.test('a database of schema version 1 is migrated, and keeps what it held', asy
   const published = await core.publish(s, 'a/b', text('new'), { retain: true })
   t.same(published.ids, [8], 'ids go on')
   await core.close()
-  const again = open(t, dir)
+  const again = await open(t, dir)
   t.same(again.bindingsOf('svc'), ['a/#'])
   t.same(again.diagnostics().retained?.topics, ['a/b'])
 })

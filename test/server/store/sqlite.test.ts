@@ -17,7 +17,7 @@ async function writeAll (store: SqliteStore, records: StoreRecord[]): Promise<vo
 t.test('every kind of record comes back, also after reopening', async (t) => {
   const dir = tempDir(t)
   const store = open(t, dir)
-  t.same(store.load(), { lastId: 0, sessions: [], queues: [], messages: [], idempotencyKeys: [], bindings: [], retained: [], publishKeys: [] }, 'a new store is empty')
+  t.same((await store.load()), { lastId: 0, sessions: [], queues: [], messages: [], idempotencyKeys: [], bindings: [], retained: [], publishKeys: [] }, 'a new store is empty')
 
   const binary = Buffer.from([0, 255, 1, 254])
   await writeAll(store, [
@@ -57,12 +57,12 @@ t.test('every kind of record comes back, also after reopening', async (t) => {
     publishKeys: []
   }
   const sorted = (snapshot: Snapshot): Snapshot => ({ ...snapshot, queues: [...snapshot.queues].sort((a, b) => a.name.localeCompare(b.name)) })
-  t.same(sorted(store.load()), sorted(expected))
+  t.same(sorted((await store.load())), sorted(expected))
   await store.write({ type: 'session', token: 'tok-b', client: 'bob', principal: 'ops' })
-  t.same(store.load().sessions[1], { token: 'tok-b', client: 'bob', principal: 'ops', subscriptions: [] }, 'a session with the same token starts afresh, with its principal')
+  t.same((await store.load()).sessions[1], { token: 'tok-b', client: 'bob', principal: 'ops', subscriptions: [] }, 'a session with the same token starts afresh, with its principal')
   await store.write({ type: 'session_end', token: 'tok-b' })
   await store.close()
-  t.same(sorted(open(t, dir).load()), sorted(expected), 'the same after closing and opening again')
+  t.same(sorted((await open(t, dir).load())), sorted(expected), 'the same after closing and opening again')
 })
 
 t.test('writes of one turn share one transaction; later turns get their own', async (t) => {
@@ -76,7 +76,7 @@ t.test('writes of one turn share one transaction; later turns get their own', as
   await store.write({ type: 'ack', id: 1 })
   await store.write({ type: 'ack', id: 2 })
   t.same(batches, [100, 1, 1])
-  t.equal(store.load().lastId, 100)
+  t.equal((await store.load()).lastId, 100)
 })
 
 t.test('a failed batch leaves nothing behind, and the next one commits', async (t) => {
@@ -86,17 +86,17 @@ t.test('a failed batch leaves nothing behind, and the next one commits', async (
   })
   failing = false
   await store.write({ type: 'queue', name: 'q', kind: 'persistent' })
-  const before = store.load()
+  const before = (await store.load())
   failing = true
   const first = store.write({ type: 'send', message: message(1, 'q', 'one') })
   const second = store.write({ type: 'ack', id: 1 })
   await t.rejects(first, { message: 'database or disk is full' })
   await t.rejects(second, { message: 'database or disk is full' }, 'every write of the batch fails')
-  t.same(store.load(), before, 'nothing of the batch is stored, not even the last id')
+  t.same((await store.load()), before, 'nothing of the batch is stored, not even the last id')
   failing = false
   await store.write({ type: 'send', message: message(2, 'q', 'two') })
-  t.same(store.load().messages.map((m) => m.id), [2])
-  t.equal(store.load().lastId, 2)
+  t.same((await store.load()).messages.map((m) => m.id), [2])
+  t.equal((await store.load()).lastId, 2)
 })
 
 t.test('closing commits what was written; writing after closing fails', async (t) => {
@@ -107,7 +107,7 @@ t.test('closing commits what was written; writing after closing fails', async (t
   await pending
   await t.rejects(store.write({ type: 'ack', id: 1 }), { code: 'store_closed' })
   await store.close()
-  t.same(open(t, dir).load().sessions, [{ token: 'tok', client: 'c', principal: 'anonymous', subscriptions: [] }])
+  t.same((await open(t, dir).load()).sessions, [{ token: 'tok', client: 'c', principal: 'anonymous', subscriptions: [] }])
 })
 
 t.test('the last id survives the messages it numbered', async (t) => {
@@ -116,7 +116,7 @@ t.test('the last id survives the messages it numbered', async (t) => {
   await store.write({ type: 'send', message: message(41, 'q', 'x') })
   await store.write({ type: 'ack', id: 41 })
   await store.close()
-  const again = open(t, dir).load()
+  const again = (await open(t, dir).load())
   t.equal(again.lastId, 41)
   t.same(again.messages, [])
 })
@@ -125,7 +125,7 @@ t.test('a keyed send forgets the keys that lapsed before it', async (t) => {
   const store = open(t, tempDir(t))
   await store.write({ type: 'send', message: message(1, 'q', 'a', { time: 100 }), idempotencyKey: 'old', idempotencyExpires: 150 })
   await store.write({ type: 'send', message: message(2, 'q', 'b', { time: 120 }), idempotencyKey: 'young', idempotencyExpires: 500 })
-  t.same(store.load().idempotencyKeys.map((entry) => entry.key), ['old', 'young'])
+  t.same((await store.load()).idempotencyKeys.map((entry) => entry.key), ['old', 'young'])
   await store.write({ type: 'send', message: message(3, 'q', 'c', { time: 200 }), idempotencyKey: 'new', idempotencyExpires: 600 })
-  t.same(store.load().idempotencyKeys.map((entry) => entry.key), ['young', 'new'])
+  t.same((await store.load()).idempotencyKeys.map((entry) => entry.key), ['young', 'new'])
 })
