@@ -38,7 +38,32 @@ export function switchUrl (input: string): string {
   return withScheme
 }
 
-const urlFlag = Flags.custom<string>({ parse: async (input) => switchUrl(input) })
+/** Switches' addresses separated by commas (`$SWITCH_URL`), each as `switchUrl` reads it. */
+export function switchUrls (input: string): string[] {
+  const urls = input.split(',').filter((url) => url.trim() !== '').map(switchUrl)
+  if (urls.length === 0) throw new Error(`invalid URL ${JSON.stringify(input)}: expected http://HOST:PORT or HOST:PORT`)
+  return urls
+}
+
+/**
+ * `--url`, given several times and/or comma-separated; else $SWITCH_URL (comma-separated too), else the default.
+ * The environment is read here rather than by oclif, which would hand a multiple flag's variable to `parse` whole.
+ */
+const urlFlag = Flags.custom<string>({
+  multiple: true,
+  delimiter: ',',
+  parse: async (input) => switchUrl(input),
+  default: async () => {
+    const variable = process.env.SWITCH_URL
+    if (variable === undefined || variable === '') return [DEFAULT_URL]
+    try {
+      return switchUrls(variable)
+    } catch (error) {
+      throw new Error(`$SWITCH_URL: ${(error as Error).message}`)
+    }
+  },
+  defaultHelp: async () => `$SWITCH_URL, else ${DEFAULT_URL}`
+})
 
 /** `--body TEXT | --file PATH`, for the commands that send a payload. */
 export const payloadFlags = {
@@ -101,7 +126,8 @@ export class UsageError extends Errors.CLIError {
 
 /** Where the switch is, how to trust it and who to log in as: the base flags of every client command. */
 export interface ConnectionFlags {
-  url: string
+  /** One switch, or several sharing one store, tried in turn (see SwitchClientOptions.url). */
+  url: string[]
   socket?: string
   ca?: string
   cert?: string
@@ -158,7 +184,11 @@ export abstract class BaseCommand extends Command {
 /** A command that talks to a switch: the connection flags, and a client closed (logged out) when it ends. */
 export abstract class SwitchCommand extends BaseCommand {
   static override baseFlags = {
-    url: urlFlag({ description: 'the switch to talk to (http:// is assumed when no scheme is given)', env: 'SWITCH_URL', default: DEFAULT_URL, helpValue: 'URL', helpGroup: 'CONNECTION' }),
+    url: urlFlag({
+      description: 'the switch to talk to (http:// is assumed when no scheme is given); several switches sharing one store (serve --redis), repeated or comma-separated, are used one at a time, moving to the next when one fails',
+      helpValue: 'URL',
+      helpGroup: 'CONNECTION'
+    }),
     socket: Flags.string({ description: 'reach the switch over this Unix socket instead', helpValue: 'PATH', helpGroup: 'CONNECTION' }),
     ca: Flags.string({ description: 'trust this CA (PEM) for an https --url, instead of the system\'s', env: 'SWITCH_CA', helpValue: 'FILE', helpGroup: 'CONNECTION' }),
     cert: Flags.string({ description: 'present this client certificate (PEM) to a switch that requires one', helpValue: 'FILE', helpGroup: 'CONNECTION', dependsOn: ['key'] }),
@@ -178,24 +208,23 @@ export abstract class SwitchCommand extends BaseCommand {
    * outage, when the switch cannot be reached and it keeps trying, and when it is reached again.
    */
   protected follow (flags: ConnectionFlags, retryFor: number): SwitchClient {
-    const where = flags.socket ?? flags.url
     return this.connect(flags, retryFor, (change) => {
       const told = this.reachability?.reachable === false
       this.reachability = change
-      if (!change.reachable) process.stderr.write(`switch: cannot reach ${where}: ${change.reason}; retrying\n`)
-      else if (told) process.stderr.write(`switch: connected to ${where}\n`)
+      if (!change.reachable) process.stderr.write(`switch: cannot reach ${change.target}: ${change.reason}; retrying\n`)
+      else if (told) process.stderr.write(`switch: connected to ${change.target}\n`)
     })
   }
 
   /** Why the followed switch cannot be reached (`the switch at URL is unreachable (connection refused)`), if so. */
-  protected unreachable (flags: ConnectionFlags): string | undefined {
+  protected unreachable (): string | undefined {
     const change = this.reachability
-    return change === undefined || change.reachable ? undefined : `the switch at ${flags.socket ?? flags.url} is unreachable (${change.reason})`
+    return change === undefined || change.reachable ? undefined : `the switch at ${change.target} is unreachable (${change.reason})`
   }
 
   /** Ends a followed command stopped by a signal: exit 1 if it never reached the switch, or lost it. */
   protected stoppedFollowing (flags: ConnectionFlags): void {
-    const problem = this.reachability === undefined ? `the switch at ${flags.socket ?? flags.url} was never reached` : this.unreachable(flags)
+    const problem = this.reachability === undefined ? `the switch at ${flags.socket ?? flags.url.join(', ')} was never reached` : this.unreachable()
     if (problem !== undefined) throw new Error(`stopped: ${problem}`)
   }
 

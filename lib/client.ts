@@ -26,17 +26,26 @@ import { streamMessages, type StreamOptions } from './stream.js'
 import { Transport, type Reachability } from './transport.js'
 
 export interface SwitchClientOptions {
-  /** Default: $SWITCH_URL, else http://127.0.0.1:8080. With `socketPath` it only gives the Host header. */
-  url?: string
+  /**
+   * The switch, or several switches sharing one store (`switch serve --redis`): the client uses one at a time,
+   * in this order, and moves to the next when the one in use cannot be reached or answers 503 (shutting down,
+   * its store failed), keeping its session. Default: $SWITCH_URL (several comma-separated), else
+   * http://127.0.0.1:8080. With `socketPath` (one URL only) it only gives the Host header.
+   */
+  url?: string | readonly string[]
   /** Connect over this Unix socket instead of TCP. */
   socketPath?: string
   /** The name the switch shows as this client's origin. Default: `<script>:<pid>`. */
   client?: string
-  /** Milliseconds to keep retrying while the switch is unreachable (not up yet, restarting). Default 30000. */
+  /**
+   * Milliseconds to keep retrying while the switch is unreachable (not up yet, restarting), or every one of
+   * several. Default 30000.
+   */
   retryFor?: number
   /**
    * Told when the switch is first reached, when it turns unreachable (a request could not reach it and is
-   * retried: once per outage, not per attempt) and when it is reached again. For showing what is happening.
+   * retried: once per outage, not per attempt) and when it is reached again; with several switches, which one
+   * (`target`), so a failover is told as one unreachable and the next reached. For showing what is happening.
    */
   onReachability?: (change: Reachability) => void
   /** With `secret`: the principal to log in as, on a switch with an auth file. */
@@ -84,16 +93,23 @@ function credentialsOf (options: SwitchClientOptions): Credentials {
 }
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080'
+
+/** $SWITCH_URL's switches: one URL, or several separated by commas. */
+function urlsOf (text: string): string[] {
+  return text.split(',').map((url) => url.trim()).filter((url) => url !== '')
+}
 export const DEFAULT_RETRY_FOR = 30_000
 export const DEFAULT_CONNECTIONS = 64
 
 /**
- * A typed client of one switch. Every method that needs a session logs in on first use, and logs in again
- * (restoring its subscriptions) when the switch has forgotten the session. Requests that cannot reach the
- * switch are retried for `retryFor` ms; failures are SwitchClientError subclasses with a stable `code`.
+ * A typed client of a switch (or of several sharing one store, used one at a time: see `url`). Every method that
+ * needs a session logs in on first use, and logs in again (restoring its subscriptions) when the switch has
+ * forgotten the session. Requests that cannot reach the switch are retried for `retryFor` ms; failures are
+ * SwitchClientError subclasses with a stable `code`.
  */
 export class SwitchClient {
-  readonly url: string
+  /** The switches given, in the order they are tried. */
+  readonly urls: readonly string[]
   readonly client: string
   private readonly transport: Transport
   private readonly connection: Connection
@@ -103,10 +119,12 @@ export class SwitchClient {
   private closing: Promise<void> | undefined
 
   constructor (options: SwitchClientOptions = {}) {
-    this.url = options.url ?? process.env.SWITCH_URL ?? DEFAULT_URL
+    const fromEnvironment = urlsOf(process.env.SWITCH_URL ?? '')
+    const url = options.url ?? (fromEnvironment.length > 0 ? fromEnvironment : DEFAULT_URL)
+    this.urls = typeof url === 'string' ? [url] : [...url]
     this.client = options.client ?? `${basename(process.argv[1] ?? 'node')}:${process.pid}`
     this.transport = new Transport({
-      url: this.url,
+      urls: this.urls,
       socketPath: options.socketPath,
       connections: options.connections ?? DEFAULT_CONNECTIONS,
       retryFor: options.retryFor ?? DEFAULT_RETRY_FOR,
@@ -118,6 +136,11 @@ export class SwitchClient {
     this.connection = new Connection(this.transport, this.client, credentialsOf(options))
     this.batches = new Batches(this.connection)
     this.rpcEngine = new RpcEngine(this.connection, this.batches)
+  }
+
+  /** The URL of the switch in use: the first one given, until a failover. */
+  get url (): string {
+    return this.transport.url
   }
 
   /**

@@ -26,11 +26,15 @@ export class SwitchRequestError extends SwitchClientError {
   }
 }
 
-/** The switch could not be reached (refused, reset, socket missing, shutting down) for the whole retry window. */
+/**
+ * The switch, and every other one given, could not be reached (refused, reset, socket missing, shutting down) for
+ * the whole retry window; `cause` is the last failure.
+ */
 export class SwitchUnavailableError extends SwitchClientError {
-  constructor (target: string, retryFor: number, cause: unknown) {
+  constructor (targets: string | readonly string[], retryFor: number, cause: unknown) {
     const reason = cause instanceof Error ? cause.message : String(cause)
-    super('unavailable', `the switch at ${target} is unavailable (kept trying for ${retryFor} ms): ${reason}`, { cause })
+    const where = typeof targets === 'string' || targets.length === 1 ? `the switch at ${String(targets)} is` : `the switches at ${targets.join(', ')} are`
+    super('unavailable', `${where} unavailable (kept trying for ${retryFor} ms): ${reason}`, { cause })
     this.name = 'SwitchUnavailableError'
   }
 }

@@ -12,7 +12,9 @@ import { API_PREFIX, ERROR_CODES, ERROR_STATUS, IDEMPOTENCY_HEADER, SESSION_HEAD
 import { linkSignals } from './signals.js'
 
 export interface TransportOptions {
-  url: string
+  /** The switches to use, one at a time, in this order: the next one when the one in use fails (see Transport). */
+  urls: readonly string[]
+  /** Reach the (one) switch over this Unix socket; the URL then only gives the Host header. */
   socketPath?: string
   connections: number
   /** Milliseconds to keep retrying while the switch cannot be reached. */
@@ -31,10 +33,14 @@ export interface TlsClientOptions {
 }
 
 /**
- * A change in whether the switch can be reached: it answered (first contact, or back after an outage), or a
- * request could not reach it and is being retried. `reason` says why in a few words ("connection refused").
+ * A change in whether a switch can be reached: it answered (first contact, back after an outage, or the one
+ * failed over to), or a request could not reach it and is being retried (on the next switch, when several are
+ * given). `target` names the switch (its URL, or the socket path); `reason` says why in a few words
+ * ("connection refused").
  */
-export type Reachability = { reachable: true } | { reachable: false, reason: string, error: unknown }
+export type Reachability =
+  | { reachable: true, target: string }
+  | { reachable: false, target: string, reason: string, error: unknown }
 
 export type Query = Record<string, string | number | boolean | undefined>
 
@@ -149,48 +155,73 @@ function isTlsFailure (code: string | undefined): boolean {
   return code !== undefined && (TLS_CODES.has(code) || code.startsWith('ERR_SSL_'))
 }
 
-function isUnreachable (error: unknown): boolean {
-  // A switch that is shutting down comes back (a restart) or stays away (then retryFor runs out).
-  if (error instanceof SwitchRequestError) return error.status === 503 && error.code !== 'storage_failed'
-  const code = errorCodeOfCause(error)
-  return code !== undefined && UNREACHABLE_CODES.has(code)
+/** One switch of the client's: its own keep-alive pool. */
+interface Node {
+  /** The URL as given. */
+  readonly url: string
+  /** How errors and reachability name it: the URL without a trailing slash, or the socket path. */
+  readonly target: string
+  /** The path prefix of every request: /v1 under the URL's own path (a switch behind a proxy's prefix). */
+  readonly base: string
+  readonly pool: Pool
+}
+
+function nodeOf (text: string, options: TransportOptions): Node {
+  const url = new URL(text)
+  const path = url.pathname.replace(/\/+$/, '')
+  const pool = new Pool(url.origin, {
+    connections: options.connections,
+    ...(options.socketPath === undefined ? {} : { socketPath: options.socketPath }),
+    // Verification stays on: a given CA replaces the system's for this switch, it does not switch checks off.
+    ...(options.tls === undefined ? {} : { connect: { ...options.tls } })
+  })
+  return { url: text, target: options.socketPath ?? url.origin + path, base: path + API_PREFIX, pool }
 }
 
 /**
- * HTTP to one switch over a keep-alive undici Pool: JSON in and out, the switch's error bodies turned into
+ * HTTP to a switch over a keep-alive undici Pool: JSON in and out, the switch's error bodies turned into
  * SwitchRequestError, and requests that could not reach the switch retried with backoff for `retryFor` ms.
+ *
+ * Given several switches (sharing one store: `switch serve --redis`), it uses one at a time and moves to the
+ * next when a request cannot reach the one in use (refused, reset, connect timeout) or it answers 503 (shutting
+ * down, or its store failed): the request goes to the next switch at once, with the same token and idempotency
+ * key, and only once every switch has failed it does the request back off before the next round.
  */
 export class Transport {
-  readonly target: string
-  private readonly pool: Pool
-  private readonly base: string
+  private readonly nodes: readonly Node[]
+  private readonly targets: readonly string[]
+  /** The switch in use: every request goes there. */
+  private active: Node
   private readonly retryFor: number
   private readonly onReachability: ((change: Reachability) => void) | undefined
-  /** Undefined until a first answer or retry: each change is told once, however many requests see it. */
-  private reachable: boolean | undefined
+  /** The switch last told as reached, undefined until then and while it is unreachable. */
+  private answered: Node | undefined
+  /** Switches told unreachable since one last answered: each outage is told once, however many requests see it. */
+  private readonly down = new Set<Node>()
   private readonly closing = new AbortController()
   private closed: Promise<void> | undefined
 
   constructor (options: TransportOptions) {
-    const url = new URL(options.url)
-    this.target = options.socketPath ?? url.origin
-    this.base = url.pathname.replace(/\/+$/, '') + API_PREFIX
+    if (options.urls.length === 0) throw new TypeError('no switch URL given')
+    if (options.socketPath !== undefined && options.urls.length > 1) throw new TypeError('a socketPath reaches one switch: give one URL with it')
+    this.nodes = options.urls.map((url) => nodeOf(url, options))
+    this.targets = this.nodes.map((node) => node.target)
+    this.active = this.nodes[0]
     this.retryFor = options.retryFor
     this.onReachability = options.onReachability
     // Every request in flight listens for the close: hundreds at once are normal.
     setMaxListeners(0, this.closing.signal)
-    this.pool = new Pool(url.origin, {
-      connections: options.connections,
-      ...(options.socketPath === undefined ? {} : { socketPath: options.socketPath }),
-      // Verification stays on: a given CA replaces the system's for this switch, it does not switch checks off.
-      ...(options.tls === undefined ? {} : { connect: { ...options.tls } })
-    })
+  }
+
+  /** The URL of the switch in use. */
+  get url (): string {
+    return this.active.url
   }
 
   async request<T> (request: HttpRequest): Promise<T> {
     const { signal, dispose } = this.linked(request)
     try {
-      return await this.retrying(request, signal, async () => await this.attempt<T>(request, signal))
+      return await this.retrying(request, signal, async (node) => await this.attempt<T>(node, request, signal))
     } finally {
       dispose()
     }
@@ -204,7 +235,7 @@ export class Transport {
   async open (request: HttpRequest): Promise<Dispatcher.ResponseData['body']> {
     const { signal, dispose } = this.linked(request)
     try {
-      const { body } = await this.retrying(request, signal, async () => await this.dispatch(request, signal))
+      const { body } = await this.retrying(request, signal, async (node) => await this.dispatch(node, request, signal))
       body.once('close', dispose)
       return body
     } catch (error) {
@@ -220,35 +251,48 @@ export class Transport {
     return linkSignals(request.signal, closing)
   }
 
-  /** Runs `attempt` until it gets an answer, backing off while the switch cannot be reached, for up to `retryFor`. */
-  private async retrying<T> (request: HttpRequest, signal: AbortSignal | undefined, attempt: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `attempt` on the switch in use until it gets an answer: at once on the next switch when one fails,
+   * backing off after a round in which every one failed, for up to `retryFor`.
+   */
+  private async retrying<T> (request: HttpRequest, signal: AbortSignal | undefined, attempt: (node: Node) => Promise<T>): Promise<T> {
     let backoff: Backoff | undefined
     let firstFailure: number | undefined
+    let attempts = 0
+    // Switches this round may still try before backing off.
+    let untried = this.nodes.length
     for (;;) {
+      const node = this.active
+      attempts++
       let failure: unknown
       try {
-        const answer = await attempt()
-        this.reached({ reachable: true })
+        const answer = await attempt(node)
+        this.reached(node)
         return answer
       } catch (error) {
         this.throwIfAborted(request)
         const code = errorCodeOfCause(error)
-        if (isTlsFailure(code)) throw new SwitchTlsError(this.target, code ?? '', error)
-        if (!isUnreachable(error)) {
+        if (isTlsFailure(code)) throw new SwitchTlsError(node.target, code ?? '', error)
+        if (!this.failsOver(error, attempts)) {
           // The switch answered, with an error of its own.
-          if (error instanceof SwitchRequestError) this.reached({ reachable: true })
+          if (error instanceof SwitchRequestError) this.reached(node)
           throw error
         }
         failure = error
       }
+      const moved = this.moveOn(node)
+      if (request.retry === false) throw new SwitchUnavailableError(this.targets, 0, failure)
+      if (--untried > 0) {
+        if (moved) this.unreachable(node, failure)
+        continue
+      }
+      untried = this.nodes.length
       const now = Date.now()
       firstFailure ??= now
       backoff ??= new Backoff()
       const wait = backoff.next()
-      if (request.retry === false || now - firstFailure + wait > this.retryFor) {
-        throw new SwitchUnavailableError(this.target, request.retry === false ? 0 : this.retryFor, failure)
-      }
-      this.reached({ reachable: false, reason: unreachableReason(failure), error: failure })
+      if (now - firstFailure + wait > this.retryFor) throw new SwitchUnavailableError(this.targets, this.retryFor, failure)
+      if (moved) this.unreachable(node, failure)
       try {
         await sleep(wait, signal)
       } catch {
@@ -257,10 +301,43 @@ export class Transport {
     }
   }
 
-  private reached (change: Reachability): void {
-    if (this.reachable === change.reachable) return
-    this.reachable = change.reachable
-    this.onReachability?.(change)
+  /**
+   * Whether a failure is one to try again, on the next switch if there is one: the switch could not be reached,
+   * or answered 503. A switch that is shutting down comes back (a restart) or stays away (then retryFor runs
+   * out). A switch whose store failed made no change: another one is asked, but each only once per request
+   * (their store is likely one and the same), and with a single switch the error is the caller's at once.
+   */
+  private failsOver (error: unknown, attempts: number): boolean {
+    if (error instanceof SwitchRequestError) {
+      if (error.status !== 503) return false
+      return error.code !== 'storage_failed' || attempts < this.nodes.length
+    }
+    const code = errorCodeOfCause(error)
+    return code !== undefined && UNREACHABLE_CODES.has(code)
+  }
+
+  /**
+   * After `node` failed a request: the next switch is used from now on, unless another request that failed
+   * there moved on already. True when this failure did (it is the one to tell).
+   */
+  private moveOn (node: Node): boolean {
+    if (this.active !== node) return false
+    this.active = this.nodes[(this.nodes.indexOf(node) + 1) % this.nodes.length]
+    return true
+  }
+
+  private reached (node: Node): void {
+    if (this.answered === node) return
+    this.answered = node
+    this.down.clear()
+    this.onReachability?.({ reachable: true, target: node.target })
+  }
+
+  private unreachable (node: Node, failure: unknown): void {
+    if (this.down.has(node)) return
+    this.down.add(node)
+    if (this.answered === node) this.answered = undefined
+    this.onReachability?.({ reachable: false, target: node.target, reason: unreachableReason(failure), error: failure })
   }
 
   /** After a failure: the caller's abort and the client's close win over whatever undici reported. */
@@ -269,8 +346,8 @@ export class Transport {
     if (this.closing.signal.aborted && final !== true) throw new ClientClosedError()
   }
 
-  private async attempt<T> (request: HttpRequest, signal: AbortSignal | undefined): Promise<T> {
-    const response = await this.dispatch(request, signal)
+  private async attempt<T> (node: Node, request: HttpRequest, signal: AbortSignal | undefined): Promise<T> {
+    const response = await this.dispatch(node, request, signal)
     if (response.statusCode === 204) {
       await response.body.dump()
       return undefined as T
@@ -279,7 +356,7 @@ export class Transport {
   }
 
   /** Sends the request once; resolves with a 2xx answer, or throws the switch's error. */
-  private async dispatch (request: HttpRequest, signal: AbortSignal | undefined): Promise<Dispatcher.ResponseData> {
+  private async dispatch (node: Node, request: HttpRequest, signal: AbortSignal | undefined): Promise<Dispatcher.ResponseData> {
     const headers: Record<string, string> = { ...request.headers }
     let body: string | Uint8Array | undefined
     if (request.json !== undefined) {
@@ -292,9 +369,9 @@ export class Transport {
     if (request.token !== undefined) headers[SESSION_HEADER] = `Bearer ${request.token}`
     if (request.idempotencyKey !== undefined) headers[IDEMPOTENCY_HEADER] = request.idempotencyKey
     const timeout = request.poll === undefined ? {} : { headersTimeout: request.poll * 1000 + POLL_GRACE_MS, bodyTimeout: request.poll * 1000 + POLL_GRACE_MS }
-    const response = await this.pool.request({
+    const response = await node.pool.request({
       method: request.method,
-      path: this.base + request.path + queryString(request.query),
+      path: node.base + request.path + queryString(request.query),
       headers,
       body,
       signal,
@@ -309,10 +386,10 @@ export class Transport {
     this.closing.abort()
   }
 
-  /** Aborts, then closes the pool once the `final` requests are done. Idempotent. */
+  /** Aborts, then closes the pools once the `final` requests are done. Idempotent. */
   async close (): Promise<void> {
     this.abort()
-    this.closed ??= this.pool.close()
+    this.closed ??= Promise.all(this.nodes.map(async (node) => { await node.pool.close() })).then(noop)
     await this.closed
   }
 }

@@ -34,7 +34,7 @@ export default class Call extends SwitchCommand {
     } catch (error) {
       if (error instanceof RpcTimeoutError) {
         // While the switch is away the time runs out waiting for it, not for the service: say which.
-        const away = this.unreachable(flags)
+        const away = this.unreachable()
         throw new Error(`no reply from ${args.queue} within ${flags.timeout} s${away === undefined ? '' : `: ${away}`}`)
       }
       if (error instanceof RemoteError) throw new Error(`${args.queue} failed: ${error.payload}`)

@@ -9,7 +9,7 @@ import { runSwitch } from './fixtures.js'
 /** Batches over a real switch, with every HTTP request it makes recorded as "METHOD /path (items)". */
 async function setup (t: Parameters<typeof runSwitch>[0]): Promise<{ connection: Connection, batches: Batches, requests: string[], epoch: number }> {
   const { url } = await runSwitch(t)
-  const transport = new Transport({ url, connections: 8, retryFor: 5000 })
+  const transport = new Transport({ urls: [url], connections: 8, retryFor: 5000 })
   t.teardown(async () => { await transport.close() })
   const requests: string[] = []
   const request = transport.request.bind(transport)
