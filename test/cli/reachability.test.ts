@@ -60,3 +60,20 @@ t.test('call while the switch shuts down: told at once, and the error names the 
   t.equal(stdout, '')
   t.match(stderr, new RegExp(`\nswitch: no reply from bar within 10 s: the switch at ${url} is unreachable \\(.+\\)\n$`))
 })
+
+t.test('several switches: call --url DEAD --url LIVE moves on to the live one; $SWITCH_URL takes a list too', async (t) => {
+  // Port 1 (tcpmux) is reserved and nothing serves it here: refused, with no port to race for.
+  const dead = 'http://127.0.0.1:1'
+  const { url: live } = await startSwitch(t)
+  start(t, ['serve', 'upper', '--program', 'tr a-z A-Z', '--url', live])
+  const call = await run(t, ['call', 'upper', '--body', 'hello', '--url', dead, '--url', live])
+  t.same(call, {
+    code: 0,
+    signal: null,
+    stdout: 'HELLO\n',
+    stderr: `switch: cannot reach ${dead}: connection refused; retrying\nswitch: connected to ${live}\n`
+  })
+  // After the call, which made sure its queue is there.
+  const list = await run(t, ['list'], { env: { SWITCH_URL: `${dead},${live}` } })
+  t.same(list, { code: 0, signal: null, stdout: 'upper\n', stderr: '' })
+})

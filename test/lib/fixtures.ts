@@ -15,7 +15,7 @@ export async function runSwitch (t: Test, config: ServerConfig = {}): Promise<Ru
 }
 
 /** A client closed with the test. A short retry window keeps a broken test from hanging. */
-export function clientOf (t: Test, url: string, options: SwitchClientOptions = {}): SwitchClient {
+export function clientOf (t: Test, url: string | readonly string[], options: SwitchClientOptions = {}): SwitchClient {
   const client = new SwitchClient({ url, retryFor: 10_000, ...options })
   t.teardown(async () => { await client.close() })
   return client

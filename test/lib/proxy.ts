@@ -1,5 +1,5 @@
 // A tiny TCP proxy on 127.0.0.1 between a client and a switch, to make the network misbehave on purpose: reset
-// every connection at once, hold the switch's answers back, or swallow everything (a switch that hangs).
+// every connection at once, hold the switch's answers back, lose them, or swallow everything (a switch that hangs).
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import type { Test } from 'tap'
 
@@ -16,12 +16,18 @@ export interface Proxy {
   readonly accepted: number
   /** Resets every open connection (both sides), as a network failure would. */
   resetAll: () => void
+  /**
+   * While true, requests still reach the switch but its answers do not come back: the connection is reset
+   * instead, as if the switch died between doing what it was asked and saying so.
+   */
+  loseAnswers: boolean
 }
 
 export async function startProxy (t: Test, target: string, options: ProxyOptions = {}): Promise<Proxy> {
   const { hostname, port } = new URL(target)
   const pairs = new Set<[Socket, Socket | undefined]>()
   let accepted = 0
+  let loseAnswers = false
   const server: Server = createServer((client) => {
     accepted++
     client.on('error', () => {})
@@ -40,6 +46,11 @@ export async function startProxy (t: Test, target: string, options: ProxyOptions
     let last = Promise.resolve()
     const delay = options.delayMs ?? 0
     upstream.on('data', (chunk: Buffer) => {
+      if (loseAnswers) {
+        client.resetAndDestroy()
+        upstream.destroy()
+        return
+      }
       if (delay === 0) {
         client.write(chunk)
         return
@@ -75,6 +86,8 @@ export async function startProxy (t: Test, target: string, options: ProxyOptions
   return {
     url: `http://127.0.0.1:${address.port}`,
     get accepted () { return accepted },
-    resetAll
+    resetAll,
+    get loseAnswers () { return loseAnswers },
+    set loseAnswers (lose: boolean) { loseAnswers = lose }
   }
 }
