@@ -1,5 +1,6 @@
 // Two `switch serve --redis` processes on one redis-server, and clients given both: node A dies (kill -9) in
-// the middle of an RPC, and the clients carry on at B, in the same sessions, with nothing done twice.
+// the middle of an RPC, and the clients carry on at B, in the same sessions, with nothing done twice; an event
+// stream resumes there after the last message it saw.
 import t from 'tap'
 import { SwitchClient, type Reachability } from '../../../lib/index.js'
 import { startSwitch } from '../../cli/spawn.js'
@@ -32,11 +33,29 @@ t.test('Node A is killed -9 mid-RPC; the client fails over to B and the RPC comp
   })
   t.teardown(async () => { await served.stop() })
 
+  // Beside it, an event stream that is to resume at B after the last message it saw.
+  const observer = new SwitchClient({ url: b.url, client: 'observer' })
+  t.teardown(async () => { await observer.close() })
+  const watcher = clientOf('watcher')
+  await watcher.createQueue('events')
+  await watcher.subscribe('events')
+  const seen: string[] = []
+  const saw = { before: deferred(), after: deferred() }
+  const stopWatching = new AbortController()
+  const watching = (async () => {
+    for await (const message of watcher.stream({ signal: stopWatching.signal })) {
+      seen.push(message.payload)
+      if (message.payload === 'before' || message.payload === 'after') saw[message.payload].resolve()
+    }
+  })()
+  await observer.send('events', 'before')
+  await saw.before.promise
+
   const changes: Reachability[] = []
   const caller = clientOf('caller', (change) => { changes.push(change) })
   const call = caller.rpc('upper', 'hello', { timeout: 60 })
   await taken.promise
-  t.same([caller.url, service.url], [a.url, a.url], 'both on A until it dies')
+  t.same([caller.url, service.url, watcher.url], [a.url, a.url, a.url], 'all on A until it dies')
   await a.server.kill()
   aGone.resolve()
 
@@ -46,9 +65,17 @@ t.test('Node A is killed -9 mid-RPC; the client fails over to B and the RPC comp
   t.same([caller.sessionEpoch, service.sessionEpoch], [1, 1], 'the sessions (shared in Redis) went on at B')
   t.match(changes, [{ reachable: true, target: a.url }, { reachable: false, target: a.url }, { reachable: true, target: b.url }])
   t.equal(changes.length, 3)
+
+  await observer.send('events', 'after')
+  await saw.after.promise
+  stopWatching.abort()
+  await watching
+  t.same(seen, ['before', 'after'], 'the stream went on at B after the last message it saw')
+  t.equal(watcher.url, b.url)
+  await watcher.unsubscribe('events')
+  await observer.destroy('events')
+
   // Exactly once: the request acked with its reply, the reply acked by the caller, no copy of either left over.
-  const observer = new SwitchClient({ url: b.url, client: 'observer' })
-  t.teardown(async () => { await observer.close() })
   t.ok(await eventually('every message acked', async () =>
     (await observer.diagnostics()).queues.every((queue) => queue.messages.length === 0) ? true : undefined), 'no message left over')
 })
