@@ -1,5 +1,5 @@
 import t from 'tap'
-import { oneLine } from '../../cli/base.js'
+import { oneLine, switchUrls } from '../../cli/base.js'
 
 t.test('oneLine squeezes oclif parse errors onto one line', async (t) => {
   t.equal(oneLine('Nonexistent flag: --bogus\nSee more help with --help'), 'Nonexistent flag: --bogus')
@@ -8,4 +8,11 @@ t.test('oneLine squeezes oclif parse errors onto one line', async (t) => {
   t.equal(oneLine('The following errors occurred:\n  \u001b[2m--body cannot also be provided\n  --file cannot also be provided\u001b[22m\nSee more help with --help'),
     '--body cannot also be provided; --file cannot also be provided')
   t.equal(oneLine('plain'), 'plain')
+})
+
+t.test('switchUrls reads a comma-separated list of switches ($SWITCH_URL), each as --url does', async (t) => {
+  t.same(switchUrls('127.0.0.1:8080, https://b.example:8443/switch,'), ['http://127.0.0.1:8080', 'https://b.example:8443/switch'])
+  t.same(switchUrls('http://a:1'), ['http://a:1'])
+  t.throws(() => switchUrls(' , '), /invalid URL " , "/)
+  t.throws(() => switchUrls('a:1,ftp://b'), /not ftp:/)
 })
