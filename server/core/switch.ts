@@ -33,6 +33,7 @@ import { RetainedMessages } from './retained.js'
 import { ANONYMOUS, Session, sessionKey, type SessionKind } from './session.js'
 import { filterMatches } from './topics.js'
 import { TraceLog } from './trace.js'
+import type { Observation, QueueDepth } from './observe.js'
 import { AnswerBudget, withinBudget } from './budget.js'
 import { REAL_TIMERS, type Cancel, type Timers } from './timers.js'
 import { Waiter, type WaiterRegistry } from './waiter.js'
@@ -231,8 +232,10 @@ export class Switch {
       return
     }
     this.unsettled = pending
+    const started = performance.now()
     try {
       await pending
+      this.trace.tally.commits.observe((performance.now() - started) / 1000)
       // Writes settle in order and so do their awaits: the trace keeps the order of the changes.
       this.record(traced)
     } catch (error) {
@@ -524,12 +527,15 @@ export class Switch {
       record.idempotencyExpires = now + this.options.idempotencyWindow
       this.idempotency.remember(queueName, idempotencyKey, message.id, record.idempotencyExpires)
     }
+    let reply: Traced | undefined
     if (acked !== undefined && options.ack !== undefined) {
       record.ack = options.ack
-      traced.push(this.removeMessage(acked, options.ack, session, now))
+      reply = this.removeMessage(acked, options.ack, session, now)
+      traced.push(reply)
     }
     await this.persist(record, traced)
     this.delivered([message])
+    if (reply?.event.processingTime !== undefined) this.trace.tally.replies.observe(reply.event.processingTime / 1000)
     return { id: message.id, duplicate: false }
   }
 
@@ -1004,6 +1010,29 @@ export class Switch {
       }
     }
     return diagnostics
+  }
+
+  /**
+   * The figures metrics read at each scrape: one pass over the queues and sessions, no message read. Only the
+   * `maxQueues` deepest queues are listed (a scrape's size, and the series it makes, stay bounded).
+   */
+  observation (maxQueues: number): Observation {
+    const queues: QueueDepth[] = []
+    for (const queue of this.queues.values()) {
+      queues.push({ name: queue.name, depth: this.durableLength(queue), waiting: this.waiters.get(queue.name)?.size ?? 0 })
+    }
+    queues.sort((a, b) => b.depth - a.depth || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    if (queues.length > maxQueues) queues.length = maxQueues
+    let waiting = 0
+    for (const session of this.sessions.values()) waiting += session.waiters.size
+    return {
+      queues,
+      queueCount: this.queues.size,
+      sessions: this.sessions.size,
+      waiting,
+      limits: this.limits.report(this.queues.values(), this.sessions.values(), this.queuedBytes),
+      tally: this.trace.tally
+    }
   }
 
   private describeQueue (queue: Queue): DiagnosticsQueue {
