@@ -101,8 +101,10 @@ export function buildApp (core: Switch, hooks: ObserveHooks, options: AppOptions
     deliveryRoutes(api, core, { heartbeat })
   }, { prefix: API_PREFIX })
   // At the root, where scrapers and people look for them.
-  metricsRoutes(app, core, figures, { ...connections, limits })
-  uiRoutes(app)
+  app.register(async (root) => {
+    metricsRoutes(root, core, figures, { ...connections, limits })
+    uiRoutes(root)
+  })
   for (const plugin of options.plugins ?? []) app.register(plugin)
   return app
 }
