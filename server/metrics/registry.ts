@@ -100,7 +100,7 @@ export class SwitchMetrics {
       }
     })
     registerDistributions(this.registry, 'switch_http_request_duration_seconds',
-      'Time from a request\'s arrival to the end of its answer, by route and method (a long-poll\'s wait and a stream\'s life included).',
+      'Time from a request\'s arrival to its answer being sent, by route and method (a long-poll\'s wait included; streams are not timed).',
       // Only the routes that have answered: a switch has some 80 routes, most of which a deployment never calls.
       () => http.routes.filter(({ seconds }) => seconds.count > 0).map(({ route, method, seconds }) => ({ labels: { route, method }, distribution: seconds })))
     registerDistributions(this.registry, 'switch_rpc_duration_seconds',
