@@ -20,12 +20,17 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 /** Long enough for a loaded CI machine; every wait ends as soon as the page shows what it waits for. */
 const WAIT = { timeout: 20_000 }
 
-async function browser (t: Test): Promise<Browser> {
+/** One browser for the file (launching one takes seconds); each test has a page of its own. */
+let launched: Promise<Browser> | undefined
+t.teardown(async () => { await (await launched)?.close() })
+
+async function newPage (t: Test): Promise<Page> {
   if (!existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: install Debian's chromium (.ci/run does) or set CHROMIUM_PATH`)
   // Root (CI) cannot use chromium's sandbox.
-  const launched = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] })
-  t.teardown(async () => { await launched.close() })
-  return launched
+  launched ??= puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] })
+  const page = await (await launched).newPage()
+  t.teardown(async () => { await page.close() })
+  return page
 }
 
 async function call (url: string, method: string, path: string, token?: string, body?: string | object): Promise<unknown> {
@@ -55,7 +60,7 @@ t.test('the dashboard shows a queue and follows a send live', async (t) => {
   const { token } = await call(url, 'POST', '/v1/sessions', undefined, { client: 'tester' }) as LoginResponse
   await call(url, 'PUT', '/v1/queues/jobs', token)
 
-  const page = await (await browser(t)).newPage()
+  const page = await newPage(t)
   const reported = problems(page)
   const response = await page.goto(`${url}/ui`)
   t.equal(response?.status(), 200)
@@ -92,7 +97,7 @@ t.test('with an auth file, the dashboard asks for credentials, refuses a princip
   const { token } = await call(url, 'POST', '/v1/sessions', undefined, { client: 'tester', principal: 'ops', secret: 'ops-secret' }) as LoginResponse
   await call(url, 'PUT', '/v1/queues/orders', token)
 
-  const page = await (await browser(t)).newPage()
+  const page = await newPage(t)
   await page.goto(`${url}/ui`)
   await page.waitForSelector('#login:not([hidden])', WAIT)
 
