@@ -33,6 +33,7 @@ import { RetainedMessages } from './retained.js'
 import { ANONYMOUS, Session, sessionKey, type SessionKind } from './session.js'
 import { filterMatches } from './topics.js'
 import { TraceLog } from './trace.js'
+import type { Observation, QueueDepth } from './observe.js'
 import { AnswerBudget, withinBudget } from './budget.js'
 import { REAL_TIMERS, type Cancel, type Timers } from './timers.js'
 import { Waiter, type WaiterRegistry } from './waiter.js'
@@ -149,6 +150,8 @@ interface Applied<Result = unknown> {
   messages: StoredMessage[]
   /** Replies dropped for want of their queue. */
   dropped?: number
+  /** A reply-and-ack's time since its request was sent, in ms (the RPC latency metric). */
+  replyTime?: number
 }
 
 const unchanged = <Result>(result: Result): Applied<Result> => ({ result, traced: [], messages: [] })
@@ -271,8 +274,10 @@ export class Switch {
     const pending = applied.record === undefined ? undefined : this.store.write(applied.record)
     if (pending !== undefined) {
       this.unsettled = pending
+      const started = performance.now()
       try {
         await pending
+        this.trace.tally.commits.observe((performance.now() - started) / 1000)
       } catch (error) {
         if (error !== this.lastFailure) {
           this.lastFailure = error
@@ -291,6 +296,7 @@ export class Switch {
   private durable (applied: Applied): void {
     for (const { event, subject } of applied.traced) this.trace.record(event, subject)
     if (applied.dropped !== undefined) this.dropped += applied.dropped
+    if (applied.replyTime !== undefined) this.trace.tally.replies.observe(applied.replyTime / 1000)
     this.delivered(applied.messages)
   }
 
@@ -640,11 +646,14 @@ export class Switch {
       record.idempotencyExpires = time + this.options.idempotencyWindow
       this.idempotency.remember(queueName, idempotencyKey, message.id, record.idempotencyExpires)
     }
+    const applied: Applied<SendResponse> = { result: { id: message.id, duplicate: false }, record, traced, messages: [message] }
     if (acked !== undefined && op.ack !== undefined) {
       record.ack = op.ack
-      traced.push(this.removeMessage(acked, op.ack, client, time))
+      const reply = this.removeMessage(acked, op.ack, client, time)
+      traced.push(reply)
+      applied.replyTime = reply.event.processingTime
     }
-    return { result: { id: message.id, duplicate: false }, record, traced, messages: [message] }
+    return applied
   }
 
   /**
@@ -1157,6 +1166,29 @@ export class Switch {
       }
     }
     return diagnostics
+  }
+
+  /**
+   * The figures metrics read at each scrape: one pass over the queues and sessions, no message read. Only the
+   * `maxQueues` deepest queues are listed (a scrape's size, and the series it makes, stay bounded).
+   */
+  observation (maxQueues: number): Observation {
+    const queues: QueueDepth[] = []
+    for (const queue of this.queues.values()) {
+      queues.push({ name: queue.name, depth: this.durableLength(queue), waiting: this.waiters.get(queue.name)?.size ?? 0 })
+    }
+    queues.sort((a, b) => b.depth - a.depth || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    if (queues.length > maxQueues) queues.length = maxQueues
+    let waiting = 0
+    for (const session of this.sessions.values()) waiting += session.waiters.size
+    return {
+      queues,
+      queueCount: this.queues.size,
+      sessions: this.sessions.size,
+      waiting,
+      limits: this.limits.report(this.queues.values(), this.sessions.values(), this.queuedBytes),
+      tally: this.trace.tally
+    }
   }
 
   private describeQueue (queue: Queue): DiagnosticsQueue {
