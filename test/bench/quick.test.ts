@@ -12,11 +12,13 @@ import { settingsFor } from '../../bench/settings.js'
 const RUN = fileURLToPath(new URL('../../bench/run.js', import.meta.url))
 
 t.test('bench --quick produces a complete table and JSON', async (t) => {
+  // Every group runs, each for a moment, with its own processes to start: minutes on a loaded 2-core machine.
+  t.setTimeout(300_000)
   const out = await mkdtemp(join(tmpdir(), 'switch-bench-test-'))
   t.teardown(async () => { await rm(out, { recursive: true, force: true }) })
 
   const child = spawn(process.execPath, [RUN, '--quick', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] })
-  const killer = setTimeout(() => { child.kill('SIGKILL') }, 100_000)
+  const killer = setTimeout(() => { child.kill('SIGKILL') }, 280_000)
   t.teardown(() => { clearTimeout(killer); child.kill('SIGKILL') })
   let stdout = ''
   let stderr = ''
