@@ -169,8 +169,12 @@ export class RedisStore implements Store, SharedLog {
   /** Connects (refusing to start without Redis), reads the snapshot and the log after it. */
   async load (): Promise<Snapshot> {
     if (this.commands.status === 'wait') await Promise.all([this.commands.connect(), this.tail.connect()])
+    let before: number | undefined
     for (;;) {
       const saved = await this.saved()
+      // A gap the snapshot does not cover: entries removed by hand, not by compaction.
+      if (saved.number === before) throw new Error(`${this.key.log} lacks entries after its snapshot: it was trimmed by something else than a switch`)
+      before = saved.number
       this.position = saved.id
       this.number = saved.number
       const operations: Operation[] = []
@@ -260,6 +264,11 @@ export class RedisStore implements Store, SharedLog {
       saved = await this.saved()
     } catch {
       // Redis away: the next read finds the gap again.
+      await new Promise((resolve) => setTimeout(resolve, RETRY_TAIL_MS))
+      return
+    }
+    if (saved.number <= this.number) {
+      // Not a snapshot ahead of us (the log was trimmed by something else): nothing to take, and nothing to spin on.
       await new Promise((resolve) => setTimeout(resolve, RETRY_TAIL_MS))
       return
     }
