@@ -234,7 +234,11 @@ export class Switch {
     const core = new Switch(options)
     try {
       core.restore(await core.store.load())
-      core.log?.follow((operation) => core.applyLogged(operation))
+      core.log?.follow({
+        apply: (operation) => core.applyLogged(operation),
+        snapshot: () => core.snapshot(),
+        restore: (snapshot) => { core.restore(snapshot) }
+      })
     } catch (error) {
       await core.close()
       throw error
@@ -1270,6 +1274,22 @@ export class Switch {
     await this.store.close()
   }
 
+  /** The state as `restore` reads it: what a shared log's compaction saves. */
+  private snapshot (): Snapshot {
+    const queues = [...this.queues.values()]
+    return {
+      lastId: this.lastId,
+      sessions: [...this.sessions.values()].map(({ token, client, principal, ttl, subscriptions }) =>
+        ({ token, client, principal, ttl, subscriptions: [...subscriptions] })),
+      queues: queues.map(({ name, kind, owner }) => owner === undefined ? { name, kind } : { name, kind, owner }),
+      messages: queues.flatMap((queue) => [...queue.messages()]).sort((a, b) => a.id - b.id),
+      idempotencyKeys: [...this.idempotency.all()],
+      bindings: queues.flatMap(({ name }) => this.bindings.filtersOf(name).map((filter) => ({ queue: name, filter }))),
+      retained: this.retained.all(),
+      publishKeys: [...this.publishKeys.all()].map(({ queue: topic, key, id: ids, expires }) => ({ topic, key, ids, expires }))
+    }
+  }
+
   /**
    * Makes memory what the store holds: at start-up, and after a failed write, to undo every change not durable.
    * Sessions and queues that stay keep their live state (leases, long-polls, poll times).
@@ -1287,8 +1307,9 @@ export class Switch {
     this.lastId = Math.max(this.lastId, snapshot.lastId)
     this.durableId = this.lastId
     for (const persisted of snapshot.sessions) {
-      // Lease clocks restart at boot: a client has one TTL to come back (the default one: leases are not stored).
-      const session = sessionsBefore.get(persisted.token) ?? new Session(persisted.token, persisted.client, persisted.principal, now, this.options.sessionTtl)
+      // Lease clocks restart at boot: a client has one TTL to come back (the default one where leases are not stored).
+      const session = sessionsBefore.get(persisted.token) ??
+        new Session(persisted.token, persisted.client, persisted.principal, now, persisted.ttl ?? this.options.sessionTtl)
       sessionsBefore.delete(persisted.token)
       session.subscriptions.clear()
       session.queues.clear()
