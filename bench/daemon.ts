@@ -59,8 +59,8 @@ export interface DaemonInfo {
 export interface DaemonSpec {
   binary: string
   scheme: string
-  /** The configuration file's text for a daemon listening on 127.0.0.1:`port` only. */
-  config: (port: number) => string
+  /** The configuration file's text for a daemon listening on 127.0.0.1:`port` only, keeping any files in `dir`. */
+  config: (port: number, dir: string) => string
   /** Its command line, given the configuration file's path. */
   args: (configFile: string) => string[]
 }
@@ -73,7 +73,7 @@ export async function startDaemon (spec: DaemonSpec): Promise<Running<DaemonInfo
   const dir = await mkdtemp(join(tmpdir(), 'switch-bench-peer-'))
   const port = await freePort()
   const configFile = join(dir, 'peer.conf')
-  await writeFile(configFile, spec.config(port))
+  await writeFile(configFile, spec.config(port, dir))
   const child: ChildProcess = spawn(spec.binary, spec.args(configFile), { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-2000) })

@@ -1,14 +1,17 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Redis } from 'ioredis'
+import { cpuMicros } from './cpu.js'
 import { findBinary, type DaemonInfo } from './daemon.js'
 import { describe } from './ipc.js'
 import type { LoopOptions } from './jobs/loop.js'
 import { hasMode, modeLoad, peerId, PEER_MODES, type PeerProcess, type PeerSystem } from './peers.js'
-import { withProcesses, type Processes } from './proc.js'
+import { withProcesses, type BenchProcess, type Processes } from './proc.js'
 import type { RoleName } from './roles/index.js'
+import { thousands } from './report.js'
 import { openFilesLimit } from './rss.js'
-import { DAEMON_BINARIES, SPARE_FILES, type DaemonPeer, type Group, type Settings } from './settings.js'
+import { DAEMON_BINARIES, REDIS_SERVER, SPARE_FILES, type DaemonPeer, type Group, type Settings } from './settings.js'
 import { median, type LatencySummary, type Throughput } from './stats.js'
 import { hashSecret } from '../server/auth/secrets.js'
 import type { BenchCredentials } from './roles/switch.js'
@@ -249,6 +252,94 @@ async function peers (context: Context): Promise<void> {
   })
 }
 
+/** The counter that numbers the entries of a `--redis` switch's log (default prefix): operations appended so far. */
+const LOG_NUMBER = 'switch:log-number'
+
+/**
+ * Switches sharing one Redis (`--redis`, Redis syncing every write): RPC and send through one switch, then
+ * through two (the second started once the first's figures are in, so that one switch ran alone), and the CPU
+ * redis-server spends per operation of the log: its /proc time over the operations the log numbered meanwhile.
+ */
+async function redis (context: Context): Promise<void> {
+  const s = context.settings
+  const binary = findBinary(REDIS_SERVER)
+  if (binary === undefined || !s.redis) {
+    context.log(`${REDIS_SERVER} is not installed (Debian package ${REDIS_SERVER}): no redis figures`)
+    context.skip('redis.', `not measured: ${REDIS_SERVER} is not installed (Debian package ${REDIS_SERVER})`)
+    return
+  }
+  const rpcTimeout = s.rpcWarmupSeconds + s.rpcSeconds + JOB_SLACK_SECONDS
+  const sendTimeout = s.cannonWarmupSeconds + s.cannonSeconds + JOB_SLACK_SECONDS
+  const maxConcurrency = Math.max(...s.redisConcurrency)
+  await run(context, async (processes) => {
+    const redisServer = await processes.start('redis', { binary })
+    const { url, pid } = redisServer.info
+    const log = new Redis(url)
+    try {
+      const spent = { rpc: { micros: 0, operations: 0 }, send: { micros: 0, operations: 0 } }
+      /** A turn, with redis-server's CPU and the log's operations over it. */
+      const counted = async <T>(kind: keyof typeof spent, turn: () => Promise<T>): Promise<T> => {
+        const [micros, operations] = [cpuMicros(pid), Number(await log.get(LOG_NUMBER))]
+        const result = await turn()
+        spent[kind].micros += cpuMicros(pid) - micros
+        spent[kind].operations += Number(await log.get(LOG_NUMBER)) - operations
+        return result
+      }
+      const rounds = new Map<string, Throughput[]>()
+      const keep = (id: string, result: Throughput): void => { rounds.set(id, [...(rounds.get(id) ?? []), result]) }
+      const rpcRounds = async (nodes: string, url: string, queue: string, load: BenchProcess<'load'>): Promise<void> => {
+        for (let round = 0; round < s.rpcRounds; round++) {
+          for (const concurrency of s.redisConcurrency) {
+            const loop = { url, queue, concurrency, seconds: s.rpcSeconds, warmupSeconds: s.rpcWarmupSeconds }
+            keep(`redis.${nodes}.rpc.c${concurrency}`, await counted('rpc', async () => await load.run('rpcSwitch', loop, rpcTimeout)))
+          }
+        }
+      }
+      const sendTo = async (url: string, load: BenchProcess<'load'>, tokens: string[]): Promise<Throughput> =>
+        await load.run('cannon', {
+          url, path: `/v1/queues/${QUEUE}/messages`, connections: tokens.length, seconds: s.cannonSeconds, warmupSeconds: s.cannonWarmupSeconds, tokens
+        }, sendTimeout)
+
+      const [a, loadA] = await Promise.all([processes.start('switch', { redis: url }), processes.start('load', undefined)])
+      await processes.start('switch-responder', { url: a.info.url, queue: 'bench-one', concurrency: maxConcurrency })
+      await rpcRounds('one', a.info.url, 'bench-one', loadA)
+      const tokens = await loadA.run('prepareSenders', { url: a.info.url, queue: QUEUE, senders: s.connections }, JOB_SLACK_SECONDS)
+      keep('redis.one.send', await counted('send', async () => await sendTo(a.info.url, loadA, tokens)))
+
+      // The second switch reads the first's snapshot and log; its responder serves callers on the first.
+      const [b, loadB] = await Promise.all([processes.start('switch', { redis: url }), processes.start('load', undefined)])
+      await processes.start('switch-responder', { url: b.info.url, queue: 'bench-two', concurrency: maxConcurrency })
+      await rpcRounds('two', a.info.url, 'bench-two', loadA)
+      const half = Math.ceil(tokens.length / 2)
+      const both = await counted('send', async () => await Promise.all([
+        sendTo(a.info.url, loadA, tokens.slice(0, half)),
+        sendTo(b.info.url, loadB, tokens.slice(half))
+      ]))
+      keep('redis.two.send', {
+        rps: both[0].rps + both[1].rps,
+        completed: both[0].completed + both[1].completed,
+        failed: both[0].failed + both[1].failed,
+        seconds: Math.max(both[0].seconds, both[1].seconds),
+        latency: {
+          count: both[0].latency.count + both[1].latency.count,
+          p50: Math.max(both[0].latency.p50, both[1].latency.p50),
+          p99: Math.max(both[0].latency.p99, both[1].latency.p99),
+          mean: (both[0].latency.mean * both[0].latency.count + both[1].latency.mean * both[1].latency.count) /
+            Math.max(1, both[0].latency.count + both[1].latency.count)
+        }
+      })
+      setRounds(context, rounds)
+      for (const [kind, { micros, operations }] of Object.entries(spent)) {
+        context.set(`redis.cpu.${kind}`, micros / Math.max(1, operations))
+        context.note(`redis.cpu.${kind}`, `over ${thousands(operations)} operations`)
+      }
+      context.detail('redis.cpu', spent)
+    } finally {
+      log.disconnect()
+    }
+  })
+}
+
 /** Thousands of clients each holding a long-poll open: their memory, and how fast one still gets its message. */
 async function waiters (context: Context): Promise<void> {
   const s = context.settings
@@ -378,4 +469,4 @@ async function auth (context: Context): Promise<void> {
   }
 }
 
-export const figures: Record<Group, (context: Context) => Promise<void>> = { ceiling, send, rpc, peers, auth, waiters, size, topics, stalled }
+export const figures: Record<Group, (context: Context) => Promise<void>> = { ceiling, send, rpc, peers, auth, redis, waiters, size, topics, stalled }

@@ -52,7 +52,7 @@ interface RowSpec { id: string, figure: string, unit: Unit, ratioTo?: string }
 
 const C50_RPS = 'ceiling.c50.rps'
 
-const thousands = (n: number): string => n.toLocaleString('en-US')
+export const thousands = (n: number): string => n.toLocaleString('en-US')
 
 /** Every figure of a run, in table order: a run fills in values, so the table is always complete. */
 export function catalog (s: Settings): RowSpec[] {
@@ -111,6 +111,33 @@ export function catalog (s: Settings): RowSpec[] {
     { id: 'auth.on.p50', figure: `RPC with --auth-file, concurrency ${a}: p50 (× without)`, unit: 'microseconds', ratioTo: 'auth.off.p50' },
     { id: 'auth.on.p99', figure: `RPC with --auth-file, concurrency ${a}: p99 (× without)`, unit: 'microseconds', ratioTo: 'auth.off.p99' }
   )
+  // Switches sharing one Redis: one switch against two, the second figure of each pair over the first.
+  for (const [nodes, label] of s.redis ? [['one', 'one --redis switch'], ['two', 'two --redis switches']] : []) {
+    for (const concurrency of s.redisConcurrency) {
+      const id = `redis.${nodes}.rpc.c${concurrency}`
+      const over = nodes === 'one' ? { to: `rpc.switch.c${concurrency}`, name: 'in memory' } : { to: `redis.one.rpc.c${concurrency}`, name: 'one switch' }
+      const where = nodes === 'one' ? '' : ', callers on one and the responder on the other'
+      rows.push(
+        { id: `${id}.rps`, figure: `RPC via ${label}${where}, concurrency ${concurrency}: round trips/s (× ${over.name})`, unit: 'per_second', ratioTo: `${over.to}.rps` },
+        { id: `${id}.p50`, figure: `RPC via ${label}, concurrency ${concurrency}: p50 (× ${over.name})`, unit: 'microseconds', ratioTo: `${over.to}.p50` },
+        { id: `${id}.p99`, figure: `RPC via ${label}, concurrency ${concurrency}: p99 (× ${over.name})`, unit: 'microseconds', ratioTo: `${over.to}.p99` }
+      )
+    }
+    const id = `redis.${nodes}.send`
+    const over = nodes === 'one' ? { to: 'send.memory', name: 'in memory' } : { to: 'redis.one.send', name: 'one switch' }
+    const where = nodes === 'one' ? '' : ' (half the senders on each; p50 and p99 the higher of the two)'
+    rows.push(
+      { id: `${id}.rps`, figure: `Send via ${label}${where}, ${c} senders to 1 queue: messages/s (× ${over.name})`, unit: 'per_second', ratioTo: `${over.to}.rps` },
+      { id: `${id}.p50`, figure: `Send via ${label}: p50 (× ${over.name})`, unit: 'microseconds', ratioTo: `${over.to}.p50` },
+      { id: `${id}.p99`, figure: `Send via ${label}: p99 (× ${over.name})`, unit: 'microseconds', ratioTo: `${over.to}.p99` }
+    )
+  }
+  if (s.redis) {
+    rows.push(
+      { id: 'redis.cpu.rpc', figure: 'redis-server CPU per operation of the log, RPC figures (appendfsync always)', unit: 'microseconds' },
+      { id: 'redis.cpu.send', figure: 'redis-server CPU per operation of the log, send figures', unit: 'microseconds' }
+    )
+  }
   const w = thousands(s.waiters)
   rows.push(
     { id: 'waiters.perWaiter', figure: `${w} idle long-polls: switch RSS per waiter (session, queue, socket, poll)`, unit: 'KiB' },

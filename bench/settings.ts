@@ -2,7 +2,7 @@ import { findBinary } from './daemon.js'
 import { openFilesLimit } from './rss.js'
 
 export type Mode = 'quick' | 'full'
-export const GROUPS = ['ceiling', 'send', 'rpc', 'peers', 'auth', 'waiters', 'size', 'topics', 'stalled'] as const
+export const GROUPS = ['ceiling', 'send', 'rpc', 'peers', 'auth', 'redis', 'waiters', 'size', 'topics', 'stalled'] as const
 export type Group = typeof GROUPS[number]
 
 export interface Settings {
@@ -33,6 +33,13 @@ export interface Settings {
   daemonPeers: DaemonPeer[]
   /** Calls in flight of the auth figure (RPC with and without an auth file, taking turns `rpcRounds` times). */
   authConcurrency: number
+  /**
+   * Whether the table has the figures of switches sharing one Redis (`--redis`): a full run always (noting a
+   * missing redis-server), a quick run only when redis-server is installed, as for the peers.
+   */
+  redis: boolean
+  /** Calls in flight of those RPC figures. */
+  redisConcurrency: number[]
   waiters: number
   waiterProbes: number
   waiterBatch: number
@@ -64,6 +71,8 @@ const FULL: Settings = {
   peerWarmupSeconds: 3,
   daemonPeers: ['nats', 'mosquitto'],
   authConcurrency: 16,
+  redis: true,
+  redisConcurrency: [1, 16],
   waiters: 10_000,
   waiterProbes: 1000,
   waiterBatch: 500,
@@ -109,6 +118,9 @@ const QUICK: Settings = {
 export const DAEMON_BINARIES = { nats: 'nats-server', mosquitto: 'mosquitto' } as const
 export type DaemonPeer = keyof typeof DAEMON_BINARIES
 
+/** The Redis that `--redis` switches share (Debian package redis-server). */
+export const REDIS_SERVER = 'redis-server'
+
 /** File descriptors a process keeps for itself beyond the waiters' sockets. */
 export const SPARE_FILES = 256
 
@@ -118,7 +130,8 @@ export function settingsFor (mode: Mode): Settings {
   return {
     ...QUICK,
     waiters: Math.max(10, Math.min(QUICK.waiters, openFilesLimit() - SPARE_FILES)),
-    daemonPeers: QUICK.daemonPeers.filter((peer) => findBinary(DAEMON_BINARIES[peer]) !== undefined)
+    daemonPeers: QUICK.daemonPeers.filter((peer) => findBinary(DAEMON_BINARIES[peer]) !== undefined),
+    redis: findBinary(REDIS_SERVER) !== undefined
   }
 }
 

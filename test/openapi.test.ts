@@ -41,7 +41,10 @@ interface RouteSchema {
   response?: Record<string, unknown>
 }
 
-/** Every /v1 route a fresh app registers, with its schema, as "METHOD /path/{param}". */
+/** The API's routes: those under /v1, and the metrics where scrapers look for them (not the dashboard's files). */
+const isApi = (url: string): boolean => url.startsWith('/v1/') || url === '/metrics'
+
+/** Every API route a fresh app registers, with its schema, as "METHOD /path/{param}". */
 async function registeredRoutes (): Promise<Map<string, RouteOptions>> {
   const core = new Switch()
   const app = buildApp(core, { shutdown: () => {} })
@@ -50,7 +53,7 @@ async function registeredRoutes (): Promise<Map<string, RouteOptions>> {
     const methods = Array.isArray(route.method) ? route.method : [route.method]
     for (const method of methods) {
       // Fastify adds HEAD for every GET by itself.
-      if (method === 'HEAD' || !route.url.startsWith('/v1/')) continue
+      if (method === 'HEAD' || !isApi(route.url)) continue
       routes.set(`${method} ${route.url.replace(/:(\w+)/g, '{$1}')}`, route)
     }
   })
@@ -181,6 +184,10 @@ t.test('every answer of a live switch is documented and valid against its schema
     }
     if (deref(documented).content?.['text/event-stream'] !== undefined) {
       if (!String(reply.headers['content-type']).startsWith('text/event-stream')) problems.push(`${label}: not an event stream`)
+      return
+    }
+    if (deref(documented).content?.['text/plain'] !== undefined) {
+      if (!String(reply.headers['content-type']).startsWith('text/plain')) problems.push(`${label}: not plain text`)
       return
     }
     const lines = deref(documented).content?.['application/x-ndjson']?.schema
@@ -324,6 +331,7 @@ t.test('every answer of a live switch is documented and valid against its schema
   await api.call('GET', '/v1/trace?after=3&timeout=0.01')
   await api.call('GET', '/v1/trace?max=0')
   await api.call('GET', '/v1/health')
+  await api.call('GET', '/metrics')
   await api.call('DELETE', `/v1/session/subscriptions/${replies.name}`, { token: client })
   await api.call('DELETE', '/v1/queues/org.example.service', { token: server })
   await api.call('DELETE', '/v1/queues/org.example.service', { token: server })

@@ -5,6 +5,7 @@ import type { MosquittoParams } from './mosquitto.js'
 import type { MqttResponderParams } from './mqtt-responder.js'
 import type { NatsResponderParams } from './nats-responder.js'
 import type { NatsParams } from './nats.js'
+import type { RedisParams } from './redis.js'
 import type { SwitchInfo, SwitchParams } from './switch.js'
 import type { SwitchResponderParams } from './switch-responder.js'
 
@@ -19,6 +20,7 @@ export const roles = {
   aedes: async (): Promise<Running<ServerInfo>> => await (await import('./aedes.js')).startAedes(),
   mosquitto: async (params: MosquittoParams): Promise<Running<DaemonInfo>> => await (await import('./mosquitto.js')).startMosquitto(params),
   nats: async (params: NatsParams): Promise<Running<DaemonInfo>> => await (await import('./nats.js')).startNats(params),
+  redis: async (params: RedisParams): Promise<Running<DaemonInfo>> => await (await import('./redis.js')).startRedis(params),
   'switch-responder': async (params: SwitchResponderParams): Promise<Running<Nothing>> =>
     await (await import('./switch-responder.js')).startSwitchResponder(params),
   'mqtt-responder': async (params: MqttResponderParams): Promise<Running<Nothing>> =>

@@ -4,6 +4,8 @@ import type { Running } from '../ipc.js'
 export interface SwitchParams {
   /** Keep state durably in this directory. */
   dataDir?: string
+  /** Share state with the switches on this Redis (`switch serve --redis`). */
+  redis?: string
   /** Principals and permissions (`switch serve --auth-file`): every request is then checked. */
   authFile?: string
 }

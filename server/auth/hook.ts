@@ -53,13 +53,14 @@ export function installAccessHook (app: FastifyInstance, policy: AccessPolicy): 
   if (!policy.enabled) return
   app.addHook('preHandler', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
     const access = request.routeOptions.config.access
-    const session = request.switchSession
-    if (access === undefined || access === 'open' || session === undefined) { done(); return }
+    // A session's principal, or an API key's on a route that takes one (see session-auth).
+    const principal = request.switchSession?.principal ?? request.switchPrincipal
+    if (access === undefined || access === 'open' || principal === undefined) { done(); return }
     try {
-      policy.checkKnown(session.principal)
+      policy.checkKnown(principal)
       if (access !== 'session') {
         for (const rule of Array.isArray(access) ? access : [access]) {
-          for (const resource of resourcesOf(rule, request)) policy.check(session.principal, rule.action, resource)
+          for (const resource of resourcesOf(rule, request)) policy.check(principal, rule.action, resource)
         }
       }
     } catch (error) {

@@ -33,6 +33,7 @@ import { RetainedMessages } from './retained.js'
 import { ANONYMOUS, Session, sessionKey, type SessionKind } from './session.js'
 import { filterMatches } from './topics.js'
 import { TraceLog } from './trace.js'
+import type { Observation, QueueDepth } from './observe.js'
 import { AnswerBudget, withinBudget } from './budget.js'
 import { REAL_TIMERS, type Cancel, type Timers } from './timers.js'
 import { Waiter, type WaiterRegistry } from './waiter.js'
@@ -149,6 +150,8 @@ interface Applied<Result = unknown> {
   messages: StoredMessage[]
   /** Replies dropped for want of their queue. */
   dropped?: number
+  /** A reply-and-ack's time since its request was sent, in ms (the RPC latency metric). */
+  replyTime?: number
 }
 
 const unchanged = <Result>(result: Result): Applied<Result> => ({ result, traced: [], messages: [] })
@@ -231,7 +234,11 @@ export class Switch {
     const core = new Switch(options)
     try {
       core.restore(await core.store.load())
-      core.log?.follow((operation) => core.applyLogged(operation))
+      core.log?.follow({
+        apply: (operation) => core.applyLogged(operation),
+        snapshot: () => core.snapshot(),
+        restore: (snapshot) => { core.restore(snapshot) }
+      })
     } catch (error) {
       await core.close()
       throw error
@@ -271,8 +278,10 @@ export class Switch {
     const pending = applied.record === undefined ? undefined : this.store.write(applied.record)
     if (pending !== undefined) {
       this.unsettled = pending
+      const started = performance.now()
       try {
         await pending
+        this.trace.tally.commits.observe((performance.now() - started) / 1000)
       } catch (error) {
         if (error !== this.lastFailure) {
           this.lastFailure = error
@@ -291,6 +300,7 @@ export class Switch {
   private durable (applied: Applied): void {
     for (const { event, subject } of applied.traced) this.trace.record(event, subject)
     if (applied.dropped !== undefined) this.dropped += applied.dropped
+    if (applied.replyTime !== undefined) this.trace.tally.replies.observe(applied.replyTime / 1000)
     this.delivered(applied.messages)
   }
 
@@ -640,11 +650,14 @@ export class Switch {
       record.idempotencyExpires = time + this.options.idempotencyWindow
       this.idempotency.remember(queueName, idempotencyKey, message.id, record.idempotencyExpires)
     }
+    const applied: Applied<SendResponse> = { result: { id: message.id, duplicate: false }, record, traced, messages: [message] }
     if (acked !== undefined && op.ack !== undefined) {
       record.ack = op.ack
-      traced.push(this.removeMessage(acked, op.ack, client, time))
+      const reply = this.removeMessage(acked, op.ack, client, time)
+      traced.push(reply)
+      applied.replyTime = reply.event.processingTime
     }
-    return { result: { id: message.id, duplicate: false }, record, traced, messages: [message] }
+    return applied
   }
 
   /**
@@ -1159,6 +1172,29 @@ export class Switch {
     return diagnostics
   }
 
+  /**
+   * The figures metrics read at each scrape: one pass over the queues and sessions, no message read. Only the
+   * `maxQueues` deepest queues are listed (a scrape's size, and the series it makes, stay bounded).
+   */
+  observation (maxQueues: number): Observation {
+    const queues: QueueDepth[] = []
+    for (const queue of this.queues.values()) {
+      queues.push({ name: queue.name, depth: this.durableLength(queue), waiting: this.waiters.get(queue.name)?.size ?? 0 })
+    }
+    queues.sort((a, b) => b.depth - a.depth || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    if (queues.length > maxQueues) queues.length = maxQueues
+    let waiting = 0
+    for (const session of this.sessions.values()) waiting += session.waiters.size
+    return {
+      queues,
+      queueCount: this.queues.size,
+      sessions: this.sessions.size,
+      waiting,
+      limits: this.limits.report(this.queues.values(), this.sessions.values(), this.queuedBytes),
+      tally: this.trace.tally
+    }
+  }
+
   private describeQueue (queue: Queue): DiagnosticsQueue {
     const entry: DiagnosticsQueue = { name: queue.name, kind: queue.kind, messages: [], waiting: this.waiters.get(queue.name)?.size ?? 0 }
     const owner = this.ownerName(queue)
@@ -1238,6 +1274,22 @@ export class Switch {
     await this.store.close()
   }
 
+  /** The state as `restore` reads it: what a shared log's compaction saves. */
+  private snapshot (): Snapshot {
+    const queues = [...this.queues.values()]
+    return {
+      lastId: this.lastId,
+      sessions: [...this.sessions.values()].map(({ token, client, principal, ttl, subscriptions }) =>
+        ({ token, client, principal, ttl, subscriptions: [...subscriptions] })),
+      queues: queues.map(({ name, kind, owner }) => owner === undefined ? { name, kind } : { name, kind, owner }),
+      messages: queues.flatMap((queue) => [...queue.messages()]).sort((a, b) => a.id - b.id),
+      idempotencyKeys: [...this.idempotency.all()],
+      bindings: queues.flatMap(({ name }) => this.bindings.filtersOf(name).map((filter) => ({ queue: name, filter }))),
+      retained: this.retained.all(),
+      publishKeys: [...this.publishKeys.all()].map(({ queue: topic, key, id: ids, expires }) => ({ topic, key, ids, expires }))
+    }
+  }
+
   /**
    * Makes memory what the store holds: at start-up, and after a failed write, to undo every change not durable.
    * Sessions and queues that stay keep their live state (leases, long-polls, poll times).
@@ -1255,8 +1307,9 @@ export class Switch {
     this.lastId = Math.max(this.lastId, snapshot.lastId)
     this.durableId = this.lastId
     for (const persisted of snapshot.sessions) {
-      // Lease clocks restart at boot: a client has one TTL to come back (the default one: leases are not stored).
-      const session = sessionsBefore.get(persisted.token) ?? new Session(persisted.token, persisted.client, persisted.principal, now, this.options.sessionTtl)
+      // Lease clocks restart at boot: a client has one TTL to come back (the default one where leases are not stored).
+      const session = sessionsBefore.get(persisted.token) ??
+        new Session(persisted.token, persisted.client, persisted.principal, now, persisted.ttl ?? this.options.sessionTtl)
       sessionsBefore.delete(persisted.token)
       session.subscriptions.clear()
       session.queues.clear()

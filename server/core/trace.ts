@@ -1,4 +1,5 @@
 import type { TraceEvent } from '../../protocol/wire.js'
+import { Tally } from './observe.js'
 import type { StoredMessage } from './queue.js'
 
 type Listener = () => void
@@ -15,6 +16,8 @@ export class TraceLog {
   private nextId = 1
   private readonly listeners = new Set<Listener>()
   private notifyScheduled = false
+  /** What every event recorded counts for, for metrics: each is a change made durable, counted once. */
+  readonly tally = new Tally()
 
   constructor (capacity: number) {
     this.capacity = Math.max(1, capacity)
@@ -30,6 +33,8 @@ export class TraceLog {
     // A circular buffer: slot of event n is n % capacity, so recording never moves the others.
     this.events[full.id % this.capacity] = full
     this.subjects[full.id % this.capacity] = subject
+    this.tally.events[full.type]++
+    if (full.type === 'send' && subject?.topic !== undefined) this.tally.published++
     if (this.listeners.size > 0 && !this.notifyScheduled) {
       // One wake-up per burst of events, not one per event.
       this.notifyScheduled = true

@@ -6,7 +6,7 @@ import { AccessPolicy } from '../auth/access.js'
 import { installAccessHook, requireAccessDeclared } from '../auth/hook.js'
 import type { Principals } from '../auth/principals.js'
 import { LoginThrottle } from '../auth/throttle.js'
-import { answerFrameworkError, installErrorHandling } from './errors.js'
+import { answerFrameworkError, installErrorHandling, type ErrorCounter } from './errors.js'
 import { shareConnections } from './fair-connections.js'
 import { refuseInfiniteNumbers } from './finite.js'
 import { closeIdleGently } from './gentle-close.js'
@@ -17,11 +17,14 @@ import { StreamTickets } from './stream-tickets.js'
 import { batchRoutes } from './routes/batch.js'
 import { messageRoutes } from './routes/messages.js'
 import { deliveryRoutes } from './routes/deliveries.js'
+import { metricsRoutes } from './routes/metrics.js'
 import { observeRoutes, type ObserveHooks } from './routes/observe.js'
 import { queueRoutes } from './routes/queues.js'
 import { sessionRoutes } from './routes/sessions.js'
 import { streamHeartbeat, streamRoutes } from './routes/stream.js'
 import { topicRoutes } from './routes/topics.js'
+import { HttpFigures } from '../metrics/http-figures.js'
+import { uiRoutes } from '../ui/routes.js'
 
 export interface AppOptions {
   logger?: FastifyServerOptions['logger']
@@ -42,6 +45,8 @@ export interface AppOptions {
 /** The HTTP face of a switch: thin routes over the core, all under /v1, one error shape. */
 export function buildApp (core: Switch, hooks: ObserveHooks, options: AppOptions = {}): FastifyInstance {
   const limits = httpLimits(options.limits)
+  const figures = new HttpFigures()
+  const countError: ErrorCounter = (request, code) => { figures.errorOf(request, code) }
   const app = Fastify({
     ...serverOptions(limits),
     logger: options.logger ?? false,
@@ -52,11 +57,13 @@ export function buildApp (core: Switch, hooks: ObserveHooks, options: AppOptions
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
     // The router's default (100) would refuse the longer half of the valid queue names.
     routerOptions: { maxParamLength: QUEUE_NAME_MAX_LENGTH },
-    frameworkErrors: answerFrameworkError,
+    frameworkErrors: (error, request, reply) => { answerFrameworkError(error, request, reply, countError) },
     // Fastify's own 503 body is not our error shape; while draining, the core refuses new work itself.
     return503OnClosing: false,
     forceCloseConnections: 'idle'
   })
+  // First: every route registered after it is timed.
+  figures.install(app)
   hardenServer(app.server, limits)
   closeIdleGently(app.server)
   const connections = { ...shareConnections(app.server, limits, app.log), ...limitSlowReaders(app.server, limits.maxUnreadBytes, app.log) }
@@ -65,7 +72,7 @@ export function buildApp (core: Switch, hooks: ObserveHooks, options: AppOptions
     connections.closeUnused()
     done()
   })
-  installErrorHandling(app)
+  installErrorHandling(app, countError)
   // First of all: a request from a foreign page or name gets no further, on every route.
   installBrowserGuard(app, options.browser)
   // Before the session check, as validation comes before it.
@@ -93,6 +100,11 @@ export function buildApp (core: Switch, hooks: ObserveHooks, options: AppOptions
     streamRoutes(api, core, { heartbeat, tickets })
     deliveryRoutes(api, core, { heartbeat })
   }, { prefix: API_PREFIX })
+  // At the root, where scrapers and people look for them.
+  app.register(async (root) => {
+    metricsRoutes(root, core, figures, { ...connections, limits })
+    uiRoutes(root)
+  })
   for (const plugin of options.plugins ?? []) app.register(plugin)
   return app
 }

@@ -46,17 +46,22 @@ function classify (error: FastifyError): { code: ErrorCode, message: string, fie
 }
 
 /** Requests the router refuses before any route runs (a bad percent-encoding, an overlong path segment). */
-export function answerFrameworkError (error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+export function answerFrameworkError (error: FastifyError, request: FastifyRequest, reply: FastifyReply, counted: ErrorCounter = () => {}): void {
+  counted(request, 'invalid_request')
   const problem = error.code === 'FST_ERR_MAX_PARAM_LENGTH'
     ? `a path segment is longer than ${QUEUE_NAME_MAX_LENGTH} characters`
     : 'the URL is not validly percent-encoded'
   void reply.code(400).send(errorBody('invalid_request', problem))
 }
 
+/** Told of each error answer, with its code (for metrics). */
+export type ErrorCounter = (request: FastifyRequest, code: ErrorCode) => void
+
 /** One error shape everywhere: `{"error": {"code", "message", "field"?}}` with the status its code implies. */
-export function installErrorHandling (app: FastifyInstance): void {
+export function installErrorHandling (app: FastifyInstance, counted: ErrorCounter = () => {}): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const { code, message, field } = classify(error)
+    counted(request, code)
     const status = statusOf(code)
     if (status >= 500 && code !== 'shutting_down' && code !== 'insufficient_storage') request.log.error({ err: error }, 'request failed')
     if (error instanceof TooManyLoginsError) void reply.header('retry-after', String(error.retryAfter))
@@ -66,6 +71,7 @@ export function installErrorHandling (app: FastifyInstance): void {
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0]
     const allowed = ['GET', 'POST', 'PUT', 'DELETE'].filter((method) => app.findRoute({ url: path, method }) !== null)
+    counted(request, allowed.length > 0 ? 'method_not_allowed' : 'not_found')
     if (allowed.length > 0) {
       return reply.code(405).header('allow', allowed.join(', '))
         .send(errorBody('method_not_allowed', `${request.method} is not allowed on ${path}; use ${allowed.join(', ')}`))

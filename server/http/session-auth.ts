@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { Session } from '../core/session.js'
 import type { Switch } from '../core/switch.js'
-import { SwitchError } from '../core/errors.js'
+import { SessionNotFoundError, SwitchError, UnauthorizedError } from '../core/errors.js'
 import type { StreamTickets } from './stream-tickets.js'
 import type { AccessPolicy } from '../auth/access.js'
 import { needsSession } from '../auth/hook.js'
@@ -9,12 +9,19 @@ import { needsSession } from '../auth/hook.js'
 declare module 'fastify' {
   interface FastifyRequest {
     switchSession: Session | undefined
+    /** Who a request of an `apiKey` route acts as when its bearer token was an API key rather than a session's. */
+    switchPrincipal: string | undefined
   }
   interface FastifyContextConfig {
     /** The route acts for a session: it needs `Authorization: Bearer <token>` (with an auth file, every checked route does). */
     session?: boolean
     /** The session may instead be given as a stream ticket, `?ticket=` (for EventSource, which sends no header). */
     ticket?: boolean
+    /**
+     * The bearer token may instead be an API key of the auth file (for a scraper such as Prometheus, which sends
+     * a fixed token and cannot log in); the request then acts as the key's principal, without a session.
+     */
+    apiKey?: boolean
   }
 }
 
@@ -37,19 +44,33 @@ function tokenOf (request: FastifyRequest, tickets: StreamTickets): string {
   throw new SwitchError('session_required', 'this request needs a session: send "Authorization: Bearer <token>" (log in with POST /v1/sessions)')
 }
 
+/** The principal whose API key `key` is; UnauthorizedError if it is none (or there is no auth file). */
+async function principalOfKey (policy: AccessPolicy, key: string): Promise<string> {
+  const principal = await policy.principals?.authenticate({ apiKey: key })
+  if (principal === undefined) throw new UnauthorizedError('the bearer token is neither a session nor an API key of the auth file')
+  return principal.name
+}
+
 /**
  * Resolves the bearer token (or stream ticket) of session routes and holds the session's lease for as long as
  * the request is in flight (a long-poll keeps its session alive), releasing it when the response closes, however it ends.
  */
 export function installSessionAuth (app: FastifyInstance, core: Switch, policy: AccessPolicy, tickets: StreamTickets): void {
   app.decorateRequest('switchSession', undefined)
+  app.decorateRequest('switchPrincipal', undefined)
   app.addHook('preHandler', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
     const { config } = request.routeOptions
     if (config.session !== true && !needsSession(config.access, policy)) { done(); return }
     let session: Session
+    let token: string | undefined
     try {
-      session = core.enter(tokenOf(request, tickets), 'v1')
+      token = tokenOf(request, tickets)
+      session = core.enter(token, 'v1')
     } catch (error) {
+      if (config.apiKey === true && token !== undefined && error instanceof SessionNotFoundError) {
+        principalOfKey(policy, token).then((principal) => { request.switchPrincipal = principal; done() }, done)
+        return
+      }
       done(error as Error)
       return
     }

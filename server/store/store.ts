@@ -33,6 +33,8 @@ export interface PersistedSession {
   /** The principal it logged in as (`anonymous` without an auth file, and for sessions stored before there were principals). */
   principal: string
   subscriptions: string[]
+  /** The lease granted at login (ms), where the store keeps it (a log's snapshot); else the switch's TTL. */
+  ttl?: number
 }
 
 export interface PersistedQueue {
@@ -104,8 +106,12 @@ export interface Store {
  * everywhere, ids from one counter, and replay at start-up is the live path.
  */
 export interface SharedLog {
-  /** Hands every operation after what `load` returned to `apply`, in log order, as it comes. */
-  follow (apply: (operation: Operation) => unknown): void
+  /**
+   * Hands every operation after what `load` returned to the follower, in log order, as it comes. A log that
+   * compacts saves the follower's snapshot from time to time, and gives it one back if it fell behind the
+   * log's start.
+   */
+  follow (follower: Follower): void
   /**
    * Appends the operation; resolves with what `apply` returned for it here (rejects with what it threw) once
    * this switch has applied it, after every operation before it. Rejects with StorageFailedError if it cannot
@@ -116,4 +122,14 @@ export interface SharedLog {
   touch (token: string, ttl: number): void
   /** Those of `tokens` whose lease has lapsed: no switch has seen them for a TTL. */
   lapsed (tokens: string[]): Promise<string[]>
+}
+
+/** The switch following a shared log. */
+export interface Follower {
+  /** Applies an operation as it comes up; what it returns (or throws) answers the operation's submit. */
+  apply: (operation: Operation) => unknown
+  /** The state as of the last operation applied (`lastId` and all, no `operations`): what a compaction saves. */
+  snapshot: () => Snapshot
+  /** Replaces the state with a saved one: for a switch that fell behind what the log still holds. */
+  restore: (snapshot: Snapshot) => void
 }

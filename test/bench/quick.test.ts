@@ -10,13 +10,16 @@ import { catalog, type Report } from '../../bench/report.js'
 import { settingsFor } from '../../bench/settings.js'
 
 const RUN = fileURLToPath(new URL('../../bench/run.js', import.meta.url))
+// Every group runs, a few seconds each, with up to a dozen processes starting: on a busy machine that takes a while.
+const KILL_AFTER_MS = 280_000
+t.setTimeout(KILL_AFTER_MS + 20_000)
 
 t.test('bench --quick produces a complete table and JSON', async (t) => {
   const out = await mkdtemp(join(tmpdir(), 'switch-bench-test-'))
   t.teardown(async () => { await rm(out, { recursive: true, force: true }) })
 
   const child = spawn(process.execPath, [RUN, '--quick', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] })
-  const killer = setTimeout(() => { child.kill('SIGKILL') }, 100_000)
+  const killer = setTimeout(() => { child.kill('SIGKILL') }, KILL_AFTER_MS)
   t.teardown(() => { clearTimeout(killer); child.kill('SIGKILL') })
   let stdout = ''
   let stderr = ''

@@ -37,7 +37,7 @@ export function deliveryRoutes (app: FastifyInstance, core: Switch, options: { h
   app.get<{ Querystring: DeliveriesQuery }>(
     '/deliveries',
     // A HEAD would be a stream without a body that never ends: it is answered 405 instead.
-    { schema: deliveriesSchema, config: { session: true, access: receiveDelivered }, exposeHeadRoute: false },
+    { schema: deliveriesSchema, config: { session: true, access: receiveDelivered, stream: 'deliveries' }, exposeHeadRoute: false },
     async (request, reply) => {
       const session = sessionOf(request)
       const { credit = 1, queue } = request.query

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { Server } from 'node:http'
-import type { HealthResponse, LimitUsage } from '../../../protocol/wire.js'
+import type { DiagnosticsLimits, HealthResponse, LimitUsage } from '../../../protocol/wire.js'
 import type { Switch } from '../../core/switch.js'
 import type { FairConnections } from '../fair-connections.js'
 import type { HttpLimits } from '../hardening.js'
@@ -16,7 +16,7 @@ export interface ObserveHooks {
 }
 
 /** What the HTTP server knows of its connections, beside the core's figures. */
-interface ConnectionFigures extends Pick<FairConnections, 'busiestAddress' | 'refused' | 'closedIdle'>, SlowReaders {
+export interface ConnectionFigures extends Pick<FairConnections, 'busiestAddress' | 'refused' | 'closedIdle'>, SlowReaders {
   limits: HttpLimits
 }
 
@@ -28,17 +28,23 @@ async function connectionsOf (server: Server): Promise<LimitUsage> {
   return { limit: server.maxConnections, used }
 }
 
+/** The core's limits and the HTTP server's connection limits, each against its use now. */
+export async function allLimits (core: DiagnosticsLimits, server: Server, connections: ConnectionFigures): Promise<DiagnosticsLimits> {
+  return {
+    ...core,
+    connections: await connectionsOf(server),
+    connectionsPerAddress: { limit: connections.limits.maxConnectionsPerAddress, used: connections.busiestAddress() },
+    unreadBytes: { limit: connections.limits.maxUnreadBytes, used: connections.unread() }
+  }
+}
+
 export function observeRoutes (app: FastifyInstance, core: Switch, hooks: ObserveHooks, connections: ConnectionFigures): void {
   app.get('/diagnostics', { schema: diagnosticsSchema, config: { access: { action: 'observe' } } }, async () => {
     const diagnostics = core.diagnostics(jsonSize)
     return {
       ...diagnostics,
-      limits: {
-        ...diagnostics.limits,
-        connections: await connectionsOf(app.server),
-        connectionsPerAddress: { limit: connections.limits.maxConnectionsPerAddress, used: connections.busiestAddress() },
-        unreadBytes: { limit: connections.limits.maxUnreadBytes, used: connections.unread() }
-      },
+      // The core always reports its limits; the type allows an older switch's answer without them.
+      limits: diagnostics.limits === undefined ? undefined : await allLimits(diagnostics.limits, app.server, connections),
       connections: {
         refusedPerAddress: connections.refused(),
         closedIdle: connections.closedIdle(),

@@ -67,7 +67,7 @@ export function streamRoutes (app: FastifyInstance, core: Switch, options: Strea
   app.get<{ Querystring: { after?: number }, Headers: { 'last-event-id'?: number } }>(
     '/stream',
     // A HEAD would be a stream without a body that never ends: it is answered 405 instead.
-    { schema: streamSchema, config: { session: true, ticket: true, access: receiveSubscribed }, exposeHeadRoute: false },
+    { schema: streamSchema, config: { session: true, ticket: true, access: receiveSubscribed, stream: 'events' }, exposeHeadRoute: false },
     async (request, reply) => {
       const session = sessionOf(request)
       // A browser reconnecting sends the last id it saw, with the URL it first opened (which may hold `after`).

@@ -69,7 +69,7 @@ t.test('an https switch', async (t) => {
     t.match(await cli('send', 'tls-cli', '--body', 'hello'), { ...OK, stdout: /^\d+\n$/ }, 'the message id')
     t.match(await cli('list'), { ...OK, stdout: /tls-cli/ })
     start(t, ['serve', 'tls-upper', '--program', 'tr a-z A-Z', '--url', url, '--ca', c.ca])
-    t.same(await cli('call', 'tls-upper', '--body', 'shout'), { ...OK, stdout: 'SHOUT' })
+    t.same(await cli('call', 'tls-upper', '--body', 'shout'), { ...OK, stdout: 'SHOUT\n' })
   })
 
   t.test('the CLI without --ca: one line, exit 1, no retrying', async (t) => {

@@ -22,7 +22,7 @@ async function opened (t: Test, store: StoreUnderTest): Promise<Switch> {
 }
 
 /** What a switch holds, in a form to compare: queues with their message ids and payloads, bindings, sessions. */
-function picture (core: Switch): object {
+export function picture (core: Switch): object {
   const d = core.diagnostics()
   return {
     queues: d.queues.map((q) => [q.name, q.kind, q.bindings ?? [], q.messages.map((m) => [m.id, m.preview])]).sort(),

@@ -1,15 +1,22 @@
-// kill -9 at a random moment under load, start again on the same data directory, and check that everything
-// answered as done survived: every message whose send returned an id is there exactly once or was acked, nothing
-// acked came back, and ids go on above every id seen before. Then an RPC across a crash.
-import t, { type Test } from 'tap'
+// kill -9 at a random moment under load, start again on the same store, and check that everything answered as
+// done survived: every message whose send returned an id is there exactly once or was acked, nothing acked came
+// back, and ids go on above every id seen before. Then an RPC across a crash. Each store's crash-*.test.ts runs
+// it with the flags that start a switch on that store.
+import type { Test } from 'tap'
 import { Agent } from 'undici'
 import type { CreateQueueResponse, Diagnostics, SendResponse, TransferResponse } from '../../../protocol/wire.js'
 import { Api, codeOf, waitingOn } from '../http/fixtures.js'
-import type { Cli } from '../../cli/spawn.js'
+import { startSwitch, type Cli } from '../../cli/spawn.js'
 import { seedFor } from '../../seed.js'
-import { startProcess, tempDir } from './fixtures.js'
 
-const ROUNDS = 10
+export interface CrashedStore {
+  name: string
+  /** kill -9 and start again this many times. */
+  rounds: number
+  /** The flags of `switch serve` for a store of the test's own (a data directory, a redis-server), made once per test. */
+  flags: (t: Test) => Promise<string[]>
+}
+
 /** Each round crashes after a random number of answered changes in this range. */
 const CRASH_AFTER = [20, 200] as const
 
@@ -204,17 +211,26 @@ async function check (t: Test, api: Api, ledger: Ledger, callers: Caller[]): Pro
   t.same(problems, [], `${present.size} messages as answered`)
 }
 
-t.test(`kill -9 under load, ${ROUNDS} times, loses nothing answered as done`, async (t) => {
+export function crashTests (t: Test, store: CrashedStore): void {
+  t.test(`${store.name}: kill -9 under load, ${store.rounds} times, loses nothing answered as done`, async (t) => {
+    await crashes(t, store)
+  })
+  t.test(`${store.name}: an RPC started before a crash completes after it`, async (t) => {
+    await rpcAcrossCrash(t, store)
+  })
+}
+
+async function crashes (t: Test, store: CrashedStore): Promise<void> {
   const seed = seedFor(t, 20240610) // it picks the crash points
   const crashPoint = random(seed)
   const next = random(seed + 1)
-  const dir = tempDir(t)
+  const flags = await store.flags(t)
   const ledger = new Ledger()
   const callers: Caller[] = []
-  let started = await startProcess(t, dir)
-  for (let number = 1; number <= ROUNDS; number++) {
+  let started = await startSwitch(t, flags)
+  for (let number = 1; number <= store.rounds; number++) {
     const crashAfter = CRASH_AFTER[0] + Math.floor(crashPoint() * (CRASH_AFTER[1] - CRASH_AFTER[0]))
-    const round = new Round(started.process, started.url, crashAfter)
+    const round = new Round(started.server, started.url, crashAfter)
     const fresh = await Promise.all([newCaller(round.api, `caller-${number}a`), newCaller(round.api, `caller-${number}b`)])
     callers.push(...fresh)
     let sent = 0
@@ -232,7 +248,7 @@ t.test(`kill -9 under load, ${ROUNDS} times, loses nothing answered as done`, as
     await round.process.result
     await round.close()
 
-    started = await startProcess(t, dir)
+    started = await startSwitch(t, flags)
     const agent = new Agent()
     const api = new Api(started.url, agent)
     await check(t, api, ledger, callers)
@@ -257,12 +273,12 @@ t.test(`kill -9 under load, ${ROUNDS} times, loses nothing answered as done`, as
     await check(t, api, ledger, callers)
     await agent.close()
   }
-  await started.process.kill()
-})
+  await started.server.kill()
+}
 
-t.test('an RPC started before a crash completes after it', async (t) => {
-  const dir = tempDir(t)
-  const first = await startProcess(t, dir)
+async function rpcAcrossCrash (t: Test, store: CrashedStore): Promise<void> {
+  const flags = await store.flags(t)
+  const first = await startSwitch(t, flags)
   const agents = [new Agent(), new Agent()]
   t.teardown(async () => { await Promise.all(agents.map(async (agent) => { await agent.destroy() })) })
   let api = new Api(first.url, agents[0])
@@ -275,10 +291,10 @@ t.test('an RPC started before a crash completes after it', async (t) => {
   // The caller waits for its reply when the switch dies under it.
   const waiting = api.call('GET', '/v1/transfer?after=0&timeout=30', { token: caller }).then(() => undefined, (error: Error) => error)
   await waitingOn(api, replyQueue, 1)
-  await first.process.kill()
+  await first.server.kill()
   t.type(await waiting, Error, 'its long-poll broke off')
 
-  const second = await startProcess(t, dir)
+  const second = await startSwitch(t, flags)
   api = new Api(second.url, agents[1])
   const server = await api.login('server')
   await api.call('PUT', '/v1/session/subscriptions/svc', { token: server })
@@ -294,5 +310,5 @@ t.test('an RPC started before a crash completes after it', async (t) => {
   t.equal((await api.call('DELETE', `/v1/messages/${reply.messages[0].id}`, { token: caller })).status, 204)
   const left = (await api.call('GET', '/v1/diagnostics')).json as Diagnostics
   t.same(left.queues.map((queue) => [queue.name, queue.messages.length]).sort(), [['svc', 0], [replyQueue, 0]].sort())
-  await second.process.kill()
-})
+  await second.server.kill()
+}
