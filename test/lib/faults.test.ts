@@ -24,9 +24,10 @@ async function takeAndDie (t: Test, url: string, queue: string): Promise<void> {
 t.test('the caller of a server that died holding its request gets RpcTimeoutError, not a hang', async (t) => {
   const { url } = await runSwitch(t)
   const caller = clientOf(t, url, { client: 'caller' })
-  const call = caller.rpc('fragile', 'hello', { timeout: 0.5 })
+  // Long enough for the request to be sent and taken on a loaded machine; the test waits it out once.
+  const call = caller.rpc('fragile', 'hello', { timeout: 3 })
   // Watched from the start: on a loaded machine the timeout may come before the server is done dying.
-  const timedOut = t.rejects(call, { name: 'RpcTimeoutError', code: 'timeout', message: /no reply from queue "fragile" within 0.5 s/ })
+  const timedOut = t.rejects(call, { name: 'RpcTimeoutError', code: 'timeout', message: /no reply from queue "fragile" within 3 s/ })
   await takeAndDie(t, url, 'fragile')
   await timedOut
   await t.rejects(call, RpcTimeoutError)
@@ -130,7 +131,8 @@ t.test('the trace shows a vanished server\'s request still there, for the next o
   const { url } = await runSwitch(t)
   const observer = clientOf(t, url)
   const caller = clientOf(t, url, { client: 'caller' })
-  const call = caller.rpc('watched', 'pending', { timeout: 0.3 }).catch((error: unknown) => error)
+  // Long enough for the request to be sent and taken on a loaded machine.
+  const call = caller.rpc('watched', 'pending', { timeout: 3 }).catch((error: unknown) => error)
   await takeAndDie(t, url, 'watched')
   t.type(await call, RpcTimeoutError)
   await traced(observer, (event) => event.type === 'session_end' && event.client === 'doomed-server')
