@@ -112,7 +112,8 @@ t.test('parameters, bodies, security and responses match the route schemas', asy
     if (schema.body === undefined) {
       t.same(Object.keys(content).filter((type) => type === 'application/json'), [], `${name}: no JSON body`)
     } else {
-      t.equal(operation.requestBody?.required, true, `${name}: the body is required`)
+      const optional = route.config?.optionalBody === true
+      t.equal(operation.requestBody?.required, !optional, `${name}: the body is ${optional ? 'optional' : 'required'}`)
       t.strictSame(bare(content['application/json']?.schema), plain(schema.body), `${name}: request body`)
     }
 

@@ -73,11 +73,11 @@ export function deliveryRoutes (app: FastifyInstance, core: Switch, options: { h
       const ended = (): boolean => signal.aborted || core.shuttingDown || !core.isCurrent(session)
       try {
         while (!signal.aborted) {
-          for (const id of held) if (!core.holds(id)) held.delete(id)
+          for (const id of held) if (!core.holds(id, session)) held.delete(id)
           if (held.size >= credit) {
             await core.untilRemoved(session, [...held], heartbeat, signal)
             if (ended()) break
-            if ([...held].every((id) => core.holds(id)) && !response.write('\n')) await drained(response)
+            if ([...held].every((id) => core.holds(id, session)) && !response.write('\n')) await drained(response)
             continue
           }
           // One batch within the credit left and maxAnswerBytes, written whole before the next is read.
