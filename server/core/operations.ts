@@ -28,8 +28,8 @@ export type Operation =
   }
   /** Leases those of `ids` still available at `time` to the session, each for its work queue's visibility timeout. */
   | { type: 'lease', token: string, client: string, ids: number[], time: number }
-  /** Sets the session's lease on message `id` to end `ms` after `time` (0 gives it back). */
-  | { type: 'extend', token: string, id: number, ms: number, time: number }
+  /** Sets the session's lease on message `id` to end `ms` (else its queue's visibility timeout) after `time`; 0 gives it back. */
+  | { type: 'extend', token: string, id: number, ms?: number, time: number }
   /**
    * Looks at messages `ids` at `time`: those expired, and those spent (maxDeliveries reached, lease run out), go
    * to their queue's dead-letter queue, or are dropped. A timer submits it when their deadlines come due.

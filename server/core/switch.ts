@@ -972,11 +972,13 @@ export class Switch {
    * Sets the session's lease on message `id` to run out `ms` from now: a worker that needs longer extends it;
    * 0 gives it back, for another delivery at once (which counts towards maxDeliveries).
    */
-  async extendLease (session: Session, id: number, ms: number): Promise<LeaseResponse> {
-    if (!Number.isFinite(ms) || ms < 0 || ms > MAX_VISIBILITY_TIMEOUT * 1000) {
+  async extendLease (session: Session, id: number, ms?: number): Promise<LeaseResponse> {
+    if (ms !== undefined && (!Number.isFinite(ms) || ms < 0 || ms > MAX_VISIBILITY_TIMEOUT * 1000)) {
       throw new InvalidRequestError(`seconds must be from 0 to ${MAX_VISIBILITY_TIMEOUT}`, 'seconds')
     }
-    return await this.submit({ type: 'extend', token: session.token, id, ms, time: this.now() })
+    const operation: Operation = { type: 'extend', token: session.token, id, time: this.now() }
+    if (ms !== undefined) operation.ms = ms
+    return await this.submit(operation)
   }
 
   private applyExtend ({ token, id, ms, time }: Operation & { type: 'extend' }): Applied<LeaseResponse> {
@@ -984,7 +986,7 @@ export class Switch {
     const message = queue?.get(id)
     if (queue === undefined || message === undefined) throw new MessageNotFoundError(id)
     if (message.leasedBy !== token || (message.leaseUntil ?? 0) <= time) throw new NotLeasedError(id)
-    message.leaseUntil = time + ms
+    message.leaseUntil = time + (ms ?? (queue.options?.visibilityTimeout ?? 0) * 1000)
     this.deadlines.add(message.leaseUntil, id)
     // Given back: the long-polls of its queue look again once this is durable.
     const messages = ms === 0 ? [message] : []

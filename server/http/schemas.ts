@@ -161,7 +161,7 @@ export const createQueueSchema = {
 
 export const redriveSchema = {
   params: queueParams,
-  querystring: { type: 'object', required: ['to'], additionalProperties: false, properties: { to: queueName } },
+  querystring: { type: 'object', additionalProperties: false, properties: { to: queueName } },
   response: { 200: { type: 'object', required: ['moved'], properties: { moved: { type: 'integer' } } } }
 } as const
 
@@ -169,7 +169,6 @@ export const leaseSchema = {
   params: { type: 'object', required: ['id'], properties: { id: messageId } },
   querystring: {
     type: 'object',
-    required: ['seconds'],
     additionalProperties: false,
     properties: { seconds: { type: 'number', minimum: 0, maximum: MAX_VISIBILITY_TIMEOUT } }
   },

@@ -52,8 +52,9 @@ export function messageRoutes (app: FastifyInstance, core: Switch): void {
     return reply.code(204).send()
   })
 
-  app.post<{ Params: { id: number }, Querystring: { seconds: number } }>('/messages/:id/lease', { schema: leaseSchema, config: { session: true, access: ack } }, async (request) => {
-    return await core.extendLease(sessionOf(request), request.params.id, secondsToMs(request.query.seconds))
+  app.post<{ Params: { id: number }, Querystring: { seconds?: number } }>('/messages/:id/lease', { schema: leaseSchema, config: { session: true, access: ack } }, async (request) => {
+    const { seconds } = request.query
+    return await core.extendLease(sessionOf(request), request.params.id, seconds === undefined ? undefined : secondsToMs(seconds))
   })
 
   app.put<{ Params: { name: string } }>('/session/subscriptions/:name', { schema: subscriptionSchema, config: { session: true, access: { action: 'receive', queue: param('name') } } }, async (request, reply) => {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Switch } from '../../core/switch.js'
 import type { QueueOptions } from '../../../protocol/wire.js'
+import { InvalidRequestError } from '../../core/errors.js'
 import { createQueueSchema, createTemporarySchema, destroySchema, listSchema, queueSchema, redriveSchema } from '../schemas.js'
 import { sessionOf } from '../session-auth.js'
 import { param, type AccessRule } from '../../auth/hook.js'
@@ -40,8 +41,10 @@ export function queueRoutes (app: FastifyInstance, core: Switch): void {
 
   // Dead letters go back where they came from once their cause is fixed: managing both queues.
   const redrive: AccessRule[] = [manage, { action: 'manage', queue: (request) => (request.query as { to?: string }).to }]
-  app.post<{ Params: NameParams, Querystring: { to: string } }>('/queues/:name/redrive', { schema: redriveSchema, config: { session: true, access: redrive } }, async (request) => {
-    return await core.redrive(sessionOf(request), request.params.name, request.query.to)
+  app.post<{ Params: NameParams, Querystring: { to?: string } }>('/queues/:name/redrive', { schema: redriveSchema, config: { session: true, access: redrive } }, async (request) => {
+    const { to } = request.query
+    if (to === undefined) throw new InvalidRequestError('to (the queue to move the messages to) is required', 'to')
+    return await core.redrive(sessionOf(request), request.params.name, to)
   })
 
   app.get<{ Params: NameParams }>('/queues/:name', { schema: queueSchema, config: { access: observe } }, async (request) => core.queueInfo(request.params.name))
