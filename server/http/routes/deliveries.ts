@@ -52,11 +52,16 @@ export function deliveryRoutes (app: FastifyInstance, core: Switch, options: { h
       if (queue !== undefined) core.queueInfo(queue)
       const held = new Set(core.heldUpTo(session, watched(), after, credit))
       // A message's line, made when the answer budget sizes it and written as made: one encoding per push.
-      const lines = new Map<StoredMessage, string>()
+      // Made again if a lease counted a delivery after it was sized (a work queue's message is leased after).
+      const lines = new Map<StoredMessage, { text: string, deliveries: number | undefined }>()
       const lineSize = (message: StoredMessage): number => {
         const text = line(message)
-        lines.set(message, text)
+        lines.set(message, { text, deliveries: message.deliveries })
         return Buffer.byteLength(text)
+      }
+      const lineOf = (message: StoredMessage): string => {
+        const made = lines.get(message)
+        return made !== undefined && made.deliveries === message.deliveries ? made.text : line(message)
       }
       reply.hijack()
       const response = reply.raw
@@ -85,7 +90,7 @@ export function deliveryRoutes (app: FastifyInstance, core: Switch, options: { h
           if (messages.length > 0) {
             after = next
             for (const message of messages) held.add(message.id)
-            const text = messages.map((message) => lines.get(message) ?? line(message)).join('')
+            const text = messages.map(lineOf).join('')
             lines.clear()
             if (!response.write(text)) await drained(response)
           } else if (ended()) {
