@@ -16,6 +16,7 @@ t.test('create a work queue, see a job dead-lettered with its reason, move it ba
   t.match(conflict.stderr, /exists with other options/, 'other options: one line on stderr')
   const info = await (await fetch(`${url}/v1/queues/jobs`)).json() as { options: unknown }
   t.same(info.options, { mode: 'work', visibilityTimeout: 1, maxDeliveries: 1, deadLetter: 'jobs-dead' })
+  t.match(await cli('list'), { ...OK, stdout: 'jobs  [work, visibility-timeout 1 s, max-deliveries 1, dead-letter jobs-dead]\njobs-dead\n' })
   t.match(await cli('send', 'jobs', '--body', 'poison', '--delay', '0.2'), { ...OK, stdout: /^\d+\n$/ })
   // Leased to this command, never acked: once its lease runs out it has had its one delivery.
   t.match(await cli('receive', 'jobs', '--count', '1', '--timeout', '10'), { ...OK, stdout: /^\d+\tpoison\n$/ })
