@@ -6,7 +6,6 @@ import { manualClock, startCore } from './fixtures.js'
 
 const text = (value: string): Buffer => Buffer.from(value)
 
-// eslint-disable-next-line @typescript-eslint/explicit-function-return-type
 async function scene (t: Test, options: QueueOptions = {}) {
   const clock = manualClock()
   const core = startCore(t, { now: clock.now, timers: clock })
