@@ -469,4 +469,18 @@ async function auth (context: Context): Promise<void> {
   }
 }
 
-export const figures: Record<Group, (context: Context) => Promise<void>> = { ceiling, send, rpc, peers, auth, redis, waiters, size, topics, stalled }
+/** Work queues: the same jobs drained by competing workers (a lease per delivery) and by one consumer of a plain queue. */
+async function work (context: Context): Promise<void> {
+  const s = context.settings
+  await run(context, async (processes) => {
+    const [server, load] = await Promise.all([processes.start('switch', {}), processes.start('load', undefined)])
+    const result = await load.run('workThroughput', {
+      url: server.info.url, messages: s.workMessages, workers: s.workWorkers, concurrency: 4
+    }, s.mode === 'full' ? 600 : 120)
+    context.set('work.plain.rps', result.plain)
+    context.set('work.work.rps', result.work)
+    context.detail('work', result)
+  })
+}
+
+export const figures: Record<Group, (context: Context) => Promise<void>> = { ceiling, send, rpc, peers, auth, redis, waiters, size, topics, stalled, work }

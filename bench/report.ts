@@ -171,6 +171,12 @@ export function catalog (s: Settings): RowSpec[] {
     { id: 'stalled.health.p50', figure: `Health check under ${stalled}: p50`, unit: 'microseconds', ratioTo: 'ceiling.c1.p50' },
     { id: 'stalled.health.p99', figure: `Health check under ${stalled}: p99`, unit: 'microseconds', ratioTo: 'ceiling.c1.p99' }
   )
+  const jobs = thousands(s.workMessages)
+  rows.push(
+    { id: 'work.plain.rps', figure: `${jobs} jobs drained by one consumer of a plain queue, ${4 * s.workWorkers} handlers (library serve): jobs/s`, unit: 'per_second' },
+    // Over the plain figure: what a lease per delivery and the competition for each job cost.
+    { id: 'work.work.rps', figure: `${jobs} jobs drained by ${s.workWorkers} competing workers of a work queue, 4 handlers each (library work): jobs/s (× plain)`, unit: 'per_second', ratioTo: 'work.plain.rps' }
+  )
   return rows
 }
 

@@ -2,7 +2,7 @@ import { findBinary } from './daemon.js'
 import { openFilesLimit } from './rss.js'
 
 export type Mode = 'quick' | 'full'
-export const GROUPS = ['ceiling', 'send', 'rpc', 'peers', 'auth', 'redis', 'waiters', 'size', 'topics', 'stalled'] as const
+export const GROUPS = ['ceiling', 'send', 'rpc', 'peers', 'auth', 'redis', 'waiters', 'size', 'topics', 'stalled', 'work'] as const
 export type Group = typeof GROUPS[number]
 
 export interface Settings {
@@ -55,6 +55,9 @@ export interface Settings {
   stalledReaders: number
   stalledMessages: number
   stalledProbes: number
+  /** Jobs drained by the work figures, by this many competing workers. */
+  workMessages: number
+  workWorkers: number
 }
 
 const FULL: Settings = {
@@ -86,7 +89,9 @@ const FULL: Settings = {
   // The scale: 32 clients that never read while 200 MiB is queued.
   stalledReaders: 32,
   stalledMessages: 200,
-  stalledProbes: 1000
+  stalledProbes: 1000,
+  workMessages: 20_000,
+  workWorkers: 8
 }
 
 /** A few seconds per figure: enough to show the harness still runs end to end, not to judge anything. */
@@ -111,7 +116,8 @@ const QUICK: Settings = {
   publishProbes: 100,
   stalledReaders: 4,
   stalledMessages: 8,
-  stalledProbes: 50
+  stalledProbes: 50,
+  workMessages: 2000
 }
 
 /** The peers that are not Node programs, each with its Debian package's program (same name as the package). */

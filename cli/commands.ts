@@ -10,6 +10,7 @@ import Diagnostics from './commands/diagnostics.js'
 import List from './commands/list.js'
 import Publish from './commands/publish.js'
 import Receive from './commands/receive.js'
+import Redrive from './commands/redrive.js'
 import Send from './commands/send.js'
 import Serve from './commands/serve.js'
 import Shutdown from './commands/shutdown.js'
@@ -27,6 +28,7 @@ export default {
   bind: Bind,
   unbind: Unbind,
   create: Create,
+  redrive: Redrive,
   list: List,
   diagnostics: Diagnostics,
   tail: Tail,

@@ -4,7 +4,7 @@ import { Batches } from './batches.js'
 import { Connection, encodeName, type Credentials } from './connection.js'
 import { ClientClosedError } from './errors.js'
 import * as operations from './operations.js'
-import type { RequestOptions, SendOptions, TransferOptions } from './operations.js'
+import type { CreateQueueOptions, RequestOptions, SendOptions, TransferOptions } from './operations.js'
 import type {
   CreateQueueResponse,
   Diagnostics,
@@ -17,11 +17,13 @@ import type {
   SendResult,
   SessionInfo,
   TraceResponse,
-  TransferResponse
+  TransferResponse,
+  LeaseResponse,
+  RedriveResponse
 } from '../protocol/wire.js'
 import type { BindResponse, BindingsResponse, PublishResponse } from '../protocol/topics.js'
 import { RpcEngine, type RpcOptions } from './rpc.js'
-import { Service, type Handler, type ServeHandle, type ServeOptions } from './serve.js'
+import { Service, type Handler, type ServeHandle, type ServeOptions, type WorkHandler } from './serve.js'
 import { streamMessages, type StreamOptions } from './stream.js'
 import { Transport, type Reachability } from './transport.js'
 
@@ -192,9 +194,22 @@ export class SwitchClient {
 
   // Queues
 
-  /** Creates a persistent queue; idempotent (`created` is false if it existed). */
-  async createQueue (name: string, options: RequestOptions = {}): Promise<CreateQueueResponse> {
+  /**
+   * Creates a persistent queue; idempotent (`created` is false if it existed). Its options (a work queue, a
+   * dead-letter queue, a message TTL) are set once: an existing queue with other ones is a queue_conflict error.
+   */
+  async createQueue (name: string, options: CreateQueueOptions = {}): Promise<CreateQueueResponse> {
     return await operations.createQueue(this.open, name, options)
+  }
+
+  /** Extends this session's lease on a work-queue message by `seconds` (default: the queue's visibilityTimeout); 0 gives it back. */
+  async extendLease (id: number, seconds?: number, options: RequestOptions = {}): Promise<LeaseResponse> {
+    return await operations.extendLease(this.open, id, seconds, options)
+  }
+
+  /** Moves every message of dead-letter queue `queue` to `to`, counted afresh. */
+  async redrive (queue: string, to: string, options: RequestOptions = {}): Promise<RedriveResponse> {
+    return await this.open.request<RedriveResponse>({ method: 'POST', path: `/queues/${encodeName(queue)}/redrive`, query: { to }, once: true, ...options })
   }
 
   /** Creates a queue with a fresh name that lives as long as this session. */
@@ -338,7 +353,19 @@ export class SwitchClient {
 
   /** Serves `queue` with `handler` until stopped (or until close()). */
   serve (queue: string, handler: Handler, options: ServeOptions = {}): ServeHandle {
-    const service = new Service(this.open, this.batches, queue, handler, options)
+    return this.run(new Service(this.open, this.batches, queue, handler, options))
+  }
+
+  /**
+   * Processes the jobs of work queue `queue` (which must exist) with `handler`, `concurrency` at a time, until
+   * stopped (or until close()): each job is leased to this worker, its lease extended while the handler runs,
+   * acked when it returns, given back when it throws (another delivery, towards the queue's maxDeliveries).
+   */
+  work (queue: string, handler: WorkHandler, options: ServeOptions = {}): ServeHandle {
+    return this.run(new Service(this.open, this.batches, queue, handler, options, 'work'))
+  }
+
+  private run (service: Service): ServeHandle {
     this.services.add(service)
     service.done.then(
       () => { this.services.delete(service) },

@@ -13,9 +13,9 @@ export {
 } from './client.js'
 export type { StreamOptions } from './stream.js'
 export type { Reachability } from './transport.js'
-export type { RequestOptions, SendOptions, TransferOptions } from './operations.js'
+export type { CreateQueueOptions, RequestOptions, SendOptions, TransferOptions } from './operations.js'
 export { DEFAULT_RPC_TIMEOUT, type RpcOptions } from './rpc.js'
-export type { Handler, ServeHandle, ServeOptions } from './serve.js'
+export type { Handler, ServeHandle, ServeOptions, WorkHandler } from './serve.js'
 export { messageBody } from './payload.js'
 export {
   SwitchClientError,

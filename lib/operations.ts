@@ -1,7 +1,7 @@
 import { nanoid } from 'nanoid'
 import { isSessionLost } from './errors.js'
 import { encodeName, type Connection } from './connection.js'
-import type { CreateQueueResponse, SendResponse, SendResult, TransferResponse } from '../protocol/wire.js'
+import type { CreateQueueResponse, LeaseResponse, QueueOptions, SendResponse, SendResult, TransferResponse } from '../protocol/wire.js'
 
 // The session operations that rpc and serve build on, shared with SwitchClient so each is written once.
 // `pin` and `retry` are internal: the public methods do not offer them.
@@ -20,7 +20,14 @@ export interface SendOptions extends RequestOptions {
   error?: boolean
   /** Sends with the same key to the same queue enqueue once; by default a fresh key per call. */
   idempotencyKey?: string
+  /** Seconds after which it expires unacked, instead of its queue's messageTtl. */
+  ttl?: number
+  /** Seconds before which it is not delivered (work queues only). */
+  delay?: number
 }
+
+/** A queue's options (see QueueOptions); with none, an existing queue is found as it is. */
+export interface CreateQueueOptions extends RequestOptions, QueueOptions {}
 
 export interface TransferOptions extends RequestOptions {
   /** Return messages with ids above this cursor; 0 for everything. */
@@ -37,8 +44,17 @@ export interface Internal {
   retry?: boolean
 }
 
-export async function createQueue (connection: Connection, name: string, options: RequestOptions & Internal = {}): Promise<CreateQueueResponse> {
-  return await connection.request<CreateQueueResponse>({ method: 'PUT', path: `/queues/${encodeName(name)}`, ...options })
+export async function createQueue (connection: Connection, name: string, options: CreateQueueOptions & Internal = {}): Promise<CreateQueueResponse> {
+  const { mode, visibilityTimeout, maxDeliveries, deadLetter, messageTtl, ...rest } = options
+  const given = Object.fromEntries(Object.entries({ mode, visibilityTimeout, maxDeliveries, deadLetter, messageTtl }).filter(([, value]) => value !== undefined))
+  // Without options no body: an older switch takes none.
+  const json = Object.keys(given).length === 0 ? undefined : given
+  return await connection.request<CreateQueueResponse>({ method: 'PUT', path: `/queues/${encodeName(name)}`, json, ...rest })
+}
+
+/** Extends this session's lease on a work-queue message by `seconds` (default: the queue's visibilityTimeout); 0 gives it back. */
+export async function extendLease (connection: Connection, id: number, seconds?: number, options: RequestOptions & Internal = {}): Promise<LeaseResponse> {
+  return await connection.request<LeaseResponse>({ method: 'POST', path: `/messages/${id}/lease`, query: { seconds }, once: true, ...options })
 }
 
 export async function createTemporaryQueue (connection: Connection, options: RequestOptions & Internal = {}): Promise<CreateQueueResponse> {
@@ -71,11 +87,11 @@ export async function send (connection: Connection, queue: string, body: string 
 export async function send (
   connection: Connection, queue: string, body: string | Uint8Array, options: SendOptions & Internal = {}
 ): Promise<SendResult> {
-  const { correlationId, replyTo, ack, error, idempotencyKey, ...rest } = options
+  const { correlationId, replyTo, ack, error, idempotencyKey, ttl, delay, ...rest } = options
   return await connection.request<SendResult>({
     method: 'POST',
     path: `/queues/${encodeName(queue)}/messages`,
-    query: { correlationId, replyTo, ack, error: error === true ? true : undefined },
+    query: { correlationId, replyTo, ack, error: error === true ? true : undefined, ttl, delay },
     body,
     // One key per logical send, the same over its retries: a send retried after a lost response is not doubled.
     idempotencyKey: idempotencyKey ?? nanoid(),

@@ -3,12 +3,19 @@ import type { Batches } from './batches.js'
 import type { Connection } from './connection.js'
 import { hasCode, isSessionLost, SwitchRequestError } from './errors.js'
 import { receive } from './deliveries.js'
-import { createQueue, send, subscribe, unsubscribe } from './operations.js'
+import { createQueue, extendLease, send, subscribe, unsubscribe } from './operations.js'
 import { messageBody } from './payload.js'
-import type { Message } from '../protocol/wire.js'
+import type { Message, QueueInfo } from '../protocol/wire.js'
+import { encodeName } from './connection.js'
 
 /** Answers one request: the reply's payload. A throw becomes an error reply carrying the error's message. */
 export type Handler = (request: Buffer, message: Message) => Promise<string | Uint8Array> | string | Uint8Array
+
+/**
+ * Processes one job of a work queue. Returning acks it; a throw gives its lease back, for another delivery
+ * (counted towards the queue's maxDeliveries, after which it goes to the dead-letter queue).
+ */
+export type WorkHandler = (payload: Buffer, message: Message) => Promise<unknown> | unknown
 
 export interface ServeOptions {
   /** Handlers running at once (default 1); no more requests are taken while all are busy. */
@@ -33,6 +40,9 @@ interface Job {
   epoch: number
 }
 
+/** `serve` answers requests (creating the queue); `work` processes jobs of a work queue that exists. */
+export type ServiceKind = 'serve' | 'work'
+
 /**
  * Serves a queue: creates it, subscribes, receives its requests as the switch pushes them (or long-polls an
  * older switch) and runs the handler on each request, replying and
@@ -47,13 +57,16 @@ export class Service implements ServeHandle {
   private readonly running = new Set<Promise<void>>()
   private failure: unknown
   private wakeLoop: (() => void) | undefined
+  /** Seconds of a delivery's lease, for a work queue: a handler running past half of it has its lease extended. */
+  private lease: number | undefined
 
   constructor (
     private readonly connection: Connection,
     private readonly batches: Batches,
     private readonly queue: string,
-    private readonly handler: Handler,
-    options: ServeOptions = {}
+    private readonly handler: Handler | WorkHandler,
+    options: ServeOptions = {},
+    private readonly kind: ServiceKind = 'serve'
   ) {
     const { concurrency = 1, signal } = options
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, not ${concurrency}`)
@@ -131,12 +144,24 @@ export class Service implements ServeHandle {
     for (let attempt = 1; ; attempt++) {
       const { epoch } = await this.connection.ensureSession(signal)
       try {
-        await createQueue(this.connection, this.queue, { pin: epoch, signal })
+        if (this.kind === 'serve') await createQueue(this.connection, this.queue, { pin: epoch, signal })
+        this.lease = await this.leaseSeconds(epoch)
         await subscribe(this.connection, this.queue, { pin: epoch, signal })
         return epoch
       } catch (error) {
         if (!isSessionLost(error) || attempt >= SESSION_ATTEMPTS) throw error
       }
+    }
+  }
+
+  /** The queue's visibility timeout if it is a work queue; unknown (no extensions) to a principal that may not observe it. */
+  private async leaseSeconds (epoch: number): Promise<number | undefined> {
+    try {
+      const info = await this.connection.request<QueueInfo>({ method: 'GET', path: `/queues/${encodeName(this.queue)}`, pin: epoch, signal: this.stopping.signal })
+      return info.options?.mode === 'work' ? info.options.visibilityTimeout : undefined
+    } catch (error) {
+      if (hasCode(error, 'forbidden')) return undefined
+      throw error
     }
   }
 
@@ -151,6 +176,11 @@ export class Service implements ServeHandle {
     const job: Job = { message, epoch }
     this.jobs.set(key, job)
     const running: Promise<void> = this.handle(job)
+      .then(async (giveBack) => {
+        // Forgotten first: given back, it may be delivered again at once, and must then run again.
+        this.jobs.delete(key)
+        if (giveBack) await this.giveBack(job)
+      })
       .catch((error: unknown) => {
         this.failure ??= error
         this.halt()
@@ -163,16 +193,54 @@ export class Service implements ServeHandle {
     this.running.add(running)
   }
 
-  private async handle (job: Job): Promise<void> {
-    let reply: string | Uint8Array
+  /** Runs the handler and replies (serve) or acks (work); true when a failed work job is to be given back. */
+  private async handle (job: Job): Promise<boolean> {
+    let reply: unknown
     let error = false
+    const stopExtending = this.keepLeased(job)
     try {
       reply = await this.handler(messageBody(job.message), job.message)
     } catch (failure) {
       reply = failure instanceof Error ? failure.message : String(failure)
       error = true
+    } finally {
+      stopExtending()
     }
-    await this.respond(job, reply, error)
+    if (this.kind === 'serve') await this.respond(job, reply as string | Uint8Array, error)
+    else if (!error) await this.settle(async () => { await this.batches.ack(job.message.id, job.epoch) })
+    return this.kind === 'work' && error
+  }
+
+  /**
+   * On a work queue, extends the job's lease by the queue's visibility timeout each time half of it has gone,
+   * while its handler runs: a slow job is not handed to another worker meanwhile. Returns what stops it.
+   */
+  private keepLeased (job: Job): () => void {
+    const lease = this.lease
+    if (lease === undefined) return () => {}
+    const timer = setInterval(() => {
+      extendLease(this.connection, job.message.id, lease, { pin: job.epoch, retry: false }).catch(() => {
+        // Lost (it ran out, or the session went): the job finishes all the same, and its ack says if it still counts.
+      })
+    }, lease * 500)
+    timer.unref()
+    return () => { clearInterval(timer) }
+  }
+
+  /** A failed work job's lease given back, for another delivery. */
+  private async giveBack (job: Job): Promise<void> {
+    await this.settle(async () => { await extendLease(this.connection, job.message.id, 0, { pin: job.epoch, retry: false }) })
+  }
+
+  /** An ack or a give-back of a work job, where a job that is no longer ours is no failure. */
+  private async settle (step: () => Promise<void>): Promise<void> {
+    try {
+      await step()
+    } catch (failure) {
+      // Gone (acked by a worker it was redelivered to, or moved aside), or not ours any more: its lease ran out.
+      if (isSessionLost(failure) || hasCode(failure, 'message_not_found') || hasCode(failure, 'not_leased')) return
+      throw failure
+    }
   }
 
   /** Replies and acks in one request, falling back to what is still possible when the request or caller is gone. */

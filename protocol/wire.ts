@@ -31,6 +31,55 @@ export function queueNameProblem (name: string): string | undefined {
 
 export type QueueKind = 'persistent' | 'temporary'
 
+/**
+ * How a queue hands out its messages. `cursor` (the default, the original's): every receiver sees every unacked
+ * message above its cursor. `work`: each message is leased to one receiver at a time (competing consumers).
+ */
+export type QueueMode = 'cursor' | 'work'
+
+/** A queue's options, set when it is created (`PUT /v1/queues/{name}` with a JSON body). Times in seconds. */
+export interface QueueOptions {
+  mode?: QueueMode
+  /** Work queues: how long a delivery leases a message (default 30 s); extend it with POST /v1/messages/{id}/lease. */
+  visibilityTimeout?: number
+  /** Work queues: deliveries without an ack after which a message is dead-lettered (or dropped without `deadLetter`). */
+  maxDeliveries?: number
+  /** The queue that takes this queue's messages that reach maxDeliveries or expire; it must exist. */
+  deadLetter?: string
+  /** Seconds a message may stay unacked before it expires (to `deadLetter`, else dropped); a send's `ttl` overrides it. */
+  messageTtl?: number
+}
+
+/** The longest visibility timeout, message TTL or delay, in seconds (12 hours, 14 days, 14 days). */
+export const MAX_VISIBILITY_TIMEOUT = 43_200
+export const MAX_MESSAGE_TTL = 1_209_600
+export const MAX_DELAY = 1_209_600
+/** A work queue's lease when its creator gives none, in seconds. */
+export const DEFAULT_VISIBILITY_TIMEOUT = 30
+
+/** Why a message was moved to a dead-letter queue, and from where. */
+export interface DeadLetterInfo {
+  reason: 'max_deliveries' | 'expired'
+  /** The queue it was moved from. */
+  from: string
+  /** Its deliveries there, without an ack. */
+  deliveries: number
+  /** Milliseconds since the epoch when it was moved. */
+  time: number
+}
+
+/** A lease extended (or given back, with 0 seconds): `POST /v1/messages/{id}/lease`. */
+export interface LeaseResponse {
+  id: number
+  /** Milliseconds since the epoch when the lease runs out. */
+  expires: number
+}
+
+/** Dead letters moved back: `POST /v1/queues/{name}/redrive?to=QUEUE`. */
+export interface RedriveResponse {
+  moved: number
+}
+
 /** A login: with an auth file, a principal's name and secret, or an API key. */
 export interface LoginRequest {
   client: string
@@ -81,6 +130,10 @@ export interface QueueInfo {
   alive: boolean
   /** Its topic filters (see lib/pubsub.ts), sorted; absent when it has none. */
   bindings?: string[]
+  /** The options it was created with; absent for a plain cursor queue. */
+  options?: QueueOptions
+  /** Work queues: messages leased to a receiver now. */
+  leased?: number
 }
 
 export interface CreateQueueResponse {
@@ -172,6 +225,13 @@ export interface Message {
   topic?: string
   /** Set on a retained message delivered because a new binding of the queue matched its topic. */
   retained?: boolean
+  /**
+   * How many times it has been delivered, this delivery included. Work queues count leases durably; a cursor
+   * queue counts in the memory of the switch that delivers it.
+   */
+  deliveries: number
+  /** Why it is in this (dead-letter) queue. */
+  deadLetter?: DeadLetterInfo
 }
 
 export interface TransferResponse {
@@ -181,7 +241,7 @@ export interface TransferResponse {
 }
 
 export type TraceEventType =
-  | 'send' | 'deliver' | 'ack' | 'create' | 'destroy' | 'login' | 'session_end' | 'drop'
+  | 'send' | 'deliver' | 'ack' | 'create' | 'destroy' | 'login' | 'session_end' | 'drop' | 'dead_letter'
 
 export interface TraceEvent {
   id: number
@@ -212,6 +272,12 @@ export interface DiagnosticsMessage {
   size: number
   /** The first bytes of the payload, as text. */
   preview: string
+  /** Deliveries so far; absent when none. */
+  deliveries?: number
+  /** Work queues: when its lease runs out, ms since the epoch, while it is leased. */
+  leaseExpires?: number
+  /** Why it is in this (dead-letter) queue. */
+  deadLetter?: DeadLetterInfo
 }
 
 export interface DiagnosticsQueue {
@@ -232,6 +298,10 @@ export interface DiagnosticsQueue {
   waiting: number
   /** Its topic filters, sorted; absent when it has none. */
   bindings?: string[]
+  /** The options it was created with; absent for a plain cursor queue. */
+  options?: QueueOptions
+  /** Work queues: messages leased to a receiver now. */
+  leased?: number
   /** Messages it holds that `messages` leaves out, the answer having reached its byte budget; absent when none. */
   omitted?: number
 }
@@ -358,7 +428,9 @@ export const ERROR_CODES = [
   'forbidden', // authenticated, but the principal may not do this
   'too_many_logins', // too many failed logins from this address: wait Retry-After seconds
   'queue_not_found',
+  'queue_conflict', // PUT /v1/queues/{name} with options other than those the queue was created with
   'message_not_found',
+  'not_leased', // a lease extended that this session does not hold (it ran out, or the message is another's)
   'not_found', // no such route
   'method_not_allowed',
   'payload_too_large',
@@ -387,7 +459,9 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   forbidden: 403,
   too_many_logins: 429,
   queue_not_found: 404,
+  queue_conflict: 409,
   message_not_found: 404,
+  not_leased: 409,
   not_found: 404,
   method_not_allowed: 405,
   payload_too_large: 413,

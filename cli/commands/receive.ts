@@ -11,7 +11,9 @@ export default class Receive extends SwitchCommand {
   static override description = 'Each line is the message id, a tab and the payload, escaped (\\\\, \\n, \\r, \\t, ' +
     '\\xHH) so that a message stays on one line; with --json, the whole message as one line of JSON. The ' +
     'messages stay in the queue unless --ack removes each once printed (or `switch ack ID` later). Without ' +
-    '--timeout or --follow it prints what the queue holds now and ends.'
+    '--timeout or --follow it prints what the queue holds now and ends. A dead letter has a third column, why it ' +
+    'is there: `dead letter: REASON from QUEUE after N deliveries`. On a work queue each message printed is leased ' +
+    'to this command (until --ack, or until its lease runs out).'
 
   static override examples = [
     '<%= config.bin %> receive jobs',
@@ -62,6 +64,9 @@ export default class Receive extends SwitchCommand {
   }
 
   private print (message: Message, json: boolean): void {
-    this.log(json ? JSON.stringify(message) : `${message.id}\t${escapePayload(messageBody(message))}`)
+    if (json) return this.log(JSON.stringify(message))
+    const dead = message.deadLetter
+    const why = dead === undefined ? '' : `\tdead letter: ${dead.reason} from ${dead.from} after ${dead.deliveries} deliveries`
+    this.log(`${message.id}\t${escapePayload(messageBody(message))}${why}`)
   }
 }

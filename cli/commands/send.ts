@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core'
-import { SwitchCommand, payloadFlags, readPayload } from '../base.js'
+import { SwitchCommand, payloadFlags, readPayload, seconds } from '../base.js'
 
 export default class Send extends SwitchCommand {
   static override summary = 'Send one message to a queue and print its id'
@@ -11,7 +11,9 @@ export default class Send extends SwitchCommand {
   static override flags = {
     ...payloadFlags,
     'correlation-id': Flags.string({ description: 'correlation id, to match a reply to its request', helpValue: 'ID' }),
-    'reply-to': Flags.string({ description: 'queue the receiver should reply to', helpValue: 'QUEUE' })
+    'reply-to': Flags.string({ description: 'queue the receiver should reply to', helpValue: 'QUEUE' }),
+    ttl: seconds({ description: 'seconds after which it expires unacked (instead of the queue\'s --message-ttl)' }),
+    delay: seconds({ description: 'seconds before which it is not delivered (work queues only)' })
   }
 
   async run (): Promise<void> {
@@ -20,7 +22,9 @@ export default class Send extends SwitchCommand {
     const client = this.connect(flags)
     const sent = await client.send(args.queue, payload, {
       ...(flags['correlation-id'] === undefined ? {} : { correlationId: flags['correlation-id'] }),
-      ...(flags['reply-to'] === undefined ? {} : { replyTo: flags['reply-to'] })
+      ...(flags['reply-to'] === undefined ? {} : { replyTo: flags['reply-to'] }),
+      ...(flags.ttl === undefined ? {} : { ttl: flags.ttl }),
+      ...(flags.delay === undefined ? {} : { delay: flags.delay })
     })
     this.log(String(sent.id))
   }

@@ -112,3 +112,19 @@ export class TooManyLoginsError extends SwitchError {
     this.retryAfter = retryAfter
   }
 }
+
+/** A queue created again with options other than those it has. */
+export class QueueConflictError extends SwitchError {
+  constructor (name: string) {
+    super('queue_conflict', `queue ${JSON.stringify(name)} exists with other options: destroy it first, or create it as it is`)
+    this.name = 'QueueConflictError'
+  }
+}
+
+/** A lease extended that the session does not hold: it ran out (and the message may be another's now), or was never its. */
+export class NotLeasedError extends SwitchError {
+  constructor (id: number) {
+    super('not_leased', `message ${id} is not leased to this session (its lease ran out, or it was never delivered to it)`)
+    this.name = 'NotLeasedError'
+  }
+}

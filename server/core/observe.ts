@@ -37,7 +37,7 @@ export class Distribution {
 export class Tally {
   /** Trace events recorded, by type: `send` counts every message put in a queue, by a send or a publish. */
   readonly events: Record<TraceEventType, number> = {
-    send: 0, deliver: 0, ack: 0, create: 0, destroy: 0, login: 0, session_end: 0, drop: 0
+    send: 0, deliver: 0, ack: 0, create: 0, destroy: 0, login: 0, session_end: 0, drop: 0, dead_letter: 0
   }
 
   /** Of the `send` events, the copies a publish (or a new binding's retained messages) put in queues. */

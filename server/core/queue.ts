@@ -1,4 +1,4 @@
-import type { QueueKind } from '../../protocol/wire.js'
+import type { DeadLetterInfo, QueueKind, QueueOptions } from '../../protocol/wire.js'
 
 export interface StoredMessage {
   id: number
@@ -14,6 +14,22 @@ export interface StoredMessage {
   topic?: string
   /** A retained message the queue received because a new binding matched its topic. */
   retained?: boolean
+  /** Deliveries so far: leases in a work queue (stored), transfers of this switch in a cursor queue (memory only). */
+  deliveries?: number
+  /** Work queues: when its lease runs out (ms since the epoch), and the session holding it. */
+  leaseUntil?: number
+  leasedBy?: string
+  /** When it expires unacked (ms since the epoch): a send's `ttl`, else its queue's messageTtl. */
+  expires?: number
+  /** Not delivered before this time (ms since the epoch): a send's `delay`. */
+  notBefore?: number
+  /** Why it is in this (dead-letter) queue. */
+  deadLetter?: DeadLetterInfo
+}
+
+/** True once `message` has expired at `now`. */
+export function hasExpired (message: StoredMessage, now: number): boolean {
+  return message.expires !== undefined && message.expires <= now
 }
 
 // Compact the id index once this many acked ids linger in it (and they outnumber the live ones).
@@ -39,14 +55,57 @@ export class Queue {
    */
   left: number | undefined
   bytes = 0
+  /** Its options, normalized (see `queueOptions`); undefined for a plain cursor queue. */
+  readonly options: QueueOptions | undefined
 
   private ids: number[] = []
   private readonly byId = new Map<number, StoredMessage>()
 
-  constructor (name: string, kind: QueueKind, owner?: string) {
+  constructor (name: string, kind: QueueKind, owner?: string, options?: QueueOptions) {
     this.name = name
     this.kind = kind
     this.owner = owner
+    this.options = options
+  }
+
+  get work (): boolean {
+    return this.options?.mode === 'work'
+  }
+
+  /**
+   * A work queue's message that may be leased at `now`: due (its delay over), not leased (or its lease ran
+   * out), not expired, and not due for the dead-letter queue. Derived from the stored times, so every switch
+   * and every replay agrees on it without a timer.
+   */
+  available (message: StoredMessage, now: number): boolean {
+    return (message.notBefore ?? 0) <= now && (message.leaseUntil ?? 0) <= now && !hasExpired(message, now) && !this.spent(message, now)
+  }
+
+  /** True for a message delivered maxDeliveries times whose last lease has run out: it goes to the dead-letter queue. */
+  spent (message: StoredMessage, now: number): boolean {
+    const max = this.options?.maxDeliveries
+    return max !== undefined && (message.deliveries ?? 0) >= max && (message.leaseUntil ?? 0) <= now
+  }
+
+  /**
+   * Appends to `out` up to `max` messages available at `now` (see `available`), in id order, with ids up to
+   * `through` (the durable ones), skipping those in `skip` (being leased by a transfer of this switch). It walks
+   * from the oldest: the cost grows with the messages leased or delayed ahead of the first available one.
+   */
+  collectAvailable (now: number, through: number, max: number, skip: ReadonlySet<number>, out: StoredMessage[]): void {
+    const limit = out.length + max
+    for (const id of this.ids) {
+      if (out.length >= limit || id > through) return
+      const message = this.byId.get(id)
+      if (message !== undefined && !skip.has(id) && this.available(message, now)) out.push(message)
+    }
+  }
+
+  /** Messages leased now. */
+  leasedCount (now: number): number {
+    let count = 0
+    for (const message of this.byId.values()) if ((message.leaseUntil ?? 0) > now) count++
+    return count
   }
 
   get length (): number {

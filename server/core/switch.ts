@@ -1,12 +1,18 @@
 import { customAlphabet, nanoid } from 'nanoid'
 import {
+  MAX_DELAY,
+  MAX_MESSAGE_TTL,
+  MAX_VISIBILITY_TIMEOUT,
   queueNameProblem,
   type CreateQueueResponse,
   type Diagnostics,
   type DiagnosticsMessage,
   type DiagnosticsQueue,
   type DiagnosticsSession,
+  type LeaseResponse,
   type QueueInfo,
+  type QueueOptions,
+  type RedriveResponse,
   type QueueKind,
   type ReplyDropped,
   type SendResponse,
@@ -20,7 +26,9 @@ import {
   InvalidQueueNameError,
   InvalidRequestError,
   MessageNotFoundError,
+  NotLeasedError,
   PayloadTooLargeError,
+  QueueConflictError,
   QueueNotFoundError,
   SessionNotFoundError,
   ShuttingDownError,
@@ -28,7 +36,9 @@ import {
 } from './errors.js'
 import { IdempotencyKeys } from './idempotency.js'
 import { DEFAULT_LIMITS, Limits, type LimitOptions } from './limits.js'
-import { Queue, type StoredMessage } from './queue.js'
+import { hasExpired, Queue, type StoredMessage } from './queue.js'
+import { queueOptions, sameOptions } from './queue-options.js'
+import { Deadlines } from './deadlines.js'
 import { RetainedMessages } from './retained.js'
 import { ANONYMOUS, Session, sessionKey, type SessionKind } from './session.js'
 import { filterMatches } from './topics.js'
@@ -38,7 +48,7 @@ import { AnswerBudget, withinBudget } from './budget.js'
 import { REAL_TIMERS, type Cancel, type Timers } from './timers.js'
 import { Waiter, type WaiterRegistry } from './waiter.js'
 import { MemoryStore } from '../store/memory.js'
-import type { SharedLog, Snapshot, Store, StoreRecord } from '../store/store.js'
+import type { PersistedLease, PersistedQueue, SharedLog, Snapshot, Store, StoreRecord } from '../store/store.js'
 import type { Operation } from './operations.js'
 
 export interface SwitchOptions extends LimitOptions {
@@ -94,6 +104,10 @@ export interface SendOptions {
   idempotencyKey?: string
   /** Ack this message in the same step: a server's reply to the request it answers. */
   ack?: number
+  /** Milliseconds after which it expires unacked, instead of its queue's messageTtl. */
+  ttl?: number
+  /** Milliseconds before which it is not delivered (work queues only). */
+  delay?: number
 }
 
 export interface PublishOptions {
@@ -159,6 +173,14 @@ const unchanged = <Result>(result: Result): Applied<Result> => ({ result, traced
 const PREVIEW_BYTES = 80
 const temporaryName = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 12)
 
+/** A message's delivery count, lease and lease state as a store keeps them. */
+function persistedLease (message: StoredMessage): PersistedLease {
+  const lease: PersistedLease = { id: message.id, deliveries: message.deliveries ?? 0 }
+  if (message.leaseUntil !== undefined) lease.leaseUntil = message.leaseUntil
+  if (message.leasedBy !== undefined) lease.leasedBy = message.leasedBy
+  return lease
+}
+
 function describeMessage (message: StoredMessage, now: number): DiagnosticsMessage {
   const described: DiagnosticsMessage = {
     id: message.id,
@@ -170,6 +192,9 @@ function describeMessage (message: StoredMessage, now: number): DiagnosticsMessa
   }
   if (message.correlationId !== undefined) described.correlationId = message.correlationId
   if (message.replyTo !== undefined) described.replyTo = message.replyTo
+  if ((message.deliveries ?? 0) > 0) described.deliveries = message.deliveries
+  if (message.leaseUntil !== undefined && message.leaseUntil > now) described.leaseExpires = message.leaseUntil
+  if (message.deadLetter !== undefined) described.deadLetter = message.deadLetter
   return described
 }
 
@@ -211,6 +236,10 @@ export class Switch {
   private needsRollback = false
   private stopping = false
   private readonly stopSweeper: Cancel
+  /** Leases running out, delays ending and messages expiring: the timer that looks at them when due. */
+  private readonly deadlines: Deadlines
+  /** Work-queue messages a transfer of this switch is leasing now: other transfers here pass them by. */
+  private readonly leasing = new Set<number>()
   /** The log shared with other switches, if the store is one: operations are applied as they come up in it. */
   private readonly log: SharedLog | undefined
 
@@ -227,6 +256,7 @@ export class Switch {
     // Leases are checked a few times per TTL: a session ends between 1 and 1.25 TTLs after its last request.
     const sweepEvery = Math.max(10, Math.min(1000, this.options.sessionTtl / 4))
     this.stopSweeper = this.options.timers.every(sweepEvery, () => { this.sweep() })
+    this.deadlines = new Deadlines(this.options.timers, this.options.now, (ids) => { this.due(ids) })
   }
 
   /** A switch on what its store holds: read (and, for a log, replayed) before it takes any request. */
@@ -347,6 +377,10 @@ export class Switch {
       case 'publish': return this.applyPublish(operation)
       case 'bind': return this.applyBind(operation)
       case 'unbind': return this.applyUnbind(operation)
+      case 'lease': return this.applyLease(operation)
+      case 'extend': return this.applyExtend(operation)
+      case 'expire': return this.applyExpire(operation)
+      case 'redrive': return this.applyRedrive(operation)
     }
   }
 
@@ -494,11 +528,17 @@ export class Switch {
     if (queue !== undefined) this.checkOwner(session.token, queue, 'ack messages in')
   }
 
-  async createQueue (session: Session, name: string): Promise<CreateQueueResponse> {
+  /**
+   * Creates a queue, or finds it. With `options`, one that exists must have been created with the same ones
+   * (else queue_conflict); without, it is found as it is.
+   */
+  async createQueue (session: Session, name: string, options?: QueueOptions): Promise<CreateQueueResponse> {
     this.refuseIfStopping()
     this.checkName(name)
+    const operation: Operation = { type: 'queue', name, kind: 'persistent', client: session.client, time: this.now() }
+    if (options !== undefined) operation.options = queueOptions(options)
     if (this.queues.has(name)) await this.caughtUp()
-    return await this.submit({ type: 'queue', name, kind: 'persistent', client: session.client, time: this.now() })
+    return await this.submit(operation)
   }
 
   /**
@@ -519,16 +559,26 @@ export class Switch {
     return await this.submit({ type: 'queue', name, kind: 'temporary', owner: session.token, client: session.client, time: this.now() })
   }
 
-  private applyQueue ({ name, kind, owner, client, time }: Operation & { type: 'queue' }): Applied<CreateQueueResponse> {
+  private applyQueue ({ name, kind, owner, options, client, time }: Operation & { type: 'queue' }): Applied<CreateQueueResponse> {
     const existing = this.queues.get(name)
-    if (existing !== undefined) return unchanged({ name, kind: existing.kind, created: false })
+    if (existing !== undefined) {
+      if (options !== undefined && !sameOptions(existing.options ?? {}, options)) throw new QueueConflictError(name)
+      return unchanged({ name, kind: existing.kind, created: false })
+    }
+    if (options?.deadLetter !== undefined) {
+      if (options.deadLetter === name) throw new InvalidRequestError('a queue cannot be its own dead-letter queue', 'deadLetter')
+      this.queue(options.deadLetter)
+    }
+    // Kept only when they say something: a plain queue has none, as before there were options.
+    const kept = options === undefined || Object.keys(options).length === 0 ? undefined : options
     const session = owner === undefined ? undefined : this.sessions.get(owner)
     if (owner !== undefined && session === undefined) throw new SessionNotFoundError()
     this.limits.allowQueue(this.queues.size)
     if (session !== undefined) this.limits.allowTemporaryQueue(session.queues.size)
-    this.queues.set(name, new Queue(name, kind, owner))
+    this.queues.set(name, new Queue(name, kind, owner, kept))
     session?.queues.add(name)
-    const record: StoreRecord = owner === undefined ? { type: 'queue', name, kind } : { type: 'queue', name, kind, owner }
+    const record: StoreRecord & { type: 'queue' } = owner === undefined ? { type: 'queue', name, kind } : { type: 'queue', name, kind, owner }
+    if (kept !== undefined) record.options = kept
     return { result: { name, kind, created: true }, record, traced: [{ event: { time, type: 'create', client, queue: name } }], messages: [] }
   }
 
@@ -581,6 +631,8 @@ export class Switch {
     if (owner !== undefined) info.owner = owner
     const filters = this.bindings.filtersOf(queue.name)
     if (filters.length > 0) info.bindings = filters
+    if (queue.options !== undefined) info.options = queue.options
+    if (queue.work) info.leased = queue.leasedCount(now)
     return info
   }
 
@@ -606,7 +658,13 @@ export class Switch {
     this.checkName(queueName)
     if (options.replyTo !== undefined) this.checkName(options.replyTo, 'replyTo')
     if (payload.length > this.options.maxPayload) throw new PayloadTooLargeError(this.options.maxPayload)
-    const { idempotencyKey } = options
+    const { idempotencyKey, ttl, delay } = options
+    if (ttl !== undefined && (!Number.isFinite(ttl) || ttl <= 0 || ttl > MAX_MESSAGE_TTL * 1000)) {
+      throw new InvalidRequestError(`ttl must be more than 0 and at most ${MAX_MESSAGE_TTL} seconds`, 'ttl')
+    }
+    if (delay !== undefined && (!Number.isFinite(delay) || delay < 0 || delay > MAX_DELAY * 1000)) {
+      throw new InvalidRequestError(`delay must be from 0 to ${MAX_DELAY} seconds`, 'delay')
+    }
     // A retry is answered once the send it repeats is durable; should that one fail, this one is no retry.
     if (idempotencyKey !== undefined && this.idempotency.lookup(queueName, idempotencyKey, this.now()) !== undefined) {
       await this.caughtUp()
@@ -617,6 +675,8 @@ export class Switch {
     if (options.error === true) operation.error = true
     if (idempotencyKey !== undefined) operation.idempotencyKey = idempotencyKey
     if (options.ack !== undefined) operation.ack = options.ack
+    if (ttl !== undefined) operation.ttl = ttl
+    if (delay !== undefined && delay > 0) operation.delay = delay
     return await this.submit(operation)
   }
 
@@ -636,12 +696,16 @@ export class Switch {
     const acked = op.ack === undefined ? undefined : this.messageQueue.get(op.ack)
     if (op.ack !== undefined && acked === undefined) throw new MessageNotFoundError(op.ack)
     if (acked !== undefined) this.checkOwner(token, acked, 'ack messages in')
+    // A cursor queue delivers in id order: a message held back would be passed by the cursor and never delivered.
+    if (op.delay !== undefined && !queue.work) throw new InvalidRequestError('delay needs a work queue (mode "work")', 'delay')
     this.limits.allowMessage(queueName, queue.length, this.queuedBytes, payload.length)
 
     const message: StoredMessage = { id: ++this.lastId, queue: queueName, payload, origin: client, time }
     if (op.correlationId !== undefined) message.correlationId = op.correlationId
     if (op.replyTo !== undefined) message.replyTo = op.replyTo
     if (op.error === true) message.error = true
+    if (op.ttl !== undefined) message.expires = time + op.ttl
+    if (op.delay !== undefined) message.notBefore = time + op.delay
     const traced: Traced[] = [this.enqueue(client, queue, message, time)]
 
     const record: StoreRecord & { type: 'send' } = { type: 'send', message }
@@ -708,13 +772,19 @@ export class Switch {
   }
 
   private removeMessage (queue: Queue, id: number, client: string, now: number): Traced {
+    const message = this.takeOut(queue, id)
+    const event: Omit<TraceEvent, 'id'> = { time: now, type: 'ack', client, queue: queue.name, messageId: id }
+    if (message !== undefined) event.processingTime = now - message.time
+    return { event }
+  }
+
+  /** Removes message `id` from its queue and the switch's books, waking whoever waits for it to go. */
+  private takeOut (queue: Queue, id: number): StoredMessage | undefined {
     const message = queue.remove(id)
     if (message !== undefined) this.queuedBytes -= message.payload.length
     this.messageQueue.delete(id)
     this.removed(id)
-    const event: Omit<TraceEvent, 'id'> = { time: now, type: 'ack', client, queue: queue.name, messageId: id }
-    if (message !== undefined) event.processingTime = now - message.time
-    return { event }
+    return message
   }
 
   private removed (id: number): void {
@@ -735,14 +805,31 @@ export class Switch {
       if (queue === undefined) continue
       // Refused here, before a stream's answer starts, as transfer would refuse it.
       this.checkOwner(session.token, queue, 'receive from')
-      queue.idsUpTo(after, max, ids)
+      // A work queue's cursor means nothing: what the session holds is what is leased to it.
+      if (queue.work) {
+        const now = this.now()
+        for (const message of queue.messages()) if (this.leasedTo(message, session, now)) ids.push(message.id)
+      } else {
+        queue.idsUpTo(after, max, ids)
+      }
     }
     return ids.sort((a, b) => a - b).slice(0, max)
   }
 
-  /** True while message `id` is unacked. */
-  holds (id: number): boolean {
-    return this.messageQueue.has(id)
+  private leasedTo (message: StoredMessage, session: Session, now: number): boolean {
+    return message.leasedBy === session.token && (message.leaseUntil ?? 0) > now
+  }
+
+  /**
+   * True while message `id` is unacked; in a work queue, given the session, only while it is leased to that
+   * session (a lease that ran out is no longer held, whoever has the message now).
+   */
+  holds (id: number, session?: Session): boolean {
+    const queue = this.messageQueue.get(id)
+    if (queue === undefined) return false
+    if (session === undefined || !queue.work) return true
+    const message = queue.get(id)
+    return message !== undefined && this.leasedTo(message, session, this.now())
   }
 
   /**
@@ -829,30 +916,207 @@ export class Switch {
       queue.nextTransferExpected = now + timeout
       queue.left = undefined
     }
-    const { size } = options
-    let messages = this.collect(names, after, max, size)
-    if (messages.length === 0 && timeout > 0 && !this.stopping && options.signal?.aborted !== true) {
-      this.limits.allowPoll(session.waiters.size)
-      messages = await this.wait(session, names, options.queues === undefined, { after, max, timeout, signal: options.signal, size })
+    const { size, signal } = options
+    const deadline = now + timeout
+    let messages: StoredMessage[]
+    let work: Set<number>
+    for (;;) {
+      messages = this.collect(names, after, max, size)
+      const left = deadline - this.now()
+      if (messages.length === 0 && left > 0 && !this.stopping && signal?.aborted !== true) {
+        this.limits.allowPoll(session.waiters.size)
+        messages = await this.wait(session, names, options.queues === undefined, { after, max, timeout: left, signal, size })
+      }
+      work = new Set(messages.filter((message) => this.queues.get(message.queue)?.work === true).map((message) => message.id))
+      if (work.size > 0) messages = await this.lease(session, messages, work)
+      // Every work message found was leased by another transfer first: look again while there is time.
+      if (messages.length > 0 || work.size === 0 || this.now() >= deadline || this.stopping || signal?.aborted === true) break
     }
     if (messages.length === 0) return { messages, next: after }
     const delivered = this.now()
+    let next = after
     for (const message of messages) {
       this.trace.record({ time: delivered, type: 'deliver', client: session.client, queue: message.queue, messageId: message.id }, message)
+      if (!work.has(message.id)) {
+        // A cursor queue's count is this switch's, in memory: a delivery there is no change to the state.
+        message.deliveries = (message.deliveries ?? 0) + 1
+        next = Math.max(next, message.id)
+      }
     }
-    return { messages, next: messages[messages.length - 1].id }
+    return { messages, next }
+  }
+
+  /**
+   * Leases the work-queue messages among `messages` (ids in `work`) to the session, in one operation: those
+   * another transfer leased first (on this switch or another) are left out of the answer.
+   */
+  private async lease (session: Session, messages: StoredMessage[], work: Set<number>): Promise<StoredMessage[]> {
+    for (const id of work) this.leasing.add(id)
+    let granted = new Set<number>()
+    try {
+      const leased: StoredMessage[] = await this.submit({ type: 'lease', token: session.token, client: session.client, ids: [...work], time: this.now() })
+      granted = new Set(leased.map((message) => message.id))
+    } finally {
+      for (const id of work) this.leasing.delete(id)
+      // Passed by while being leased here, and not leased after all (the lease failed): the others look again.
+      for (const message of messages) if (work.has(message.id) && !granted.has(message.id)) this.wake(message.queue)
+    }
+    return messages.filter((message) => !work.has(message.id) || granted.has(message.id))
+  }
+
+  private applyLease ({ token, ids, time }: Operation & { type: 'lease' }): Applied<StoredMessage[]> {
+    if (!this.sessions.has(token)) throw new SessionNotFoundError()
+    const leased: StoredMessage[] = []
+    for (const id of ids) {
+      const queue = this.messageQueue.get(id)
+      const message = queue?.get(id)
+      if (queue === undefined || message === undefined || !queue.work || !queue.available(message, time)) continue
+      message.deliveries = (message.deliveries ?? 0) + 1
+      message.leaseUntil = time + (queue.options?.visibilityTimeout ?? 0) * 1000
+      message.leasedBy = token
+      this.deadlines.add(message.leaseUntil, id)
+      leased.push(message)
+    }
+    if (leased.length === 0) return unchanged(leased)
+    return { result: leased, record: { type: 'lease', leases: leased.map(persistedLease) }, traced: [], messages: [] }
+  }
+
+  /**
+   * Sets the session's lease on message `id` to run out `ms` from now: a worker that needs longer extends it;
+   * 0 gives it back, for another delivery at once (which counts towards maxDeliveries).
+   */
+  async extendLease (session: Session, id: number, ms?: number): Promise<LeaseResponse> {
+    if (ms !== undefined && (!Number.isFinite(ms) || ms < 0 || ms > MAX_VISIBILITY_TIMEOUT * 1000)) {
+      throw new InvalidRequestError(`seconds must be from 0 to ${MAX_VISIBILITY_TIMEOUT}`, 'seconds')
+    }
+    const operation: Operation = { type: 'extend', token: session.token, id, time: this.now() }
+    if (ms !== undefined) operation.ms = ms
+    return await this.submit(operation)
+  }
+
+  private applyExtend ({ token, id, ms, time }: Operation & { type: 'extend' }): Applied<LeaseResponse> {
+    const queue = this.messageQueue.get(id)
+    const message = queue?.get(id)
+    if (queue === undefined || message === undefined) throw new MessageNotFoundError(id)
+    if (message.leasedBy !== token || (message.leaseUntil ?? 0) <= time) throw new NotLeasedError(id)
+    message.leaseUntil = time + (ms ?? (queue.options?.visibilityTimeout ?? 0) * 1000)
+    this.deadlines.add(message.leaseUntil, id)
+    // Given back: the long-polls of its queue look again once this is durable.
+    const messages = ms === 0 ? [message] : []
+    return { result: { id, expires: message.leaseUntil }, record: { type: 'lease', leases: [persistedLease(message)] }, traced: [], messages }
+  }
+
+  /**
+   * Deadlines come due: long-polls of their queues look again (a delay ended, a lease ran out), delivery streams
+   * holding a lease that ran out get their credit back, and what expired or is spent is moved aside, by an
+   * operation carrying the time, so that every switch moves the same.
+   */
+  private due (ids: number[]): void {
+    const now = this.now()
+    const moving: number[] = []
+    const queues = new Set<string>()
+    for (const id of ids) {
+      const queue = this.messageQueue.get(id)
+      const message = queue?.get(id)
+      if (queue === undefined || message === undefined) continue
+      if (hasExpired(message, now) || queue.spent(message, now)) moving.push(id)
+      if (message.leaseUntil !== undefined && message.leaseUntil <= now) this.removed(id)
+      queues.add(queue.name)
+    }
+    for (const name of queues) this.wake(name)
+    if (moving.length > 0 && !this.stopping) {
+      this.submit({ type: 'expire', ids: moving, time: now }).catch(() => {
+        // Not stored: the messages stay as they were, and are moved when next looked at (a restart schedules them again).
+      })
+    }
+  }
+
+  private applyExpire ({ ids, time }: Operation & { type: 'expire' }): Applied<number> {
+    const removed: number[] = []
+    const copies: StoredMessage[] = []
+    const traced: Traced[] = []
+    let dropped = 0
+    for (const id of ids) {
+      const queue = this.messageQueue.get(id)
+      const message = queue?.get(id)
+      if (queue === undefined || message === undefined) continue
+      const reason = hasExpired(message, time) ? 'expired' : queue.spent(message, time) ? 'max_deliveries' : undefined
+      if (reason === undefined) continue
+      this.takeOut(queue, id)
+      removed.push(id)
+      const target = queue.options?.deadLetter === undefined ? undefined : this.queues.get(queue.options.deadLetter)
+      if (target === undefined) {
+        dropped++
+        traced.push({ event: { time, type: 'drop', queue: queue.name, messageId: id } })
+        continue
+      }
+      const copy = this.copyOf(message, target.name)
+      copy.deadLetter = { reason, from: queue.name, deliveries: message.deliveries ?? 0, time }
+      const { event, subject } = this.enqueue(message.origin, target, copy, time)
+      event.type = 'dead_letter'
+      event.messageId = id
+      traced.push({ event, subject })
+      copies.push(subject)
+    }
+    if (removed.length === 0) return unchanged(0)
+    return { result: removed.length, record: { type: 'move', removed, messages: copies }, traced, messages: copies, dropped }
+  }
+
+  /** A new message in `queue` with the payload and headers of `message`, counted afresh. */
+  private copyOf (message: StoredMessage, queue: string): StoredMessage {
+    const copy: StoredMessage = { id: ++this.lastId, queue, payload: message.payload, origin: message.origin, time: message.time }
+    if (message.correlationId !== undefined) copy.correlationId = message.correlationId
+    if (message.replyTo !== undefined) copy.replyTo = message.replyTo
+    if (message.error === true) copy.error = true
+    if (message.topic !== undefined) copy.topic = message.topic
+    return copy
+  }
+
+  /** Moves every message of dead-letter queue `from` back to `to` (usually the queue they came from), counted afresh. */
+  async redrive (session: Session, from: string, to: string): Promise<RedriveResponse> {
+    this.refuseIfStopping()
+    this.checkName(from)
+    this.checkName(to, 'to')
+    return await this.submit({ type: 'redrive', token: session.token, client: session.client, from, to, time: this.now() })
+  }
+
+  private applyRedrive ({ token, client, from, to, time }: Operation & { type: 'redrive' }): Applied<RedriveResponse> {
+    const source = this.queue(from)
+    const target = this.queue(to)
+    this.checkOwner(token, source, 'receive from')
+    if (source === target) throw new InvalidRequestError('a queue cannot be redriven to itself', 'to')
+    const moving = [...source.messages()]
+    // All or nothing, as a publish: a full target refuses the whole move.
+    moving.forEach((message, i) => { this.limits.allowMessage(to, target.length + i, this.queuedBytes, 0) })
+    if (moving.length === 0) return unchanged({ moved: 0 })
+    const traced: Traced[] = []
+    const copies: StoredMessage[] = []
+    for (const message of moving) {
+      this.takeOut(source, message.id)
+      const sent = this.enqueue(client, target, this.copyOf(message, to), time)
+      traced.push(sent)
+      copies.push(sent.subject)
+    }
+    return { result: { moved: copies.length }, record: { type: 'move', removed: moving.map((message) => message.id), messages: copies }, traced, messages: copies }
   }
 
   private collect (names: Iterable<string>, after: number, max: number, size?: (message: StoredMessage) => number): StoredMessage[] {
-    const out: StoredMessage[] = []
+    let out: StoredMessage[] = []
     let sources = 0
+    const now = this.now()
+    let expiring = false
     for (const name of names) {
       const queue = this.queues.get(name)
       if (queue === undefined) continue
       const before = out.length
-      queue.collectAfter(after, max, out)
+      // A work queue hands out what is available, whatever the cursor: a lease that ran out brings an old id back.
+      if (queue.work) queue.collectAvailable(now, this.durableId, max, this.leasing, out)
+      else queue.collectAfter(after, max, out)
+      if (queue.options?.messageTtl !== undefined) expiring = true
       if (out.length > before) sources++
     }
+    // An expired message waiting for its deadline's timer is not delivered (a send's ttl may be on any queue).
+    if (expiring || out.some((message) => message.expires !== undefined)) out = out.filter((message) => !hasExpired(message, now))
     if (sources > 1) {
       out.sort((a, b) => a.id - b.id)
       out.length = Math.min(out.length, max)
@@ -1025,12 +1289,22 @@ export class Switch {
    * 'send' event, about it, to record once it is durable.
    */
   private enqueue (client: string, queue: Queue, message: StoredMessage, time: number): Traced & { subject: StoredMessage } {
+    const ttl = queue.options?.messageTtl
+    if (message.expires === undefined && ttl !== undefined) message.expires = time + ttl * 1000
+    this.schedule(message)
     queue.push(message)
     this.queuedBytes += message.payload.length
     this.messageQueue.set(message.id, queue)
     const event: Omit<TraceEvent, 'id'> = { time, type: 'send', client, queue: queue.name, messageId: message.id }
     if (message.correlationId !== undefined) event.correlationId = message.correlationId
     return { event, subject: message }
+  }
+
+  /** Looks at the message again when its delay ends, its lease runs out or it expires. */
+  private schedule (message: StoredMessage): void {
+    if (message.notBefore !== undefined) this.deadlines.add(message.notBefore, message.id)
+    if (message.leaseUntil !== undefined) this.deadlines.add(message.leaseUntil, message.id)
+    if (message.expires !== undefined) this.deadlines.add(message.expires, message.id)
   }
 
   /** Once stored, messages (in id order) become visible and wake the long-polls of their queues. */
@@ -1204,6 +1478,8 @@ export class Switch {
     if (queue.left !== undefined) entry.left = queue.left
     const filters = this.bindings.filtersOf(queue.name)
     if (filters.length > 0) entry.bindings = filters
+    if (queue.options !== undefined) entry.options = queue.options
+    if (queue.work) entry.leased = queue.leasedCount(this.now())
     return entry
   }
 
@@ -1262,6 +1538,7 @@ export class Switch {
     if (this.stopping) return
     this.stopping = true
     this.stopSweeper()
+    this.deadlines.stop()
     // By session, not by queue: a long-poll of a session with no subscriptions watches no queue.
     for (const session of this.sessions.values()) {
       for (const waiter of [...session.waiters]) waiter.settle([])
@@ -1281,7 +1558,12 @@ export class Switch {
       lastId: this.lastId,
       sessions: [...this.sessions.values()].map(({ token, client, principal, ttl, subscriptions }) =>
         ({ token, client, principal, ttl, subscriptions: [...subscriptions] })),
-      queues: queues.map(({ name, kind, owner }) => owner === undefined ? { name, kind } : { name, kind, owner }),
+      queues: queues.map(({ name, kind, owner, options }) => {
+        const persisted: PersistedQueue = { name, kind }
+        if (owner !== undefined) persisted.owner = owner
+        if (options !== undefined) persisted.options = options
+        return persisted
+      }),
       messages: queues.flatMap((queue) => [...queue.messages()]).sort((a, b) => a.id - b.id),
       idempotencyKeys: [...this.idempotency.all()],
       bindings: queues.flatMap(({ name }) => this.bindings.filtersOf(name).map((filter) => ({ queue: name, filter }))),
@@ -1320,8 +1602,9 @@ export class Switch {
     for (const session of sessionsBefore.values()) {
       for (const waiter of [...session.waiters]) waiter.settle([])
     }
+    this.deadlines.clear()
     for (const persisted of snapshot.queues) {
-      const queue = new Queue(persisted.name, persisted.kind, persisted.owner)
+      const queue = new Queue(persisted.name, persisted.kind, persisted.owner, persisted.options)
       const before = queuesBefore.get(persisted.name)
       queue.lastTransfer = before?.lastTransfer
       queue.nextTransferExpected = before?.nextTransferExpected
@@ -1335,6 +1618,8 @@ export class Switch {
       queue.push(message)
       this.queuedBytes += message.payload.length
       this.messageQueue.set(message.id, queue)
+      // A lease, delay or expiry that ran out while the switch was down comes due at once.
+      this.schedule(message)
     }
     for (const entry of snapshot.idempotencyKeys) {
       if (entry.expires > now) this.idempotency.remember(entry.queue, entry.key, entry.id, entry.expires)

@@ -1,6 +1,6 @@
 // JSON Schemas for the routes: Fastify validates requests and serializes responses with them.
 // openapi.yaml documents the same shapes; test/openapi.test.ts holds the two together.
-import { BATCH_MAX_ITEMS, QUEUE_NAME_MAX_LENGTH } from '../../protocol/wire.js'
+import { BATCH_MAX_ITEMS, MAX_DELAY, MAX_MESSAGE_TTL, MAX_VISIBILITY_TIMEOUT, QUEUE_NAME_MAX_LENGTH } from '../../protocol/wire.js'
 
 const queueName = { type: 'string', minLength: 1, maxLength: QUEUE_NAME_MAX_LENGTH } as const
 const messageId = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const
@@ -20,6 +20,29 @@ export const errorSchema = {
   }
 } as const
 
+const queueOptions = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    mode: { type: 'string', enum: ['cursor', 'work'] },
+    visibilityTimeout: { type: 'number', exclusiveMinimum: 0, maximum: MAX_VISIBILITY_TIMEOUT },
+    maxDeliveries: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+    deadLetter: queueName,
+    messageTtl: { type: 'number', exclusiveMinimum: 0, maximum: MAX_MESSAGE_TTL }
+  }
+} as const
+
+const deadLetterInfo = {
+  type: 'object',
+  required: ['reason', 'from', 'deliveries', 'time'],
+  properties: {
+    reason: { type: 'string', enum: ['max_deliveries', 'expired'] },
+    from: { type: 'string' },
+    deliveries: { type: 'integer' },
+    time: { type: 'integer' }
+  }
+} as const
+
 const queueInfo = {
   type: 'object',
   required: ['name', 'kind', 'length', 'alive'],
@@ -29,13 +52,15 @@ const queueInfo = {
     owner: { type: 'string' },
     length: { type: 'integer' },
     alive: { type: 'boolean' },
-    bindings: { type: 'array', items: { type: 'string' } }
+    bindings: { type: 'array', items: { type: 'string' } },
+    options: queueOptions,
+    leased: { type: 'integer' }
   }
 } as const
 
 const message = {
   type: 'object',
-  required: ['id', 'queue', 'payload', 'origin', 'time'],
+  required: ['id', 'queue', 'payload', 'origin', 'time', 'deliveries'],
   properties: {
     id: { type: 'integer' },
     queue: { type: 'string' },
@@ -47,7 +72,9 @@ const message = {
     origin: { type: 'string' },
     time: { type: 'integer' },
     topic: { type: 'string' },
-    retained: { type: 'boolean' }
+    retained: { type: 'boolean' },
+    deliveries: { type: 'integer' },
+    deadLetter: deadLetterInfo
   }
 } as const
 
@@ -57,7 +84,7 @@ const traceEvent = {
   properties: {
     id: { type: 'integer' },
     time: { type: 'integer' },
-    type: { type: 'string', enum: ['send', 'deliver', 'ack', 'create', 'destroy', 'login', 'session_end', 'drop'] },
+    type: { type: 'string', enum: ['send', 'deliver', 'ack', 'create', 'destroy', 'login', 'session_end', 'drop', 'dead_letter'] },
     client: { type: 'string' },
     queue: { type: 'string' },
     messageId: { type: 'integer' },
@@ -125,9 +152,27 @@ const createQueueResponse = {
 
 export const createTemporarySchema = { response: { 201: createQueueResponse } } as const
 
+// The body is optional (see queueRoutes): a PUT without one, or with `{}`, finds the queue as it is.
 export const createQueueSchema = {
   params: queueParams,
+  body: queueOptions,
   response: { 200: createQueueResponse, 201: createQueueResponse }
+} as const
+
+export const redriveSchema = {
+  params: queueParams,
+  querystring: { type: 'object', additionalProperties: false, properties: { to: queueName } },
+  response: { 200: { type: 'object', required: ['moved'], properties: { moved: { type: 'integer' } } } }
+} as const
+
+export const leaseSchema = {
+  params: { type: 'object', required: ['id'], properties: { id: messageId } },
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { seconds: { type: 'number', minimum: 0, maximum: MAX_VISIBILITY_TIMEOUT } }
+  },
+  response: { 200: { type: 'object', required: ['id', 'expires'], properties: { id: { type: 'integer' }, expires: { type: 'integer' } } } }
 } as const
 
 export const queueSchema = { params: queueParams, response: { 200: queueInfo } } as const
@@ -154,7 +199,9 @@ export const sendSchema = {
       correlationId: { type: 'string', maxLength: 200 },
       replyTo: queueName,
       ack: messageId,
-      error: { type: 'boolean' }
+      error: { type: 'boolean' },
+      ttl: { type: 'number', exclusiveMinimum: 0, maximum: MAX_MESSAGE_TTL },
+      delay: { type: 'number', minimum: 0, maximum: MAX_DELAY }
     }
   },
   headers: {
@@ -273,7 +320,10 @@ const diagnosticsMessage = {
     correlationId: { type: 'string' },
     replyTo: { type: 'string' },
     size: { type: 'integer' },
-    preview: { type: 'string' }
+    preview: { type: 'string' },
+    deliveries: { type: 'integer' },
+    leaseExpires: { type: 'integer' },
+    deadLetter: deadLetterInfo
   }
 } as const
 
@@ -343,6 +393,8 @@ export const diagnosticsSchema = {
               left: { type: 'integer' },
               waiting: { type: 'integer' },
               bindings: stringList,
+              options: queueOptions,
+              leased: { type: 'integer' },
               omitted: { type: 'integer' }
             }
           }

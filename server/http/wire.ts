@@ -15,7 +15,8 @@ export function toWireMessage (stored: StoredMessage): Message {
     queue: stored.queue,
     payload: stored.payload.toString(text ? 'utf8' : 'base64'),
     origin: stored.origin,
-    time: stored.time
+    time: stored.time,
+    deliveries: stored.deliveries ?? 0
   }
   if (!text) message.encoding = 'base64'
   if (stored.correlationId !== undefined) message.correlationId = stored.correlationId
@@ -23,6 +24,7 @@ export function toWireMessage (stored: StoredMessage): Message {
   if (stored.error === true) message.error = true
   if (stored.topic !== undefined) message.topic = stored.topic
   if (stored.retained === true) message.retained = true
+  if (stored.deadLetter !== undefined) message.deadLetter = stored.deadLetter
   return message
 }
 

@@ -51,6 +51,18 @@ const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
   // Principals: a session belongs to the principal it logged in as; sessions from before are anonymous's.
   (db) => {
     db.exec("ALTER TABLE sessions ADD COLUMN principal TEXT NOT NULL DEFAULT 'anonymous'")
+  },
+  // Work queues: a queue's options (JSON), and a message's delivery count, lease, expiry, delay and dead-letter record.
+  (db) => {
+    db.exec(`
+      ALTER TABLE queues ADD COLUMN options TEXT;
+      ALTER TABLE messages ADD COLUMN deliveries INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE messages ADD COLUMN lease_until INTEGER;
+      ALTER TABLE messages ADD COLUMN leased_by TEXT;
+      ALTER TABLE messages ADD COLUMN expires INTEGER;
+      ALTER TABLE messages ADD COLUMN not_before INTEGER;
+      ALTER TABLE messages ADD COLUMN dead_letter TEXT;
+    `)
   }
 ]
 

@@ -1,7 +1,8 @@
 import type { Database, Statement } from 'better-sqlite3'
 import type { StoredMessage } from '../core/queue.js'
 import { openDataDir } from './data-dir.js'
-import type { PersistedPublishKey, PersistedSession, Snapshot, Store, StoreRecord } from './store.js'
+import type { DeadLetterInfo, QueueOptions } from '../../protocol/wire.js'
+import type { PersistedPublishKey, PersistedQueue, PersistedSession, Snapshot, Store, StoreRecord } from './store.js'
 
 export { DataDirError, DATABASE_FILE, type DataDirProblem } from './data-dir.js'
 
@@ -48,6 +49,12 @@ interface MessageRow {
   time: number
   topic: string | null
   retained: number
+  deliveries: number
+  lease_until: number | null
+  leased_by: string | null
+  expires: number | null
+  not_before: number | null
+  dead_letter: string | null
 }
 
 /**
@@ -80,7 +87,7 @@ export class SqliteStore implements Store {
         if (record.type === 'send') {
           lastId = record.message.id
           if (record.idempotencyKey !== undefined) keyedTime = record.message.time
-        } else if (record.type === 'publish' || record.type === 'bind') {
+        } else if (record.type === 'publish' || record.type === 'bind' || record.type === 'move') {
           lastId = record.messages.at(-1)?.id ?? lastId
           if (record.type === 'publish' && record.idempotencyKey !== undefined) keyedPublishTime = record.time
         }
@@ -133,7 +140,14 @@ export class SqliteStore implements Store {
         s.deleteSession.run(record.token)
         break
       case 'queue':
-        s.insertQueue.run(record.name, record.kind, record.owner ?? null)
+        s.insertQueue.run(record.name, record.kind, record.owner ?? null, record.options === undefined ? null : JSON.stringify(record.options))
+        break
+      case 'lease':
+        for (const lease of record.leases) s.setLease.run(lease.deliveries, lease.leaseUntil ?? null, lease.leasedBy ?? null, lease.id)
+        break
+      case 'move':
+        for (const id of record.removed) s.deleteMessage.run(id)
+        for (const message of record.messages) this.insertMessage(message)
         break
       case 'destroy':
         s.deleteQueueMessages.run(record.name)
@@ -182,7 +196,8 @@ export class SqliteStore implements Store {
   private insertMessage (m: StoredMessage): void {
     this.statements.insertMessage.run(
       m.id, m.queue, m.payload, m.correlationId ?? null, m.replyTo ?? null, m.error === true ? 1 : 0, m.origin, m.time,
-      m.topic ?? null, m.retained === true ? 1 : 0
+      m.topic ?? null, m.retained === true ? 1 : 0, m.deliveries ?? 0, m.leaseUntil ?? null, m.leasedBy ?? null, m.expires ?? null,
+      m.notBefore ?? null, m.deadLetter === undefined ? null : JSON.stringify(m.deadLetter)
     )
   }
 
@@ -195,8 +210,13 @@ export class SqliteStore implements Store {
     for (const row of s.allSubscriptions.all() as Array<{ token: string, queue: string }>) {
       sessions.get(row.token)?.subscriptions.push(row.queue)
     }
-    const queues = (s.allQueues.all() as Array<{ name: string, kind: 'persistent' | 'temporary', owner: string | null }>)
-      .map((row) => row.owner === null ? { name: row.name, kind: row.kind } : { name: row.name, kind: row.kind, owner: row.owner })
+    const queues = (s.allQueues.all() as Array<{ name: string, kind: 'persistent' | 'temporary', owner: string | null, options: string | null }>)
+      .map((row) => {
+        const queue: PersistedQueue = { name: row.name, kind: row.kind }
+        if (row.owner !== null) queue.owner = row.owner
+        if (row.options !== null) queue.options = JSON.parse(row.options) as QueueOptions
+        return queue
+      })
     const messages: StoredMessage[] = []
     for (const row of s.allMessages.iterate() as IterableIterator<MessageRow>) {
       const message: StoredMessage = { id: row.id, queue: row.queue, payload: row.payload, origin: row.origin, time: row.time }
@@ -205,6 +225,12 @@ export class SqliteStore implements Store {
       if (row.error !== 0) message.error = true
       if (row.topic !== null) message.topic = row.topic
       if (row.retained !== 0) message.retained = true
+      if (row.deliveries !== 0) message.deliveries = row.deliveries
+      if (row.lease_until !== null) message.leaseUntil = row.lease_until
+      if (row.leased_by !== null) message.leasedBy = row.leased_by
+      if (row.expires !== null) message.expires = row.expires
+      if (row.not_before !== null) message.notBefore = row.not_before
+      if (row.dead_letter !== null) message.deadLetter = JSON.parse(row.dead_letter) as DeadLetterInfo
       messages.push(message)
     }
     const idempotencyKeys = s.allKeys.all() as Snapshot['idempotencyKeys']
@@ -232,14 +258,16 @@ const SQL = {
   deleteOwnedBindings: 'DELETE FROM bindings WHERE queue IN (SELECT name FROM queues WHERE owner = ?)',
   deleteSubscriptions: 'DELETE FROM subscriptions WHERE token = ?',
   deleteSession: 'DELETE FROM sessions WHERE token = ?',
-  insertQueue: 'INSERT INTO queues (name, kind, owner) VALUES (?, ?, ?)',
+  insertQueue: 'INSERT INTO queues (name, kind, owner, options) VALUES (?, ?, ?, ?)',
+  setLease: 'UPDATE messages SET deliveries = ?, lease_until = ?, leased_by = ? WHERE id = ?',
   deleteQueueMessages: 'DELETE FROM messages WHERE queue = ?',
   deleteQueue: 'DELETE FROM queues WHERE name = ?',
   deleteQueueBindings: 'DELETE FROM bindings WHERE queue = ?',
   // A request may still hold a session that ended meanwhile: its subscription dies with it, as in memory.
   subscribe: 'INSERT OR IGNORE INTO subscriptions (token, queue) SELECT token, ? FROM sessions WHERE token = ?',
   unsubscribe: 'DELETE FROM subscriptions WHERE token = ? AND queue = ?',
-  insertMessage: 'INSERT INTO messages (id, queue, payload, correlation_id, reply_to, error, origin, time, topic, retained) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  insertMessage: `INSERT INTO messages (id, queue, payload, correlation_id, reply_to, error, origin, time, topic, retained, deliveries,
+    lease_until, leased_by, expires, not_before, dead_letter) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   rememberKey: 'INSERT OR REPLACE INTO idempotency_keys (queue, key, id, expires) VALUES (?, ?, ?, ?)',
   forgetKeys: 'DELETE FROM idempotency_keys WHERE expires <= ?',
   deleteMessage: 'DELETE FROM messages WHERE id = ?',
@@ -253,8 +281,9 @@ const SQL = {
   lastId: "SELECT value FROM meta WHERE key = 'last_id'",
   allSessions: 'SELECT token, client, principal FROM sessions',
   allSubscriptions: 'SELECT token, queue FROM subscriptions',
-  allQueues: 'SELECT name, kind, owner FROM queues',
-  allMessages: 'SELECT id, queue, payload, correlation_id, reply_to, error, origin, time, topic, retained FROM messages ORDER BY id',
+  allQueues: 'SELECT name, kind, owner, options FROM queues',
+  allMessages: `SELECT id, queue, payload, correlation_id, reply_to, error, origin, time, topic, retained, deliveries, lease_until, leased_by,
+    expires, not_before, dead_letter FROM messages ORDER BY id`,
   allKeys: 'SELECT queue, key, id, expires FROM idempotency_keys ORDER BY expires',
   allBindings: 'SELECT queue, filter FROM bindings',
   allRetained: 'SELECT topic, payload, origin, time FROM retained',

@@ -1,4 +1,4 @@
-import type { QueueKind } from '../../protocol/wire.js'
+import type { QueueKind, QueueOptions } from '../../protocol/wire.js'
 import type { Operation } from '../core/operations.js'
 import type { StoredMessage } from '../core/queue.js'
 import type { RetainedMessage } from '../core/retained.js'
@@ -11,8 +11,12 @@ import type { RetainedMessage } from '../core/retained.js'
 export type StoreRecord =
   | { type: 'session', token: string, client: string, principal: string }
   | { type: 'session_end', token: string }
-  | { type: 'queue', name: string, kind: QueueKind, owner?: string }
+  | { type: 'queue', name: string, kind: QueueKind, owner?: string, options?: QueueOptions }
   | { type: 'destroy', name: string }
+  // Leases granted, extended or given back: each message's delivery count and lease as they are now.
+  | { type: 'lease', leases: PersistedLease[] }
+  // Messages taken out (expired, dead-lettered, redriven) and the new ones made of them elsewhere.
+  | { type: 'move', removed: number[], messages: StoredMessage[] }
   | { type: 'subscribe', token: string, queue: string }
   | { type: 'unsubscribe', token: string, queue: string }
   | { type: 'send', message: StoredMessage, idempotencyKey?: string, idempotencyExpires?: number, ack?: number }
@@ -41,6 +45,15 @@ export interface PersistedQueue {
   name: string
   kind: QueueKind
   owner?: string
+  options?: QueueOptions
+}
+
+export interface PersistedLease {
+  id: number
+  deliveries: number
+  /** Absent: not leased. */
+  leaseUntil?: number
+  leasedBy?: string
 }
 
 export interface PersistedIdempotencyKey {

@@ -52,11 +52,16 @@ export function deliveryRoutes (app: FastifyInstance, core: Switch, options: { h
       if (queue !== undefined) core.queueInfo(queue)
       const held = new Set(core.heldUpTo(session, watched(), after, credit))
       // A message's line, made when the answer budget sizes it and written as made: one encoding per push.
-      const lines = new Map<StoredMessage, string>()
+      // Made again if a lease counted a delivery after it was sized (a work queue's message is leased after).
+      const lines = new Map<StoredMessage, { text: string, deliveries: number | undefined }>()
       const lineSize = (message: StoredMessage): number => {
         const text = line(message)
-        lines.set(message, text)
+        lines.set(message, { text, deliveries: message.deliveries })
         return Buffer.byteLength(text)
+      }
+      const lineOf = (message: StoredMessage): string => {
+        const made = lines.get(message)
+        return made !== undefined && made.deliveries === message.deliveries ? made.text : line(message)
       }
       reply.hijack()
       const response = reply.raw
@@ -73,11 +78,11 @@ export function deliveryRoutes (app: FastifyInstance, core: Switch, options: { h
       const ended = (): boolean => signal.aborted || core.shuttingDown || !core.isCurrent(session)
       try {
         while (!signal.aborted) {
-          for (const id of held) if (!core.holds(id)) held.delete(id)
+          for (const id of held) if (!core.holds(id, session)) held.delete(id)
           if (held.size >= credit) {
             await core.untilRemoved(session, [...held], heartbeat, signal)
             if (ended()) break
-            if ([...held].every((id) => core.holds(id)) && !response.write('\n')) await drained(response)
+            if ([...held].every((id) => core.holds(id, session)) && !response.write('\n')) await drained(response)
             continue
           }
           // One batch within the credit left and maxAnswerBytes, written whole before the next is read.
@@ -85,7 +90,7 @@ export function deliveryRoutes (app: FastifyInstance, core: Switch, options: { h
           if (messages.length > 0) {
             after = next
             for (const message of messages) held.add(message.id)
-            const text = messages.map((message) => lines.get(message) ?? line(message)).join('')
+            const text = messages.map(lineOf).join('')
             lines.clear()
             if (!response.write(text)) await drained(response)
           } else if (ended()) {

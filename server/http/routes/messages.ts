@@ -4,12 +4,12 @@ import { abortedWith } from '../aborted.js'
 import { acceptRawBodies } from '../raw-body.js'
 import { secondsToMs } from '../seconds.js'
 import { toWireMessage, wireSize } from '../wire.js'
-import { ackSchema, sendSchema, subscriptionSchema, transferSchema } from '../schemas.js'
+import { ackSchema, leaseSchema, sendSchema, subscriptionSchema, transferSchema } from '../schemas.js'
 import { sessionOf } from '../session-auth.js'
 import { param, type AccessRule } from '../../auth/hook.js'
 import { answeredAfterWoken } from '../woken-first.js'
 
-interface SendQuery { correlationId?: string, replyTo?: string, ack?: number, error?: boolean }
+interface SendQuery { correlationId?: string, replyTo?: string, ack?: number, error?: boolean, ttl?: number, delay?: number }
 interface TransferQuery { after?: number, timeout?: number, max?: number }
 
 /** Transfers read the session's subscriptions: each must still be allowed (a reload may have taken one away). */
@@ -30,10 +30,16 @@ export function messageRoutes (app: FastifyInstance, core: Switch): void {
       { schema: sendSchema, config: { session: true, access: send }, bodyLimit: core.options.maxPayload },
       async (request, reply) => {
         const payload = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
-        const { correlationId, replyTo, ack, error } = request.query
+        const { correlationId, replyTo, ack, error, ttl, delay } = request.query
         const { name } = request.params
         const result = await answeredAfterWoken(core, [name], async () => await core.send(sessionOf(request), name, payload, {
-          correlationId, replyTo, ack, error, idempotencyKey: request.headers['idempotency-key']
+          correlationId,
+          replyTo,
+          ack,
+          error,
+          idempotencyKey: request.headers['idempotency-key'],
+          ttl: ttl === undefined ? undefined : secondsToMs(ttl),
+          delay: delay === undefined ? undefined : secondsToMs(delay)
         }))
         // 201 for a message made; 200 for a reply dropped because its caller is gone (its request is acked).
         return reply.code('dropped' in result ? 200 : 201).send(result)
@@ -44,6 +50,11 @@ export function messageRoutes (app: FastifyInstance, core: Switch): void {
   app.delete<{ Params: { id: number } }>('/messages/:id', { schema: ackSchema, config: { session: true, access: ack } }, async (request, reply) => {
     await core.ack(sessionOf(request), request.params.id)
     return reply.code(204).send()
+  })
+
+  app.post<{ Params: { id: number }, Querystring: { seconds?: number } }>('/messages/:id/lease', { schema: leaseSchema, config: { session: true, access: ack } }, async (request) => {
+    const { seconds } = request.query
+    return await core.extendLease(sessionOf(request), request.params.id, seconds === undefined ? undefined : secondsToMs(seconds))
   })
 
   app.put<{ Params: { name: string } }>('/session/subscriptions/:name', { schema: subscriptionSchema, config: { session: true, access: { action: 'receive', queue: param('name') } } }, async (request, reply) => {

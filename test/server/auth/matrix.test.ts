@@ -111,6 +111,10 @@ const TABLE: Record<string, Row> = {
   'DELETE /v1/queues/{name}/bindings/{filter}': { needs: 'manage', request: () => ({ path: '/v1/queues/m-jobs/bindings/m%2F%2B' }) },
   'POST /v1/messages': { needs: 'send', itemised: true, request: () => ({ path: '/v1/messages', body: { messages: [{ queue: 'm-jobs', payload: 'batched' }] } }) },
   'POST /v1/acks': { needs: 'receive', request: async (scene) => ({ path: '/v1/acks', body: { ids: [await message(scene)] } }) },
+  // Moving dead letters manages both queues (m-back is not there: the answer is about it, not about who asks).
+  'POST /v1/queues/{name}/redrive': { needs: 'manage', request: () => ({ path: '/v1/queues/m-jobs/redrive?to=m-back' }) },
+  // A lease is the receiver's (m-jobs is a cursor queue: not leased, which is about the message, not who asks).
+  'POST /v1/messages/{id}/lease': { needs: 'receive', request: async (scene) => ({ path: `/v1/messages/${await message(scene)}/lease?seconds=1` }) },
   'DELETE /v1/messages/{id}': { needs: 'receive', request: async (scene) => ({ path: `/v1/messages/${await message(scene)}` }) },
   'PUT /v1/session/subscriptions/{name}': { needs: 'receive', request: () => ({ path: '/v1/session/subscriptions/m-jobs' }) },
   'DELETE /v1/session/subscriptions/{name}': { needs: 'session', request: () => ({ path: '/v1/session/subscriptions/m-jobs' }) },

@@ -56,8 +56,11 @@ t.test('bodies on routes that take none must still be well-formed JSON', async (
   const foreign = await api.call('PUT', '/v1/queues/q', { token, body: 'x', headers: { 'content-type': 'text/plain' } })
   t.equal(foreign.status, 415)
   t.equal(codeOf(foreign), 'unsupported_media_type')
-  const ignored = await api.call('PUT', '/v1/queues/q', { token, json: { anything: true } })
-  t.equal(ignored.status, 201, 'a JSON body is ignored')
+  // The body of a queue's PUT is its options: an unknown one is refused, not ignored; `{}` asks for none.
+  const unknown = await api.call('PUT', '/v1/queues/q', { token, json: { anything: true } })
+  t.equal(unknown.status, 400, 'an unknown option is refused')
+  const empty = await api.call('PUT', '/v1/queues/q', { token, json: {} })
+  t.equal(empty.status, 201, 'no options: a plain queue')
 })
 
 t.test('HEAD is answered for GET routes, without a body', async (t) => {

@@ -127,4 +127,41 @@ export function conformance (t: Test, factory: () => StoreUnderTest): void {
     const sent = await core.send(s, 'q', text('wake'))
     t.same((await polled).messages.map((m) => m.id), [sent.id])
   })
+
+  t.test('work queues: options, leases, delivery counts and dead letters are kept', async (t) => {
+    const store = factory()
+    const core = await opened(t, store)
+    const s = await core.login('worker')
+    await core.createQueue(s, 'dead')
+    const options = { mode: 'work' as const, visibilityTimeout: 600, maxDeliveries: 3, deadLetter: 'dead', messageTtl: 3600 }
+    await core.createQueue(s, 'jobs', options)
+    await core.subscribe(s, 'jobs')
+    const leased = await core.send(s, 'jobs', text('leased'))
+    const released = await core.send(s, 'jobs', text('released'))
+    const got = await core.transfer(s, { after: 0, timeout: 0 })
+    t.same(got.messages.map((m) => [m.id, m.deliveries]), [[leased.id, 1], [released.id, 1]], 'both leased, once')
+    await core.extendLease(s, released.id, 0)
+    const expiring = await core.send(s, 'jobs', text('expiring'), { ttl: 1 })
+    // Its deadline's timer moves it: waited for on the trace.
+    for (let after = 0; core.holds(expiring.id);) after = (await core.waitForTrace(after, 5000, 100)).next
+    const state = (c: Switch): object => ({
+      options: c.queueInfo('jobs').options,
+      jobs: c.diagnostics().queues.find((q) => q.name === 'jobs')?.messages.map((m) => [m.id, m.deliveries, m.leaseExpires !== undefined]),
+      dead: c.diagnostics().queues.find((q) => q.name === 'dead')?.messages.map((m) => [m.preview, m.deadLetter?.reason])
+    })
+    const expected = {
+      options,
+      jobs: [[leased.id, 1, true], [released.id, 1, false]],
+      dead: [['expiring', 'expired']]
+    }
+    t.same(state(core), expected, 'the lease held, the one given back free, the expired one dead-lettered')
+    await t.rejects(core.createQueue(s, 'jobs', { mode: 'work' }), { code: 'queue_conflict' })
+    if (!store.durable) return
+    await core.close()
+    const again = await opened(t, store)
+    t.same(state(again), expected, 'a switch opened on the store finds the same')
+    const other = await again.login('other')
+    await again.subscribe(other, 'jobs')
+    t.same((await again.transfer(other, { after: 0, timeout: 0 })).messages.map((m) => [m.id, m.deliveries]), [[released.id, 2]], 'the lease still holds the other')
+  })
 }

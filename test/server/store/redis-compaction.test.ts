@@ -49,6 +49,9 @@ t.test('a switch started after compaction reads the snapshot and the log after i
   await a.createQueue(service, 'requests')
   await a.createQueue(service, 'news')
   await a.bind(service, 'news', 'weather/#')
+  await a.createQueue(service, 'jobs', { mode: 'work', visibilityTimeout: 60 })
+  await a.send(caller, 'jobs', text('job'))
+  await a.transfer(service, { after: 0, timeout: 0, queues: ['jobs'] })
   const reply = await a.createTemporaryQueue(caller)
   await a.subscribe(service, 'requests')
   const sent: number[] = []
@@ -64,6 +67,8 @@ t.test('a switch started after compaction reads the snapshot and the log after i
   t.same(await b.send(b.enter(caller.token), 'requests', text('r5'), { idempotencyKey: 'k5' }), { id: sent[5], duplicate: true }, 'idempotency keys are in the snapshot')
   t.same(await b.publish(b.enter(caller.token), 'weather/paris', text('rain'), { retain: true, idempotencyKey: 'p1' }), { ...published, duplicate: true })
   t.equal(b.enter(caller.token).ttl, 90_000, 'a lease granted at login is in the snapshot')
+  t.match(b.queueInfo('jobs'), { options: { mode: 'work', visibilityTimeout: 60 } }, 'queue options are in the snapshot')
+  t.same((await b.transfer(b.enter(caller.token), { after: 0, timeout: 0, queues: ['jobs'] })).messages, [], 'and so is a work message\'s lease')
   const next = await b.send(b.enter(service.token), 'requests', text('after'))
   t.ok(next.id > Math.max(...sent, ...published.ids), 'ids go on from the snapshot')
 })
