@@ -182,6 +182,9 @@ export interface BatchSendItem {
   ack?: number
   error?: boolean
   idempotencyKey?: string
+  /** Seconds, as the single send's `ttl` and `delay` (a delay only on a work queue). */
+  ttl?: number
+  delay?: number
 }
 
 export interface BatchSendRequest {

@@ -239,7 +239,9 @@ const batchSendItem = {
     replyTo: queueName,
     ack: messageId,
     error: { type: 'boolean' },
-    idempotencyKey: sendSchema.headers.properties['idempotency-key']
+    idempotencyKey: sendSchema.headers.properties['idempotency-key'],
+    ttl: sendSchema.querystring.properties.ttl,
+    delay: sendSchema.querystring.properties.delay
   }
 } as const
 

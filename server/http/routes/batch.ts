@@ -13,6 +13,7 @@ import { InvalidRequestError, MessageNotFoundError, ShuttingDownError, SwitchErr
 import type { AccessPolicy, Action } from '../../auth/access.js'
 import { errorBody } from '../errors.js'
 import { batchAckSchema, batchSendSchema } from '../schemas.js'
+import { secondsToMs } from '../seconds.js'
 import { sessionOf } from '../session-auth.js'
 import { answeredAfterWoken } from '../woken-first.js'
 
@@ -45,7 +46,9 @@ async function sendItem (policy: AccessPolicy, core: Switch, session: Session, i
       replyTo: item.replyTo,
       ack: item.ack,
       error: item.error,
-      idempotencyKey: item.idempotencyKey
+      idempotencyKey: item.idempotencyKey,
+      ttl: item.ttl === undefined ? undefined : secondsToMs(item.ttl),
+      delay: item.delay === undefined ? undefined : secondsToMs(item.delay)
     })
   } catch (error) {
     if (!(error instanceof SwitchError)) throw error

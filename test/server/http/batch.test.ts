@@ -174,3 +174,37 @@ t.test('a switch shutting down refuses a batch send as a whole', async (t) => {
   t.equal(reply.status, 503)
   t.equal(codeOf(reply), 'shutting_down')
 })
+
+t.test('ttl and delay per batch item, by the single send\'s rules', async (t) => {
+  const h = await withQueues(t)
+  await h.api.call('PUT', '/v1/queues/jobs', { token: h.token, json: { mode: 'work' } })
+  const { results } = (await h.api.call('POST', '/v1/messages', {
+    token: h.sender,
+    json: {
+      messages: [
+        { queue: 'jobs', payload: 'later', delay: 3600, ttl: 7200 },
+        { queue: 'q', payload: 'not on a cursor queue', delay: 60 },
+        { queue: 'q', payload: 'expiring', ttl: 0.5 },
+        { queue: 'q', payload: 'no delay is no delay', delay: 0 }
+      ]
+    }
+  })).json as BatchSendResponse
+  t.match(results, [
+    { id: 1, duplicate: false },
+    { error: { code: 'invalid_request', field: 'delay', message: /work queue/ } },
+    { id: 2, duplicate: false },
+    { id: 3, duplicate: false }
+  ])
+  const later = h.running.core.message(1)
+  t.equal(later?.notBefore, (later?.time ?? 0) + 3_600_000, 'delay in seconds')
+  t.equal(later?.expires, (later?.time ?? 0) + 7_200_000, 'ttl in seconds')
+  const expiring = h.running.core.message(2)
+  t.equal(expiring?.expires, (expiring?.time ?? 0) + 500)
+
+  const single = await h.api.call('POST', '/v1/queues/q/messages?delay=60', { token: h.sender, body: 'x' })
+  t.same(single.json, { error: (results[1] as { error: unknown }).error }, 'the same error as the single send')
+  for (const item of [{ ttl: 0 }, { ttl: 1209601 }, { delay: -1 }, { delay: 'soon' }]) {
+    const reply = await h.api.call('POST', '/v1/messages', { token: h.sender, json: { messages: [{ queue: 'q', payload: 'x', ...item }] } })
+    t.equal(codeOf(reply), 'invalid_request', JSON.stringify(item))
+  }
+})
