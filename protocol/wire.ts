@@ -134,6 +134,11 @@ export interface QueueInfo {
   options?: QueueOptions
   /** Work queues: messages leased to a receiver now. */
   leased?: number
+  /**
+   * Messages expired or delivered maxDeliveries times that wait here, never delivered again, for room in the
+   * full dead-letter queue (see maxQueueLength); absent when none.
+   */
+  deadLetterWaiting?: number
 }
 
 export interface CreateQueueResponse {
@@ -305,6 +310,11 @@ export interface DiagnosticsQueue {
   options?: QueueOptions
   /** Work queues: messages leased to a receiver now. */
   leased?: number
+  /**
+   * Messages expired or delivered maxDeliveries times that wait here, never delivered again, for room in the
+   * full dead-letter queue (see maxQueueLength); absent when none.
+   */
+  deadLetterWaiting?: number
   /** Messages it holds that `messages` leaves out, the answer having reached its byte budget; absent when none. */
   omitted?: number
 }

@@ -63,12 +63,17 @@ export class Limits {
 
   /** Before enqueueing `size` bytes on `queue` (holding `length` messages) while all queues hold `queuedBytes`. */
   allowMessage (queue: string, length: number, queuedBytes: number, size: number): void {
-    if (length >= this.options.maxQueueLength) {
+    if (!this.queueHasRoom(length)) {
       throw new InsufficientStorageError(`queue ${JSON.stringify(queue)} holds ${length} unacked messages, as many as it may (maxQueueLength): retry once its receivers have caught up`)
     }
     if (queuedBytes + size > this.options.maxQueuedBytes) {
       throw new InsufficientStorageError(`the switch holds ${queuedBytes} bytes of messages and may hold ${this.options.maxQueuedBytes} (maxQueuedBytes): retry once receivers have caught up`)
     }
+  }
+
+  /** Whether a queue holding `length` messages may take one more (a move between queues adds no bytes). */
+  queueHasRoom (length: number): boolean {
+    return length < this.options.maxQueueLength
   }
 
   /** Before a long-poll waits, in a session with `waiting` long-polls waiting already. */

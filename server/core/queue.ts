@@ -101,6 +101,13 @@ export class Queue {
     }
   }
 
+  /** Messages expired or spent at `now`: due for the dead-letter queue, and held here until it has room. */
+  dueCount (now: number): number {
+    let count = 0
+    for (const message of this.byId.values()) if (hasExpired(message, now) || this.spent(message, now)) count++
+    return count
+  }
+
   /** Messages leased now. */
   leasedCount (now: number): number {
     let count = 0

@@ -238,6 +238,8 @@ export class Switch {
   private readonly stopSweeper: Cancel
   /** Leases running out, delays ending and messages expiring: the timer that looks at them when due. */
   private readonly deadlines: Deadlines
+  /** Dead letters held in their queue, by the full dead-letter queue they wait to move to (see `applyExpire`). */
+  private readonly awaitingRoom = new Map<string, Set<number>>()
   /** Work-queue messages a transfer of this switch is leasing now: other transfers here pass them by. */
   private readonly leasing = new Set<number>()
   /** The log shared with other switches, if the store is one: operations are applied as they come up in it. */
@@ -603,6 +605,8 @@ export class Switch {
       this.removed(message.id)
     }
     this.bindings.removeQueue(queue.name)
+    // Their dead-letter queue gone, they are dropped (traced, counted) as where there is none.
+    this.madeRoom(queue.name)
     if (queue.owner !== undefined) this.sessions.get(queue.owner)?.queues.delete(queue.name)
     return { event: { time, type: 'destroy', client, queue: queue.name } }
   }
@@ -633,7 +637,14 @@ export class Switch {
     if (filters.length > 0) info.bindings = filters
     if (queue.options !== undefined) info.options = queue.options
     if (queue.work) info.leased = queue.leasedCount(now)
+    const waiting = this.deadLetterWaiting(queue, now)
+    if (waiting > 0) info.deadLetterWaiting = waiting
     return info
+  }
+
+  /** Only a queue with a dead-letter queue can hold messages due to move; the others drop them at once. */
+  private deadLetterWaiting (queue: Queue, now: number): number {
+    return queue.options?.deadLetter === undefined ? 0 : queue.dueCount(now)
   }
 
   private isAlive (queue: Queue, now: number): boolean {
@@ -784,6 +795,7 @@ export class Switch {
     if (message !== undefined) this.queuedBytes -= message.payload.length
     this.messageQueue.delete(id)
     this.removed(id)
+    this.madeRoom(queue.name)
     return message
   }
 
@@ -1042,9 +1054,14 @@ export class Switch {
       if (queue === undefined || message === undefined) continue
       const reason = hasExpired(message, time) ? 'expired' : queue.spent(message, time) ? 'max_deliveries' : undefined
       if (reason === undefined) continue
+      const target = queue.options?.deadLetter === undefined ? undefined : this.queues.get(queue.options.deadLetter)
+      // A dead letter is never lost to a full dead-letter queue: it stays here, never delivered, until there is room.
+      if (target !== undefined && !this.limits.queueHasRoom(target.length)) {
+        this.awaitRoom(target.name, id)
+        continue
+      }
       this.takeOut(queue, id)
       removed.push(id)
-      const target = queue.options?.deadLetter === undefined ? undefined : this.queues.get(queue.options.deadLetter)
       if (target === undefined) {
         dropped++
         traced.push({ event: { time, type: 'drop', queue: queue.name, messageId: id } })
@@ -1060,6 +1077,28 @@ export class Switch {
     }
     if (removed.length === 0) return unchanged(0)
     return { result: removed.length, record: { type: 'move', removed, messages: copies }, traced, messages: copies, dropped }
+  }
+
+  /** Message `id` is due for dead-letter queue `name`, which is full: it is looked at again once that has room. */
+  private awaitRoom (name: string, id: number): void {
+    let ids = this.awaitingRoom.get(name)
+    if (ids === undefined) this.awaitingRoom.set(name, ids = new Set())
+    ids.add(id)
+  }
+
+  /** A message left queue `name` (or the queue went): as many dead letters waiting for room in it as fit come due now. */
+  private madeRoom (name: string): void {
+    const ids = this.awaitingRoom.get(name)
+    if (ids === undefined) return
+    const queue = this.queues.get(name)
+    let room = queue === undefined ? Infinity : this.options.maxQueueLength - queue.length
+    const now = this.now()
+    for (const id of ids) {
+      if (room-- <= 0) break
+      ids.delete(id)
+      this.deadlines.add(now, id)
+    }
+    if (ids.size === 0) this.awaitingRoom.delete(name)
   }
 
   /** A new message in `queue` with the payload and headers of `message`, counted afresh. */
@@ -1480,6 +1519,8 @@ export class Switch {
     if (filters.length > 0) entry.bindings = filters
     if (queue.options !== undefined) entry.options = queue.options
     if (queue.work) entry.leased = queue.leasedCount(this.now())
+    const waiting = this.deadLetterWaiting(queue, this.now())
+    if (waiting > 0) entry.deadLetterWaiting = waiting
     return entry
   }
 
@@ -1603,6 +1644,8 @@ export class Switch {
       for (const waiter of [...session.waiters]) waiter.settle([])
     }
     this.deadlines.clear()
+    // Scheduled again below: a message due for a full dead-letter queue comes due at once and waits again.
+    this.awaitingRoom.clear()
     for (const persisted of snapshot.queues) {
       const queue = new Queue(persisted.name, persisted.kind, persisted.owner, persisted.options)
       const before = queuesBefore.get(persisted.name)

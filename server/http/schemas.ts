@@ -54,7 +54,8 @@ const queueInfo = {
     alive: { type: 'boolean' },
     bindings: { type: 'array', items: { type: 'string' } },
     options: queueOptions,
-    leased: { type: 'integer' }
+    leased: { type: 'integer' },
+    deadLetterWaiting: { type: 'integer' }
   }
 } as const
 
@@ -397,6 +398,7 @@ export const diagnosticsSchema = {
               bindings: stringList,
               options: queueOptions,
               leased: { type: 'integer' },
+              deadLetterWaiting: { type: 'integer' },
               omitted: { type: 'integer' }
             }
           }
