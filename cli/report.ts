@@ -1,6 +1,6 @@
 // Human-readable views of the switch's state: the diagnostics report (after the original message-switch CLI) and
 // trace lines. Pure functions of the wire types, so they are tested without a switch.
-import type { Diagnostics, DiagnosticsLimits, DiagnosticsMessage, DiagnosticsQueue, TraceEvent } from '../protocol/wire.js'
+import type { Diagnostics, DiagnosticsLimits, DiagnosticsMessage, DiagnosticsQueue, QueueOptions, TraceEvent } from '../protocol/wire.js'
 import { held, pollState, serviceState, type ServiceState } from '../protocol/services.js'
 
 export { CRASHED_AFTER_MS, pollState, serviceState, type PollState, type ServiceState } from '../protocol/services.js'
@@ -22,6 +22,20 @@ function plural (n: number, word: string): string {
 
 function byName (a: { name: string }, b: { name: string }): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+}
+
+/**
+ * A queue's options as flags of `switch create`, in brackets after two spaces (`  [work, visibility-timeout 30 s, …]`),
+ * for `switch list` and the diagnostics report alike; nothing for a plain queue.
+ */
+export function describeOptions (options: QueueOptions | undefined): string {
+  if (options === undefined) return ''
+  const parts: string[] = []
+  if (options.mode === 'work') parts.push('work', `visibility-timeout ${options.visibilityTimeout ?? 30} s`)
+  if (options.maxDeliveries !== undefined) parts.push(`max-deliveries ${options.maxDeliveries}`)
+  if (options.deadLetter !== undefined) parts.push(`dead-letter ${options.deadLetter}`)
+  if (options.messageTtl !== undefined) parts.push(`message-ttl ${options.messageTtl} s`)
+  return `  [${parts.join(', ')}]`
 }
 
 function describeService (queue: DiagnosticsQueue, now: number): string {
@@ -76,7 +90,7 @@ export function diagnosticsReport (diagnostics: Diagnostics): string {
   const width = Math.max(0, ...services.map((queue) => queue.name.length))
   const servicesIn = (state: ServiceState): string[] => services
     .filter((queue) => serviceState(queue, now) === state)
-    .map((queue) => `${queue.name.padEnd(width)}  ${describeService(queue, now)}`)
+    .map((queue) => `${queue.name.padEnd(width)}  ${describeService(queue, now)}${describeOptions(queue.options)}`)
 
   const store = diagnostics.store.location === undefined
     ? diagnostics.store.kind

@@ -1,18 +1,6 @@
 import { Flags } from '@oclif/core'
-import type { QueueInfo } from '../../lib/index.js'
 import { SwitchCommand } from '../base.js'
-
-/** A queue's options as flags of `switch create`, in brackets: `[work, visibility-timeout 30 s, …]`. */
-function describeOptions (queue: QueueInfo): string {
-  const o = queue.options
-  if (o === undefined) return ''
-  const parts: string[] = []
-  if (o.mode === 'work') parts.push('work', `visibility-timeout ${o.visibilityTimeout ?? 30} s`)
-  if (o.maxDeliveries !== undefined) parts.push(`max-deliveries ${o.maxDeliveries}`)
-  if (o.deadLetter !== undefined) parts.push(`dead-letter ${o.deadLetter}`)
-  if (o.messageTtl !== undefined) parts.push(`message-ttl ${o.messageTtl} s`)
-  return `  [${parts.join(', ')}]`
-}
+import { describeOptions } from '../report.js'
 
 export default class List extends SwitchCommand {
   static override summary = 'List queues, one name per line (with its topic filters, if it has bindings, and its options, if it has any)'
@@ -33,7 +21,7 @@ export default class List extends SwitchCommand {
       return
     }
     for (const queue of queues) {
-      this.log(`${queue.name}${queue.bindings === undefined ? '' : `  <- ${queue.bindings.join(', ')}`}${describeOptions(queue)}`)
+      this.log(`${queue.name}${queue.bindings === undefined ? '' : `  <- ${queue.bindings.join(', ')}`}${describeOptions(queue.options)}`)
     }
   }
 }

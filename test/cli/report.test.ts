@@ -139,6 +139,27 @@ t.test('topic bindings and retained messages, when there are any', async (t) => 
   ].join('\n'))
 })
 
+t.test('a queue\'s options, as switch list shows them', async (t) => {
+  const report = diagnosticsReport({
+    startTime: NOW - 1500,
+    now: NOW,
+    store: { kind: 'memory' },
+    queues: [
+      queue('jobs', { options: { mode: 'work', visibilityTimeout: 30, maxDeliveries: 3, deadLetter: 'dead' } }),
+      queue('dead', { options: { messageTtl: 86400 } }),
+      queue('plain')
+    ],
+    sessions: []
+  })
+  t.match(report, [
+    'Idle:',
+    '  dead   never polled, 0 requests waiting  [message-ttl 86400 s]',
+    '  jobs   never polled, 0 requests waiting  [work, visibility-timeout 30 s, max-deliveries 3, dead-letter dead]',
+    '  plain  never polled, 0 requests waiting',
+    ''
+  ].join('\n'))
+})
+
 t.test('durations', async (t) => {
   t.equal(formatDuration(-5), '0ms')
   t.equal(formatDuration(999), '999ms')
