@@ -1,13 +1,18 @@
 import type { Cancel, Timers } from './timers.js'
 
-interface Deadline {
-  at: number
+/** A message to look at, and whether this switch is the one to move it at once (see `Switch.due`). */
+export interface Due {
   id: number
+  first: boolean
+}
+
+interface Deadline extends Due {
+  at: number
 }
 
 /**
  * When messages need looking at again: a lease runs out, a delay ends, a message expires. One timer, for the
- * earliest; it hands the ids due to `fire`, which decides from the stored times what is due (an entry made
+ * earliest; it hands the messages due to `fire`, which decides from the stored times what is due (an entry made
  * stale by an ack or a new lease is then found to be nothing). Only scheduling: the state is the messages'.
  */
 export class Deadlines {
@@ -20,13 +25,14 @@ export class Deadlines {
   constructor (
     private readonly timers: Timers,
     private readonly now: () => number,
-    private readonly fire: (ids: number[]) => void
+    private readonly fire: (due: Due[]) => void
   ) {}
 
-  add (at: number, id: number): void {
+  /** `first`: this switch made the change that set the deadline, so it moves the message at once when due. */
+  add (at: number, id: number, first = true): void {
     if (this.stopped) return
     const heap = this.heap
-    heap.push({ at, id })
+    heap.push({ at, id, first })
     for (let i = heap.length - 1; i > 0;) {
       const parent = (i - 1) >> 1
       if (heap[parent].at <= heap[i].at) break
@@ -65,8 +71,11 @@ export class Deadlines {
     this.cancel = undefined
     this.armedAt = undefined
     const now = this.now()
-    const due: number[] = []
-    while (this.heap.length > 0 && this.heap[0].at <= now) due.push(this.pop().id)
+    const due: Due[] = []
+    while (this.heap.length > 0 && this.heap[0].at <= now) {
+      const { id, first } = this.pop()
+      due.push({ id, first })
+    }
     this.arm()
     if (due.length > 0) this.fire(due)
   }

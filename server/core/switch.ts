@@ -38,7 +38,7 @@ import { IdempotencyKeys } from './idempotency.js'
 import { DEFAULT_LIMITS, Limits, type LimitOptions } from './limits.js'
 import { hasExpired, Queue, type StoredMessage } from './queue.js'
 import { queueOptions, sameOptions } from './queue-options.js'
-import { Deadlines } from './deadlines.js'
+import { Deadlines, type Due } from './deadlines.js'
 import { RetainedMessages } from './retained.js'
 import { ANONYMOUS, Session, sessionKey, type SessionKind } from './session.js'
 import { filterMatches } from './topics.js'
@@ -171,6 +171,13 @@ interface Applied<Result = unknown> {
 const unchanged = <Result>(result: Result): Applied<Result> => ({ result, traced: [], messages: [] })
 
 const PREVIEW_BYTES = 80
+/**
+ * Switches sharing a log all see a message come due; the one whose operation set the deadline (the lease, the
+ * send, the ack that made room) moves it at once, and the others only this long after, if it has not: each
+ * would append the same move, which changes nothing but the log's length. Should that switch be gone, the
+ * message moves this much later.
+ */
+const MOVE_GRACE = 2000
 const temporaryName = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 12)
 
 /** A message's delivery count, lease and lease state as a store keeps them. */
@@ -238,6 +245,16 @@ export class Switch {
   private readonly stopSweeper: Cancel
   /** Leases running out, delays ending and messages expiring: the timer that looks at them when due. */
   private readonly deadlines: Deadlines
+  /**
+   * Deadlines of messages another switch goes first to move (see `due`): looked at again after MOVE_GRACE, in
+   * case that switch is gone.
+   */
+  private readonly laterMoves: Deadlines
+  /**
+   * False while an operation another switch submitted is applied (from the shared log), or while state is read
+   * back from one: the deadlines it sets are that switch's to act on first.
+   */
+  private ownOperation = true
   /** Dead letters held in their queue, by the full dead-letter queue they wait to move to (see `applyExpire`). */
   private readonly awaitingRoom = new Map<string, Set<number>>()
   /** Work-queue messages a transfer of this switch is leasing now: other transfers here pass them by. */
@@ -258,7 +275,8 @@ export class Switch {
     // Leases are checked a few times per TTL: a session ends between 1 and 1.25 TTLs after its last request.
     const sweepEvery = Math.max(10, Math.min(1000, this.options.sessionTtl / 4))
     this.stopSweeper = this.options.timers.every(sweepEvery, () => { this.sweep() })
-    this.deadlines = new Deadlines(this.options.timers, this.options.now, (ids) => { this.due(ids) })
+    this.deadlines = new Deadlines(this.options.timers, this.options.now, (due) => { this.due(due) })
+    this.laterMoves = new Deadlines(this.options.timers, this.options.now, (due) => { this.move(due.map(({ id }) => id)) })
   }
 
   /** A switch on what its store holds: read (and, for a log, replayed) before it takes any request. */
@@ -267,7 +285,7 @@ export class Switch {
     try {
       core.restore(await core.store.load())
       core.log?.follow({
-        apply: (operation) => core.applyLogged(operation),
+        apply: (operation, own) => core.applyLogged(operation, own),
         snapshot: () => core.snapshot(),
         restore: (snapshot) => { core.restore(snapshot) }
       })
@@ -337,10 +355,15 @@ export class Switch {
   }
 
   /** An operation as it comes up in the shared log (this switch's or another's): applied, and at once durable. */
-  private applyLogged (operation: Operation): unknown {
-    const applied = this.applyOperation(operation)
-    this.durable(applied)
-    return applied.result
+  private applyLogged (operation: Operation, own: boolean): unknown {
+    this.ownOperation = own
+    try {
+      const applied = this.applyOperation(operation)
+      this.durable(applied)
+      return applied.result
+    } finally {
+      this.ownOperation = true
+    }
   }
 
   private async rollBack (): Promise<void> {
@@ -986,7 +1009,7 @@ export class Switch {
       message.deliveries = (message.deliveries ?? 0) + 1
       message.leaseUntil = time + (queue.options?.visibilityTimeout ?? 0) * 1000
       message.leasedBy = token
-      this.deadlines.add(message.leaseUntil, id)
+      this.deadlines.add(message.leaseUntil, id, this.ownOperation)
       leased.push(message)
     }
     if (leased.length === 0) return unchanged(leased)
@@ -1012,7 +1035,7 @@ export class Switch {
     if (queue === undefined || message === undefined) throw new MessageNotFoundError(id)
     if (message.leasedBy !== token || (message.leaseUntil ?? 0) <= time) throw new NotLeasedError(id)
     message.leaseUntil = time + (ms ?? (queue.options?.visibilityTimeout ?? 0) * 1000)
-    this.deadlines.add(message.leaseUntil, id)
+    this.deadlines.add(message.leaseUntil, id, this.ownOperation)
     // Given back: the long-polls of its queue look again once this is durable.
     const messages = ms === 0 ? [message] : []
     return { result: { id, expires: message.leaseUntil }, record: { type: 'lease', leases: [persistedLease(message)] }, traced: [], messages }
@@ -1021,21 +1044,38 @@ export class Switch {
   /**
    * Deadlines come due: long-polls of their queues look again (a delay ended, a lease ran out), delivery streams
    * holding a lease that ran out get their credit back, and what expired or is spent is moved aside, by an
-   * operation carrying the time, so that every switch moves the same.
+   * operation carrying the time, so that every switch moves the same: at once by the switch that set the
+   * deadline, by the others after MOVE_GRACE if it is still there.
    */
-  private due (ids: number[]): void {
+  private due (due: Due[]): void {
     const now = this.now()
-    const moving: number[] = []
+    const first = new Set<number>()
+    for (const entry of due) if (entry.first) first.add(entry.id)
     const queues = new Set<string>()
-    for (const id of ids) {
+    const moving: number[] = []
+    for (const id of new Set(due.map((entry) => entry.id))) {
       const queue = this.messageQueue.get(id)
       const message = queue?.get(id)
       if (queue === undefined || message === undefined) continue
-      if (hasExpired(message, now) || queue.spent(message, now)) moving.push(id)
+      if (hasExpired(message, now) || queue.spent(message, now)) {
+        if (first.has(id)) moving.push(id)
+        else this.laterMoves.add(now + MOVE_GRACE, id)
+      }
       if (message.leaseUntil !== undefined && message.leaseUntil <= now) this.removed(id)
       queues.add(queue.name)
     }
     for (const name of queues) this.wake(name)
+    this.move(moving)
+  }
+
+  /** Submits the move of those of `ids` still due (expired, or spent): see `applyExpire`. */
+  private move (ids: number[]): void {
+    const now = this.now()
+    const moving = ids.filter((id) => {
+      const queue = this.messageQueue.get(id)
+      const message = queue?.get(id)
+      return queue !== undefined && message !== undefined && (hasExpired(message, now) || queue.spent(message, now))
+    })
     if (moving.length > 0 && !this.stopping) {
       this.submit({ type: 'expire', ids: moving, time: now }).catch(() => {
         // Not stored: the messages stay as they were, and are moved when next looked at (a restart schedules them again).
@@ -1096,7 +1136,7 @@ export class Switch {
     for (const id of ids) {
       if (room-- <= 0) break
       ids.delete(id)
-      this.deadlines.add(now, id)
+      this.deadlines.add(now, id, this.ownOperation)
     }
     if (ids.size === 0) this.awaitingRoom.delete(name)
   }
@@ -1341,9 +1381,10 @@ export class Switch {
 
   /** Looks at the message again when its delay ends, its lease runs out or it expires. */
   private schedule (message: StoredMessage): void {
-    if (message.notBefore !== undefined) this.deadlines.add(message.notBefore, message.id)
-    if (message.leaseUntil !== undefined) this.deadlines.add(message.leaseUntil, message.id)
-    if (message.expires !== undefined) this.deadlines.add(message.expires, message.id)
+    const first = this.ownOperation
+    if (message.notBefore !== undefined) this.deadlines.add(message.notBefore, message.id, first)
+    if (message.leaseUntil !== undefined) this.deadlines.add(message.leaseUntil, message.id, first)
+    if (message.expires !== undefined) this.deadlines.add(message.expires, message.id, first)
   }
 
   /** Once stored, messages (in id order) become visible and wake the long-polls of their queues. */
@@ -1580,6 +1621,7 @@ export class Switch {
     this.stopping = true
     this.stopSweeper()
     this.deadlines.stop()
+    this.laterMoves.stop()
     // By session, not by queue: a long-poll of a session with no subscriptions watches no queue.
     for (const session of this.sessions.values()) {
       for (const waiter of [...session.waiters]) waiter.settle([])
@@ -1618,6 +1660,16 @@ export class Switch {
    * Sessions and queues that stay keep their live state (leases, long-polls, poll times).
    */
   private restore (snapshot: Snapshot): void {
+    // Read back from a shared log, what comes due is no more this switch's to move first than any other's.
+    this.ownOperation = this.log === undefined
+    try {
+      this.restoreState(snapshot)
+    } finally {
+      this.ownOperation = true
+    }
+  }
+
+  private restoreState (snapshot: Snapshot): void {
     const now = this.now()
     const sessionsBefore = new Map(this.sessions)
     const queuesBefore = new Map(this.queues)
@@ -1644,6 +1696,7 @@ export class Switch {
       for (const waiter of [...session.waiters]) waiter.settle([])
     }
     this.deadlines.clear()
+    this.laterMoves.clear()
     // Scheduled again below: a message due for a full dead-letter queue comes due at once and waits again.
     this.awaitingRoom.clear()
     for (const persisted of snapshot.queues) {

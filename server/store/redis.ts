@@ -241,7 +241,7 @@ export class RedisStore implements Store, SharedLog {
           if (waiting !== undefined) this.pending.delete(nonce as string)
           let result: unknown
           try {
-            result = follower.apply(decode(fields))
+            result = follower.apply(decode(fields), nonce?.startsWith(`${this.node}:`) === true)
           } catch (error) {
             waiting?.reject(error)
             continue

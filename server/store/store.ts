@@ -139,8 +139,11 @@ export interface SharedLog {
 
 /** The switch following a shared log. */
 export interface Follower {
-  /** Applies an operation as it comes up; what it returns (or throws) answers the operation's submit. */
-  apply: (operation: Operation) => unknown
+  /**
+   * Applies an operation as it comes up; what it returns (or throws) answers the operation's submit. `own`:
+   * this switch submitted it (the one to act first on what follows from it, see `Switch.due`).
+   */
+  apply: (operation: Operation, own: boolean) => unknown
   /** The state as of the last operation applied (`lastId` and all, no `operations`): what a compaction saves. */
   snapshot: () => Snapshot
   /** Replaces the state with a saved one: for a switch that fell behind what the log still holds. */
