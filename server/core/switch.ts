@@ -36,7 +36,7 @@ import { TraceLog } from './trace.js'
 import type { Observation, QueueDepth } from './observe.js'
 import { AnswerBudget, withinBudget } from './budget.js'
 import { REAL_TIMERS, type Cancel, type Timers } from './timers.js'
-import { Waiter, type WaiterRegistry } from './waiter.js'
+import { Waiter, type WaitSignal, type WaiterRegistry } from './waiter.js'
 import { MemoryStore } from '../store/memory.js'
 import type { SharedLog, Snapshot, Store, StoreRecord } from '../store/store.js'
 import type { Operation } from './operations.js'
@@ -107,7 +107,7 @@ export interface TransferOptions {
   /** Milliseconds to wait when nothing is there yet; 0 answers at once. */
   timeout: number
   max?: number
-  signal?: AbortSignal
+  signal?: WaitSignal
   /** Watch these queues instead of the session's subscriptions (a protocol that names them on every call). */
   queues?: string[]
   /**
@@ -749,7 +749,7 @@ export class Switch {
    * Waits until one of `ids` goes (acked, or its queue destroyed), `timeout` ms pass, the session ends or the
    * switch shuts down: a delivery stream out of credit waits here for its client's acks.
    */
-  async untilRemoved (session: Session, ids: number[], timeout: number, signal: AbortSignal): Promise<void> {
+  async untilRemoved (session: Session, ids: number[], timeout: number, signal: WaitSignal): Promise<void> {
     this.refuseIfEnded(session)
     if (this.stopping || signal.aborted || ids.some((id) => !this.messageQueue.has(id))) return
     await new Promise<void>((resolve) => {
@@ -867,7 +867,7 @@ export class Switch {
     names: Iterable<string>,
     followsSubscriptions: boolean,
     { after, max, timeout, signal, size }: {
-      after: number, max: number, timeout: number, signal: AbortSignal | undefined, size: ((message: StoredMessage) => number) | undefined
+      after: number, max: number, timeout: number, signal: WaitSignal | undefined, size: ((message: StoredMessage) => number) | undefined
     }
   ): Promise<StoredMessage[]> {
     return await new Promise((resolve) => {
@@ -1047,7 +1047,7 @@ export class Switch {
    * caller's encoding), no more than maxAnswerBytes of them, but always one.
    */
   async waitForTrace (
-    after: number, timeout: number, max: number, signal?: AbortSignal, size?: (event: TraceEvent) => number
+    after: number, timeout: number, max: number, signal?: WaitSignal, size?: (event: TraceEvent) => number
   ): Promise<{ events: TraceEvent[], next: number }> {
     const since = (): TraceEvent[] => {
       const events = this.trace.since(after, max)

@@ -1,6 +1,16 @@
 import type { Session } from './session.js'
 import type { StoredMessage } from './queue.js'
 
+/**
+ * What ends a wait early: its requester has gone. An AbortSignal is one; the HTTP routes pass a lighter one, as
+ * every object a held long-poll keeps counts when thousands are held. The listener is called at most once.
+ */
+export interface WaitSignal {
+  readonly aborted: boolean
+  addEventListener: (type: 'abort', listener: () => void, options?: { once: true }) => void
+  removeEventListener: (type: 'abort', listener: () => void) => void
+}
+
 /** Long-polls waiting per queue name: a send looks up only the waiters of its own queue. */
 export type WaiterRegistry = Map<string, Set<Waiter>>
 
