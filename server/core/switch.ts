@@ -830,11 +830,18 @@ export class Switch {
       queue.left = undefined
     }
     const { size } = options
-    let messages = this.collect(names, after, max, size)
+    const messages = this.collect(names, after, max, size)
     if (messages.length === 0 && timeout > 0 && !this.stopping && options.signal?.aborted !== true) {
       this.limits.allowPoll(session.waiters.size)
-      messages = await this.wait(session, names, options.queues === undefined, { after, max, timeout, signal: options.signal, size })
+      // Returned, not awaited: a held long-poll keeps no suspended frame of this function.
+      return this.wait(session, names, options.queues === undefined, { after, max, timeout, signal: options.signal, size })
+        .then((waited) => this.answer(session, waited, after))
     }
+    return this.answer(session, messages, after)
+  }
+
+  /** The answer to a transfer, its messages traced as delivered. */
+  private answer (session: Session, messages: StoredMessage[], after: number): TransferResult {
     if (messages.length === 0) return { messages, next: after }
     const delivered = this.now()
     for (const message of messages) {
@@ -862,7 +869,7 @@ export class Switch {
     return size === undefined ? out : withinBudget(out, this.options.maxAnswerBytes, size)
   }
 
-  private async wait (
+  private wait (
     session: Session,
     names: Iterable<string>,
     followsSubscriptions: boolean,
@@ -870,7 +877,7 @@ export class Switch {
       after: number, max: number, timeout: number, signal: WaitSignal | undefined, size: ((message: StoredMessage) => number) | undefined
     }
   ): Promise<StoredMessage[]> {
-    return await new Promise((resolve) => {
+    return new Promise((resolve) => {
       const onAbort = (): void => { waiter.settle([]) }
       const collect = (): StoredMessage[] => this.collect(names, after, max, size)
       const waiter = new Waiter(session, after, this.waiters, collect, followsSubscriptions, (messages) => {
