@@ -16,6 +16,8 @@ export interface StoredMessage {
   retained?: boolean
 }
 
+const NO_MESSAGES: ReadonlyMap<number, StoredMessage> = new Map()
+
 // Compact the id index once this many acked ids linger in it (and they outnumber the live ones).
 const COMPACT_THRESHOLD = 64
 
@@ -41,7 +43,8 @@ export class Queue {
   bytes = 0
 
   private ids: number[] = []
-  private readonly byId = new Map<number, StoredMessage>()
+  // Made by the first message: thousands of idle queues (one per waiting client) need none.
+  private byId: Map<number, StoredMessage> | undefined
 
   constructor (name: string, kind: QueueKind, owner?: string) {
     this.name = name
@@ -50,27 +53,29 @@ export class Queue {
   }
 
   get length (): number {
-    return this.byId.size
+    return this.byId?.size ?? 0
   }
 
   push (message: StoredMessage): void {
     this.ids.push(message.id)
+    this.byId ??= new Map()
     this.byId.set(message.id, message)
     this.bytes += message.payload.length
   }
 
   get (id: number): StoredMessage | undefined {
-    return this.byId.get(id)
+    return this.byId?.get(id)
   }
 
   remove (id: number): StoredMessage | undefined {
-    const message = this.byId.get(id)
-    if (message === undefined) return undefined
-    this.byId.delete(id)
+    const byId = this.byId
+    const message = byId?.get(id)
+    if (byId === undefined || message === undefined) return undefined
+    byId.delete(id)
     this.bytes -= message.payload.length
-    const tombstones = this.ids.length - this.byId.size
-    if (tombstones > COMPACT_THRESHOLD && tombstones > this.byId.size) {
-      this.ids = this.ids.filter((kept) => this.byId.has(kept))
+    const tombstones = this.ids.length - byId.size
+    if (tombstones > COMPACT_THRESHOLD && tombstones > byId.size) {
+      this.ids = this.ids.filter((kept) => byId.has(kept))
     }
     return message
   }
@@ -80,7 +85,8 @@ export class Queue {
     // The budget is this queue's own: `out` may already hold another queue's messages, and a transfer over
     // several queues must see each queue's lowest ids before it merges and trims them.
     const limit = out.length + max
-    const ids = this.ids
+    const { ids, byId } = this
+    if (byId === undefined) return
     let lo = 0
     let hi = ids.length
     while (lo < hi) {
@@ -89,17 +95,19 @@ export class Queue {
       else hi = mid
     }
     for (let i = lo; i < ids.length && out.length < limit; i++) {
-      const message = this.byId.get(ids[i])
+      const message = byId.get(ids[i])
       if (message !== undefined) out.push(message)
     }
   }
 
   /** Appends to `out` the ids of up to `max` messages with id <= `after`, in id order. */
   idsUpTo (after: number, max: number, out: number[]): void {
+    const { ids, byId } = this
+    if (byId === undefined) return
     let taken = 0
-    for (let i = 0; i < this.ids.length && this.ids[i] <= after && taken < max; i++) {
-      if (this.byId.has(this.ids[i])) {
-        out.push(this.ids[i])
+    for (let i = 0; i < ids.length && ids[i] <= after && taken < max; i++) {
+      if (byId.has(ids[i])) {
+        out.push(ids[i])
         taken++
       }
     }
@@ -116,14 +124,16 @@ export class Queue {
 
   /** How many messages have an id > `after`; walks back from the newest, so it is cheap for a short tail. */
   countAfter (after: number): number {
+    const { ids, byId } = this
+    if (byId === undefined) return 0
     let count = 0
-    for (let i = this.ids.length - 1; i >= 0 && this.ids[i] > after; i--) {
-      if (this.byId.has(this.ids[i])) count++
+    for (let i = ids.length - 1; i >= 0 && ids[i] > after; i--) {
+      if (byId.has(ids[i])) count++
     }
     return count
   }
 
   messages (): IterableIterator<StoredMessage> {
-    return this.byId.values()
+    return (this.byId ?? NO_MESSAGES).values()
   }
 }
