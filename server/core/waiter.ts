@@ -1,5 +1,6 @@
 import type { Session } from './session.js'
 import type { StoredMessage } from './queue.js'
+import { Deadlines, type Expiring } from './deadlines.js'
 
 /**
  * What ends a wait early: its requester has gone. An AbortSignal is one; the HTTP routes pass a lighter one, as
@@ -14,11 +15,14 @@ export interface WaitSignal {
 /** Long-polls waiting per queue name: a send looks up only the waiters of its own queue. */
 export type WaiterRegistry = Map<string, Set<Waiter>>
 
+/** The deadlines of every waiting transfer in the process, under one timer (as Node keeps its own timers). */
+const DEADLINES = new Deadlines()
+
 /**
  * One waiting transfer. It registers under each queue it watches; a send to one of them wakes it, it collects
  * what is new (once per burst of sends, via a microtask) and settles, unregistering everywhere.
  */
-export class Waiter {
+export class Waiter implements Expiring {
   readonly session: Session
   readonly after: number
   /** False for a long-poll on queues named by the caller: a new subscription does not concern it. */
@@ -27,7 +31,8 @@ export class Waiter {
   private readonly collect: (waiter: Waiter) => StoredMessage[]
   private readonly finish: (messages: StoredMessage[]) => void
   private readonly watched: string[] = []
-  private timer: NodeJS.Timeout | undefined
+  deadline = 0
+  slot = -1
   private settled = false
   private scheduled = false
 
@@ -63,7 +68,11 @@ export class Waiter {
   }
 
   expireAfter (ms: number): void {
-    this.timer = setTimeout(() => { this.settle([]) }, ms)
+    if (!this.settled) DEADLINES.add(this, ms)
+  }
+
+  expire (): void {
+    this.settle([])
   }
 
   wake (): void {
@@ -80,7 +89,7 @@ export class Waiter {
   settle (messages: StoredMessage[]): void {
     if (this.settled) return
     this.settled = true
-    if (this.timer !== undefined) clearTimeout(this.timer)
+    DEADLINES.remove(this)
     for (const queue of this.watched) {
       const waiters = this.registry.get(queue)
       if (waiters === undefined) continue
