@@ -31,6 +31,7 @@ export class Waiter implements Expiring {
   private readonly collect: (waiter: Waiter) => StoredMessage[]
   private readonly finish: (messages: StoredMessage[]) => void
   private readonly watched: string[] = []
+  // Its place among the deadlines (Expiring).
   deadline = 0
   slot = -1
   private settled = false

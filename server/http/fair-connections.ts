@@ -44,8 +44,7 @@ export function shareConnections (
   let lingering = 0
 
   const use = (socket: Socket): void => {
-    const idle = unused.get(socket)
-    if (idle !== undefined) clearTimeout(idle)
+    clearTimeout(unused.get(socket))
     unused.delete(socket)
   }
 

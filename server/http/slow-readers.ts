@@ -69,8 +69,9 @@ export function limitSlowReaders (server: Server, maxUnreadBytes: number, log: F
   }
 
   // Shared by every connection ('this' is the socket), where closures per connection would cost memory with
-  // thousands held open: a counting write per distinct original write (in practice one), two listeners.
-  const counting = new Map<Socket['write'], Socket['write']>()
+  // thousands held open: a counting write per distinct original write (in practice one), two listeners. Weak, so
+  // that a write some other code made per connection would go with its connection.
+  const counting = new WeakMap<Socket['write'], Socket['write']>()
   const countingWrite = (write: Socket['write']): Socket['write'] => {
     let counted = counting.get(write)
     if (counted === undefined) {
