@@ -5,6 +5,7 @@ import type { TraceEvent } from '../../protocol/wire.js'
 import { InvalidRequestError } from '../core/errors.js'
 import type { Session } from '../core/session.js'
 import type { Switch } from '../core/switch.js'
+import type { WaitSignal } from '../core/waiter.js'
 import type { ObserveHooks } from '../http/routes/observe.js'
 import { abortedWith } from '../http/aborted.js'
 import type { OriginalAccess } from './access.js'
@@ -54,7 +55,7 @@ export function seconds (text: string | number, what: string): number {
  * the xapi form cannot show are skipped, and skipping them does not end the wait early. Sends and deliveries
  * show whole messages: the answer holds no more than maxAnswerBytes of them, and the client asks on from there.
  */
-async function trace (core: Switch, from: number, timeout: number, signal: AbortSignal): Promise<string> {
+async function trace (core: Switch, from: number, timeout: number, signal: WaitSignal): Promise<string> {
   const deadline = Date.now() + timeout
   const size = (event: TraceEvent): number => xapiTraceEventSize(event, core.trace.subject(event.id))
   let after = Math.max(0, from - 1)

@@ -32,6 +32,8 @@ export function hasExpired (message: StoredMessage, now: number): boolean {
   return message.expires !== undefined && message.expires <= now
 }
 
+const NO_MESSAGES: ReadonlyMap<number, StoredMessage> = new Map()
+
 // Compact the id index once this many acked ids linger in it (and they outnumber the live ones).
 const COMPACT_THRESHOLD = 64
 
@@ -59,7 +61,8 @@ export class Queue {
   readonly options: QueueOptions | undefined
 
   private ids: number[] = []
-  private readonly byId = new Map<number, StoredMessage>()
+  // Made by the first message: thousands of idle queues (one per waiting client) need none.
+  private byId: Map<number, StoredMessage> | undefined
 
   constructor (name: string, kind: QueueKind, owner?: string, options?: QueueOptions) {
     this.name = name
@@ -96,7 +99,7 @@ export class Queue {
     const limit = out.length + max
     for (const id of this.ids) {
       if (out.length >= limit || id > through) return
-      const message = this.byId.get(id)
+      const message = this.byId?.get(id)
       if (message !== undefined && !skip.has(id) && this.available(message, now)) out.push(message)
     }
   }
@@ -104,39 +107,41 @@ export class Queue {
   /** Messages expired or spent at `now`: due for the dead-letter queue, and held here until it has room. */
   dueCount (now: number): number {
     let count = 0
-    for (const message of this.byId.values()) if (hasExpired(message, now) || this.spent(message, now)) count++
+    for (const message of this.byId?.values() ?? []) if (hasExpired(message, now) || this.spent(message, now)) count++
     return count
   }
 
   /** Messages leased now. */
   leasedCount (now: number): number {
     let count = 0
-    for (const message of this.byId.values()) if ((message.leaseUntil ?? 0) > now) count++
+    for (const message of this.byId?.values() ?? []) if ((message.leaseUntil ?? 0) > now) count++
     return count
   }
 
   get length (): number {
-    return this.byId.size
+    return this.byId?.size ?? 0
   }
 
   push (message: StoredMessage): void {
     this.ids.push(message.id)
+    this.byId ??= new Map()
     this.byId.set(message.id, message)
     this.bytes += message.payload.length
   }
 
   get (id: number): StoredMessage | undefined {
-    return this.byId.get(id)
+    return this.byId?.get(id)
   }
 
   remove (id: number): StoredMessage | undefined {
-    const message = this.byId.get(id)
-    if (message === undefined) return undefined
-    this.byId.delete(id)
+    const byId = this.byId
+    const message = byId?.get(id)
+    if (byId === undefined || message === undefined) return undefined
+    byId.delete(id)
     this.bytes -= message.payload.length
-    const tombstones = this.ids.length - this.byId.size
-    if (tombstones > COMPACT_THRESHOLD && tombstones > this.byId.size) {
-      this.ids = this.ids.filter((kept) => this.byId.has(kept))
+    const tombstones = this.ids.length - byId.size
+    if (tombstones > COMPACT_THRESHOLD && tombstones > byId.size) {
+      this.ids = this.ids.filter((kept) => byId.has(kept))
     }
     return message
   }
@@ -146,7 +151,8 @@ export class Queue {
     // The budget is this queue's own: `out` may already hold another queue's messages, and a transfer over
     // several queues must see each queue's lowest ids before it merges and trims them.
     const limit = out.length + max
-    const ids = this.ids
+    const { ids, byId } = this
+    if (byId === undefined) return
     let lo = 0
     let hi = ids.length
     while (lo < hi) {
@@ -155,17 +161,19 @@ export class Queue {
       else hi = mid
     }
     for (let i = lo; i < ids.length && out.length < limit; i++) {
-      const message = this.byId.get(ids[i])
+      const message = byId.get(ids[i])
       if (message !== undefined) out.push(message)
     }
   }
 
   /** Appends to `out` the ids of up to `max` messages with id <= `after`, in id order. */
   idsUpTo (after: number, max: number, out: number[]): void {
+    const { ids, byId } = this
+    if (byId === undefined) return
     let taken = 0
-    for (let i = 0; i < this.ids.length && this.ids[i] <= after && taken < max; i++) {
-      if (this.byId.has(this.ids[i])) {
-        out.push(this.ids[i])
+    for (let i = 0; i < ids.length && ids[i] <= after && taken < max; i++) {
+      if (byId.has(ids[i])) {
+        out.push(ids[i])
         taken++
       }
     }
@@ -182,14 +190,16 @@ export class Queue {
 
   /** How many messages have an id > `after`; walks back from the newest, so it is cheap for a short tail. */
   countAfter (after: number): number {
+    const { ids, byId } = this
+    if (byId === undefined) return 0
     let count = 0
-    for (let i = this.ids.length - 1; i >= 0 && this.ids[i] > after; i--) {
-      if (this.byId.has(this.ids[i])) count++
+    for (let i = ids.length - 1; i >= 0 && ids[i] > after; i--) {
+      if (byId.has(ids[i])) count++
     }
     return count
   }
 
   messages (): IterableIterator<StoredMessage> {
-    return this.byId.values()
+    return (this.byId ?? NO_MESSAGES).values()
   }
 }

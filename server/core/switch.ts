@@ -46,7 +46,7 @@ import { TraceLog } from './trace.js'
 import type { Observation, QueueDepth } from './observe.js'
 import { AnswerBudget, withinBudget } from './budget.js'
 import { REAL_TIMERS, type Cancel, type Timers } from './timers.js'
-import { Waiter, type WaiterRegistry } from './waiter.js'
+import { Waiter, type WaitSignal, type WaiterRegistry } from './waiter.js'
 import { MemoryStore } from '../store/memory.js'
 import type { PersistedLease, PersistedQueue, SharedLog, Snapshot, Store, StoreRecord } from '../store/store.js'
 import type { Operation } from './operations.js'
@@ -121,7 +121,7 @@ export interface TransferOptions {
   /** Milliseconds to wait when nothing is there yet; 0 answers at once. */
   timeout: number
   max?: number
-  signal?: AbortSignal
+  signal?: WaitSignal
   /** Watch these queues instead of the session's subscriptions (a protocol that names them on every call). */
   queues?: string[]
   /**
@@ -129,6 +129,15 @@ export interface TransferOptions {
    * maxAnswerBytes of them (but always one). Only what is answered is traced as delivered.
    */
   size?: (message: StoredMessage) => number
+}
+
+/** What a transfer looks for, until when: its options with the timeout made a deadline. */
+interface Search {
+  after: number
+  max: number
+  size: TransferOptions['size']
+  signal: WaitSignal | undefined
+  deadline: number
 }
 
 export interface TransferResult {
@@ -871,7 +880,7 @@ export class Switch {
    * Waits until one of `ids` goes (acked, or its queue destroyed), `timeout` ms pass, the session ends or the
    * switch shuts down: a delivery stream out of credit waits here for its client's acks.
    */
-  async untilRemoved (session: Session, ids: number[], timeout: number, signal: AbortSignal): Promise<void> {
+  async untilRemoved (session: Session, ids: number[], timeout: number, signal: WaitSignal): Promise<void> {
     this.refuseIfEnded(session)
     if (this.stopping || signal.aborted || ids.some((id) => !this.messageQueue.has(id))) return
     await new Promise<void>((resolve) => {
@@ -952,21 +961,37 @@ export class Switch {
       queue.left = undefined
     }
     const { size, signal } = options
-    const deadline = now + timeout
-    let messages: StoredMessage[]
-    let work: Set<number>
-    for (;;) {
-      messages = this.collect(names, after, max, size)
-      const left = deadline - this.now()
-      if (messages.length === 0 && left > 0 && !this.stopping && signal?.aborted !== true) {
-        this.limits.allowPoll(session.waiters.size)
-        messages = await this.wait(session, names, options.queues === undefined, { after, max, timeout: left, signal, size })
-      }
-      work = new Set(messages.filter((message) => this.queues.get(message.queue)?.work === true).map((message) => message.id))
-      if (work.size > 0) messages = await this.lease(session, messages, work)
-      // Every work message found was leased by another transfer first: look again while there is time.
-      if (messages.length > 0 || work.size === 0 || this.now() >= deadline || this.stopping || signal?.aborted === true) break
+    // Chained, not awaited: a held long-poll keeps no suspended frame of this function.
+    return this.gather(session, names, options.queues === undefined, { after, max, size, signal, deadline: now + timeout })
+  }
+
+  /**
+   * A transfer's messages: those there, or the first to come before the deadline; the work-queue ones among them
+   * leased to the session, and a look again while there is time if another transfer leased every one first.
+   */
+  private gather (session: Session, names: Iterable<string>, followsSubscriptions: boolean, search: Search): Promise<TransferResult> {
+    const { after, max, size, signal, deadline } = search
+    const messages = this.collect(names, after, max, size)
+    const left = deadline - this.now()
+    let found: Promise<StoredMessage[]>
+    if (messages.length === 0 && left > 0 && !this.stopping && signal?.aborted !== true) {
+      this.limits.allowPoll(session.waiters.size)
+      found = this.wait(session, names, followsSubscriptions, { after, max, timeout: left, signal, size })
+    } else {
+      found = Promise.resolve(messages)
     }
+    return found.then((messages) => {
+      const work = new Set(messages.filter((message) => this.queues.get(message.queue)?.work === true).map((message) => message.id))
+      if (work.size === 0) return this.answer(session, messages, after, work)
+      return this.lease(session, messages, work).then((leased) => {
+        const lookAgain = leased.length === 0 && this.now() < deadline && !this.stopping && signal?.aborted !== true
+        return lookAgain ? this.gather(session, names, followsSubscriptions, search) : this.answer(session, leased, after, work)
+      })
+    })
+  }
+
+  /** The answer to a transfer, its messages traced as delivered (`work`: the ids leased from work queues). */
+  private answer (session: Session, messages: StoredMessage[], after: number, work: Set<number>): TransferResult {
     if (messages.length === 0) return { messages, next: after }
     const delivered = this.now()
     let next = after
@@ -1205,15 +1230,15 @@ export class Switch {
     return size === undefined ? out : withinBudget(out, this.options.maxAnswerBytes, size)
   }
 
-  private async wait (
+  private wait (
     session: Session,
     names: Iterable<string>,
     followsSubscriptions: boolean,
     { after, max, timeout, signal, size }: {
-      after: number, max: number, timeout: number, signal: AbortSignal | undefined, size: ((message: StoredMessage) => number) | undefined
+      after: number, max: number, timeout: number, signal: WaitSignal | undefined, size: ((message: StoredMessage) => number) | undefined
     }
   ): Promise<StoredMessage[]> {
-    return await new Promise((resolve) => {
+    return new Promise((resolve) => {
       const onAbort = (): void => { waiter.settle([]) }
       const collect = (): StoredMessage[] => this.collect(names, after, max, size)
       const waiter = new Waiter(session, after, this.waiters, collect, followsSubscriptions, (messages) => {
@@ -1401,7 +1426,7 @@ export class Switch {
    * caller's encoding), no more than maxAnswerBytes of them, but always one.
    */
   async waitForTrace (
-    after: number, timeout: number, max: number, signal?: AbortSignal, size?: (event: TraceEvent) => number
+    after: number, timeout: number, max: number, signal?: WaitSignal, size?: (event: TraceEvent) => number
   ): Promise<{ events: TraceEvent[], next: number }> {
     const since = (): TraceEvent[] => {
       const events = this.trace.since(after, max)

@@ -35,6 +35,9 @@ export function shareConnections (
   const perAddress = new Map<string, number>()
   // Addresses already logged as at their cap: one warning until the address has let go of all, not one per refusal.
   const warned = new Set<string>()
+  // What each admitted TCP connection counts against. Kept here, not in a closure per connection: with thousands
+  // of held long-polls, every object per connection counts.
+  const addressOf = new Map<Socket, string>()
   const unused = new Map<Socket, NodeJS.Timeout | undefined>()
   let refused = 0
   let closedIdle = 0
@@ -43,6 +46,26 @@ export function shareConnections (
   const use = (socket: Socket): void => {
     clearTimeout(unused.get(socket))
     unused.delete(socket)
+  }
+
+  // One listener shared by every connection ('this' is the socket), where a closure each would cost memory.
+  function closed (this: Socket): void {
+    use(this)
+    const address = addressOf.get(this)
+    if (address === undefined) return
+    addressOf.delete(this)
+    const left = (perAddress.get(address) ?? 1) - 1
+    if (left > 0) {
+      perAddress.set(address, left)
+    } else {
+      perAddress.delete(address)
+      warned.delete(address)
+    }
+  }
+
+  const idleTooLong = (socket: Socket): void => {
+    closedIdle++
+    socket.destroy()
   }
 
   const refuse = (socket: Socket, address: string, held: number): void => {
@@ -69,24 +92,13 @@ export function shareConnections (
         return false
       }
       perAddress.set(address, held + 1)
-      socket.once('close', () => {
-        const left = (perAddress.get(address) ?? 1) - 1
-        if (left > 0) {
-          perAddress.set(address, left)
-        } else {
-          perAddress.delete(address)
-          warned.delete(address)
-        }
-      })
+      addressOf.set(socket, address)
     }
     const idle = limits.idleConnectionTimeout > 0
-      ? setTimeout(() => {
-        closedIdle++
-        socket.destroy()
-      }, limits.idleConnectionTimeout).unref()
+      ? setTimeout(idleTooLong, limits.idleConnectionTimeout, socket).unref()
       : undefined
     unused.set(socket, idle)
-    socket.once('close', () => { use(socket) })
+    socket.on('close', closed)
     return true
   }
 

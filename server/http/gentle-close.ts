@@ -12,9 +12,11 @@ type HttpSocket = Socket & { _httpMessage?: { finished: boolean } | null }
  */
 export function closeIdleGently (server: Server): void {
   const open = new Set<HttpSocket>()
+  // One listener for every connection ('this' is the socket): no closure per connection.
+  function closed (this: HttpSocket): void { open.delete(this) }
   server.on('connection', (socket: HttpSocket) => {
     open.add(socket)
-    socket.once('close', () => { open.delete(socket) })
+    socket.on('close', closed)
   })
   server.closeIdleConnections = () => {
     for (const socket of open) {

@@ -77,8 +77,9 @@ export function installSessionAuth (app: FastifyInstance, core: Switch, policy: 
     request.switchSession = session
     // Held until the response closes; a client gone before this hook ran closed it already, and would hold the
     // lease for ever (its session never expiring) if this waited for a 'close' that has been.
+    // 'on', not 'once': a response closes once, and once's wrapper would add objects to every held long-poll.
     if (reply.raw.closed) core.leave(session)
-    else reply.raw.once('close', () => { core.leave(session) })
+    else reply.raw.on('close', () => { core.leave(session) })
     done()
   })
 }

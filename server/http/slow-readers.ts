@@ -68,16 +68,29 @@ export function limitSlowReaders (server: Server, maxUnreadBytes: number, log: F
     }
   }
 
+  // Shared by every connection ('this' is the socket), where closures per connection would cost memory with
+  // thousands held open: a counting write per distinct original write (in practice one), two listeners. Weak, so
+  // that a write some other code made per connection would go with its connection.
+  const counting = new WeakMap<Socket['write'], Socket['write']>()
+  const countingWrite = (write: Socket['write']): Socket['write'] => {
+    let counted = counting.get(write)
+    if (counted === undefined) {
+      counted = function (this: Socket, ...args: unknown[]): boolean {
+        const taken = Reflect.apply(write, this, args) as boolean
+        if (!taken) wrote(this)
+        return taken
+      } as Socket['write']
+      counting.set(write, counted)
+    }
+    return counted
+  }
+  function released (this: Socket): void { release(this) }
+
   server.on('connection', (socket: Socket) => {
     // A false from write is Node's one signal that bytes are left waiting; no event says so.
-    const write = socket.write
-    socket.write = function (this: Socket, ...args: unknown[]): boolean {
-      const taken = Reflect.apply(write, this, args) as boolean
-      if (!taken) wrote(this)
-      return taken
-    } as Socket['write']
-    socket.on('drain', () => { release(socket) })
-    socket.once('close', () => { release(socket) })
+    socket.write = countingWrite(socket.write)
+    socket.on('drain', released)
+    socket.on('close', released)
   })
 
   return {

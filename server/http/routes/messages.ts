@@ -69,10 +69,10 @@ export function messageRoutes (app: FastifyInstance, core: Switch): void {
 
   app.get<{ Querystring: TransferQuery }>('/transfer', { schema: transferSchema, config: { session: true, access: receiveSubscribed } }, async (request, reply) => {
     const { after = 0, timeout, max } = request.query
-    const result = await core.transfer(sessionOf(request), {
+    // Returned, not awaited: a held long-poll keeps no suspended frame of this handler.
+    return core.transfer(sessionOf(request), {
       after, timeout: secondsToMs(timeout), max, signal: abortedWith(reply.raw), size: wireSize
-    })
-    return { messages: result.messages.map(toWireMessage), next: result.next }
+    }).then((result) => ({ messages: result.messages.map(toWireMessage), next: result.next }))
   })
 }
 
