@@ -1,28 +1,20 @@
 // Log compaction with --redis: switches save snapshots and trim the log, a switch started later reads the
 // snapshot and the log after it, the log stays bounded, and a switch that fell behind the trimmed log catches up
 // from the snapshot instead of skipping entries.
-import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import { Switch } from '../../../server/core/switch.js'
-import { RedisStore, redisOptions, type Compaction } from '../../../server/store/redis.js'
+import { RedisStore, type Compaction } from '../../../server/store/redis.js'
 import type { Follower } from '../../../server/store/store.js'
 import { eventually } from '../../eventually.js'
 import { picture } from './conformance.js'
-import { startRedis, type RedisServer } from './redis-server.js'
+import { RedisTestbed } from './redis-server.js'
 
 const EVERY = 20
 const compaction: Compaction = { operations: EVERY, ms: 60_000 }
 const text = (s: string): Buffer => Buffer.from(s)
 
-let redis: RedisServer
-let db: Redis
+const redis = new RedisTestbed(t)
 let prefixes = 0
-t.before(async () => {
-  redis = await startRedis(t)
-  const { shown, ...options } = redisOptions(redis.url)
-  db = new Redis(options)
-  t.teardown(() => { db.disconnect() })
-})
 
 async function opened (t: Test, store: RedisStore): Promise<Switch> {
   const core = await Switch.open({ store })
@@ -32,9 +24,9 @@ async function opened (t: Test, store: RedisStore): Promise<Switch> {
 
 /** The number of the log's first entry (each entry's is one more than the one before it), and its length. */
 async function log (prefix: string): Promise<{ first: number, length: number }> {
-  const [entry] = await db.xrange(`${prefix}log`, '-', '+', 'COUNT', 1)
+  const [entry] = await redis.db.xrange(`${prefix}log`, '-', '+', 'COUNT', 1)
   const fields = entry?.[1] ?? []
-  return { first: Number(fields[fields.indexOf('s') + 1] ?? 0), length: await db.xlen(`${prefix}log`) }
+  return { first: Number(fields[fields.indexOf('s') + 1] ?? 0), length: await redis.db.xlen(`${prefix}log`) }
 }
 
 async function compactedPast (prefix: string, number: number): Promise<void> {
@@ -104,7 +96,7 @@ t.test('a switch behind the trimmed log takes the snapshot, skipping nothing', a
   const s = await a.login('s')
   await a.createQueue(s, 'q')
   await a.subscribe(s, 'q')
-  const loaded = Number(await db.get(`${prefix}log-number`))
+  const loaded = Number(await redis.db.get(`${prefix}log-number`))
   const held = new Held(redis.url, { prefix, compaction })
   const b = await opened(t, held)
   // Waiting on B, which has read the log up to here and no further.

@@ -1,27 +1,19 @@
 // With --redis every switch sees a message come due. The one whose operation set the deadline (the lease, the
 // send) moves it at once; the others only after a grace period, and only if it has not: one `expire` entry in the
 // log per message, not one per switch, and the message still moves when that switch is gone.
-import { Redis } from 'ioredis'
 import { setTimeout as delay } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { Switch } from '../../../server/core/switch.js'
-import { RedisStore, redisOptions } from '../../../server/store/redis.js'
+import { RedisStore } from '../../../server/store/redis.js'
 import { eventually } from '../../eventually.js'
-import { startRedis, type RedisServer } from './redis-server.js'
+import { RedisTestbed } from './redis-server.js'
 
 /** Longer than the switch's grace (MOVE_GRACE, 2 s): by then a second switch would have moved it too. */
 const PAST_GRACE_MS = 3000
 const text = (s: string): Buffer => Buffer.from(s)
 
-let redis: RedisServer
-let db: Redis
+const redis = new RedisTestbed(t)
 let prefixes = 0
-t.before(async () => {
-  redis = await startRedis(t)
-  const { shown, ...options } = redisOptions(redis.url)
-  db = new Redis(options)
-  t.teardown(() => { db.disconnect() })
-})
 
 async function opened (t: Test, prefix: string): Promise<Switch> {
   const core = await Switch.open({ store: new RedisStore(redis.url, { prefix }) })
@@ -33,7 +25,7 @@ interface Entry { type: string, queue?: string, ids?: number[], node: string }
 
 /** The log's operations, each with the switch (the node part of its nonce) that appended it. */
 async function entries (prefix: string): Promise<Entry[]> {
-  return (await db.xrange(`${prefix}log`, '-', '+')).map(([, fields]) => {
+  return (await redis.db.xrange(`${prefix}log`, '-', '+')).map(([, fields]) => {
     const value = (name: string): string => fields[fields.findIndex((f, i) => i % 2 === 0 && f === name) + 1]
     const { type, queue, ids } = JSON.parse(value('o')) as Omit<Entry, 'node'>
     return { type, queue, ids, node: value('n').split(':')[0] }

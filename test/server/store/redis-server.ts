@@ -6,6 +6,9 @@ import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Redis } from 'ioredis'
+import type { Test } from 'tap'
+import { redisOptions } from '../../../server/store/redis.js'
 import type { Teardown } from '../../cli/spawn.js'
 
 export const REDIS_SERVER = '/usr/bin/redis-server'
@@ -52,5 +55,33 @@ export async function startRedis (t: Teardown): Promise<RedisServer> {
       await exited
       child = await launch(dir)
     }
+  }
+}
+
+/** A test file's redis-server, started before its tests, and a connection of its own to read the keys switches write. */
+export class RedisTestbed {
+  private started: { server: RedisServer, db: Redis } | undefined
+
+  constructor (t: Test) {
+    t.before(async () => {
+      const server = await startRedis(t)
+      const { shown, ...options } = redisOptions(server.url)
+      const db = new Redis(options)
+      t.teardown(() => { db.disconnect() })
+      this.started = { server, db }
+    })
+  }
+
+  get url (): string {
+    return this.current.server.url
+  }
+
+  get db (): Redis {
+    return this.current.db
+  }
+
+  private get current (): { server: RedisServer, db: Redis } {
+    if (this.started === undefined) throw new Error('the redis-server is not started yet (use it inside a test)')
+    return this.started
   }
 }
