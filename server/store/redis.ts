@@ -168,7 +168,16 @@ export class RedisStore implements Store, SharedLog {
 
   /** Connects (refusing to start without Redis), reads the snapshot and the log after it. */
   async load (): Promise<Snapshot> {
-    if (this.commands.status === 'wait') await Promise.all([this.commands.connect(), this.tail.connect()])
+    if (this.commands.status === 'wait') {
+      try {
+        await Promise.all([this.commands.connect(), this.tail.connect()])
+      } catch (error) {
+        // Both would go on retrying in the background: a switch that cannot start should leave nothing running.
+        this.commands.disconnect()
+        this.tail.disconnect()
+        throw new Error(`cannot reach Redis at ${this.location}: ${(error as Error).message}`)
+      }
+    }
     let before: number | undefined
     for (;;) {
       const saved = await this.saved()

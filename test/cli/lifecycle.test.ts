@@ -69,7 +69,8 @@ t.test('failures: one line on stderr, non-zero exit, no stack trace; a usage err
     [['call', 'foo', '--body', 'x', '--timeout', 'soon'], USAGE],
     [['no-such-command'], USAGE],
     [['call', 'foo', '--file', '/nonexistent/payload'], FAILED],
-    [['list', '--socket', closed], FAILED]
+    [['list', '--socket', closed], FAILED],
+    [['serve', '--port', '0', '--redis', `redis+unix://${closed}`], FAILED]
   ]
   // Node's own recursive mkdir loops for ever under /proc, where every new name fails with ENOENT.
   if (existsSync('/proc/self')) cases.push([['serve', '--port', '0', '--data-dir', '/proc/nope/switch'], FAILED])
@@ -84,6 +85,7 @@ t.test('failures: one line on stderr, non-zero exit, no stack trace; a usage err
   const stderrOf = (...args: string[]): string | undefined => results[cases.findIndex(([given]) => given.join(' ') === args.join(' '))]?.stderr
   t.match(stderrOf('list', '--socket', closed), /unavailable/)
   t.equal(stderrOf('ack', 'abc'), 'switch: Expected an integer but received: abc (see --help)\n')
+  t.match(stderrOf('serve', '--port', '0', '--redis', `redis+unix://${closed}`), /^switch: cannot reach Redis at redis\+unix:\/\/\S+: /)
   if (existsSync('/proc/self')) {
     t.equal(stderrOf('serve', '--port', '0', '--data-dir', '/proc/nope/switch'),
       "switch: cannot use data directory /proc/nope/switch: ENOENT: no such file or directory, mkdir '/proc/nope'\n")
