@@ -3,12 +3,19 @@ import t, { type Test } from 'tap'
 import { SwitchClient } from '../../../lib/index.js'
 import { startSwitch } from '../../cli/spawn.js'
 import { eventually } from '../../eventually.js'
-import { startRedis } from './redis-server.js'
+import { startRedis, type RedisServer } from './redis-server.js'
 
 function clientOf (t: Test, url: string, name: string): SwitchClient {
   const client = new SwitchClient({ url, client: name, retryFor: 20_000 })
   t.teardown(async () => { await client.close() })
   return client
+}
+
+/** A redis-server of the test's own and two switches, A and B, sharing it. */
+async function twoSwitches (t: Test): Promise<{ redis: RedisServer, a: { url: string }, b: { url: string } }> {
+  const redis = await startRedis(t)
+  const [a, b] = await Promise.all([startSwitch(t, ['--redis', redis.url]), startSwitch(t, ['--redis', redis.url])])
+  return { redis, a, b }
 }
 
 async function retried<T> (attempt: () => Promise<T>): Promise<T> {
@@ -23,9 +30,7 @@ async function retried<T> (attempt: () => Promise<T>): Promise<T> {
 }
 
 t.test('a caller on A is answered by a service on B', async (t) => {
-  const redis = await startRedis(t)
-  const a = await startSwitch(t, ['--redis', redis.url])
-  const b = await startSwitch(t, ['--redis', redis.url])
+  const { a, b } = await twoSwitches(t)
   const service = clientOf(t, b.url, 'service')
   await service.createQueue('upper')
   const served = service.serve('upper', async (request) => request.toString().toUpperCase())
@@ -35,9 +40,7 @@ t.test('a caller on A is answered by a service on B', async (t) => {
 })
 
 t.test('a long-poll on A is woken by a send on B', async (t) => {
-  const redis = await startRedis(t)
-  const a = await startSwitch(t, ['--redis', redis.url])
-  const b = await startSwitch(t, ['--redis', redis.url])
+  const { a, b } = await twoSwitches(t)
   const receiver = clientOf(t, a.url, 'receiver')
   await receiver.createQueue('q')
   await receiver.subscribe('q')
@@ -51,9 +54,7 @@ t.test('a long-poll on A is woken by a send on B', async (t) => {
 })
 
 t.test('Redis restarted mid-run: every acknowledged send is still there, and the switches go on', async (t) => {
-  const redis = await startRedis(t)
-  const a = await startSwitch(t, ['--redis', redis.url])
-  const b = await startSwitch(t, ['--redis', redis.url])
+  const { redis, a, b } = await twoSwitches(t)
   const sender = clientOf(t, a.url, 'sender')
   await sender.createQueue('q')
   const before: number[] = []
