@@ -13,6 +13,7 @@ import { closeIdleGently } from './gentle-close.js'
 import { hardenServer, httpLimits, serverOptions, type HttpLimits } from './hardening.js'
 import { installSessionAuth } from './session-auth.js'
 import { limitSlowReaders } from './slow-readers.js'
+import { routeUpgrades } from './upgrades.js'
 import { StreamTickets } from './stream-tickets.js'
 import { batchRoutes } from './routes/batch.js'
 import { messageRoutes } from './routes/messages.js'
@@ -21,6 +22,7 @@ import { metricsRoutes } from './routes/metrics.js'
 import { observeRoutes, type ObserveHooks } from './routes/observe.js'
 import { queueRoutes } from './routes/queues.js'
 import { sessionRoutes } from './routes/sessions.js'
+import { socketRoutes } from './routes/socket.js'
 import { streamHeartbeat, streamRoutes } from './routes/stream.js'
 import { topicRoutes } from './routes/topics.js'
 import { HttpFigures } from '../metrics/http-figures.js'
@@ -66,6 +68,7 @@ export function buildApp (core: Switch, hooks: ObserveHooks, options: AppOptions
   figures.install(app)
   hardenServer(app.server, limits)
   closeIdleGently(app.server)
+  routeUpgrades(app)
   const connections = { ...shareConnections(app.server, limits, app.log), ...limitSlowReaders(app.server, limits.maxUnreadBytes, app.log) }
   // A stop would otherwise wait for a connection that never sends a request (a client's spare keep-alive socket).
   app.addHook('preClose', (done) => {
@@ -99,6 +102,7 @@ export function buildApp (core: Switch, hooks: ObserveHooks, options: AppOptions
     const heartbeat = streamHeartbeat(options.streamHeartbeat)
     streamRoutes(api, core, { heartbeat, tickets })
     deliveryRoutes(api, core, { heartbeat })
+    socketRoutes(api, core, policy, { heartbeat })
   }, { prefix: API_PREFIX })
   // At the root, where scrapers and people look for them.
   app.register(async (root) => {

@@ -111,6 +111,8 @@ export function shareConnections (
     return Reflect.apply(emit, this, [event, ...args]) as boolean
   } as Server['emit']
   server.on('request', (request: IncomingMessage) => { use(request.socket) })
+  // A WebSocket's handshake is its request.
+  server.on('upgrade', (request: IncomingMessage) => { use(request.socket) })
 
   return {
     busiestAddress: () => {

@@ -9,6 +9,8 @@ import { needsSession } from '../auth/hook.js'
 declare module 'fastify' {
   interface FastifyRequest {
     switchSession: Session | undefined
+    /** The request holds its session's lease (see installSessionAuth). */
+    switchHolding: boolean
     /** Who a request of an `apiKey` route acts as when its bearer token was an API key rather than a session's. */
     switchPrincipal: string | undefined
   }
@@ -44,6 +46,16 @@ function tokenOf (request: FastifyRequest, tickets: StreamTickets): string {
   throw new SwitchError('session_required', 'this request needs a session: send "Authorization: Bearer <token>" (log in with POST /v1/sessions)')
 }
 
+/**
+ * Lets go of the session's lease before the response closes: a WebSocket, open for as long as its client likes,
+ * holds the lease only while it has work in hand, as a request does (see SocketChannel).
+ */
+export function releaseSession (core: Switch, request: FastifyRequest): void {
+  if (!request.switchHolding) return
+  request.switchHolding = false
+  core.leave(sessionOf(request))
+}
+
 /** The principal whose API key `key` is; UnauthorizedError if it is none (or there is no auth file). */
 async function principalOfKey (policy: AccessPolicy, key: string): Promise<string> {
   const principal = await policy.principals?.authenticate({ apiKey: key })
@@ -57,6 +69,7 @@ async function principalOfKey (policy: AccessPolicy, key: string): Promise<strin
  */
 export function installSessionAuth (app: FastifyInstance, core: Switch, policy: AccessPolicy, tickets: StreamTickets): void {
   app.decorateRequest('switchSession', undefined)
+  app.decorateRequest('switchHolding', false)
   app.decorateRequest('switchPrincipal', undefined)
   app.addHook('preHandler', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
     const { config } = request.routeOptions
@@ -75,11 +88,12 @@ export function installSessionAuth (app: FastifyInstance, core: Switch, policy: 
       return
     }
     request.switchSession = session
+    request.switchHolding = true
     // Held until the response closes; a client gone before this hook ran closed it already, and would hold the
     // lease for ever (its session never expiring) if this waited for a 'close' that has been.
     // 'on', not 'once': a response closes once, and once's wrapper would add objects to every held long-poll.
-    if (reply.raw.closed) core.leave(session)
-    else reply.raw.on('close', () => { core.leave(session) })
+    if (reply.raw.closed) releaseSession(core, request)
+    else reply.raw.on('close', () => { releaseSession(core, request) })
     done()
   })
 }

@@ -63,13 +63,20 @@ export const bindingsSchema = {
 const cursor = transferSchema.querystring.properties.after
 
 /** The 200 answer is `text/event-stream`, written by the route itself: no response schema. */
+/** A stream ticket, in place of the bearer header where a browser cannot send one (event stream, WebSocket). */
+const ticket = { type: 'string', minLength: 1, maxLength: 64 } as const
+
 export const streamSchema = {
   querystring: {
     type: 'object',
     additionalProperties: false,
-    properties: { after: cursor, ticket: { type: 'string', minLength: 1, maxLength: 64 } }
+    properties: { after: cursor, ticket }
   },
   headers: { type: 'object', properties: { 'last-event-id': cursor } }
+} as const
+
+export const socketSchema = {
+  querystring: { type: 'object', additionalProperties: false, properties: { ticket } }
 } as const
 
 export const streamTicketSchema = {

@@ -3,7 +3,7 @@ import type { ErrorCode } from '../../protocol/wire.js'
 import { Distribution } from '../core/observe.js'
 
 /** The kinds of long-lived streamed answers, each counted while open. */
-export type StreamKind = 'events' | 'deliveries'
+export type StreamKind = 'events' | 'deliveries' | 'socket'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -38,7 +38,7 @@ export class HttpFigures {
   readonly routes: RouteTimes[] = []
   /** Error answers by route, method and code, keyed `route method code`. */
   readonly errors = new Map<string, { route: string, method: string, code: ErrorCode, count: number }>()
-  readonly streams: Record<StreamKind, number> = { events: 0, deliveries: 0 }
+  readonly streams: Record<StreamKind, number> = { events: 0, deliveries: 0, socket: 0 }
 
   /** Times every route registered from now on (on `app` and the plugins registered on it after this). */
   install (app: FastifyInstance): void {

@@ -1,77 +1,18 @@
 import type { FastifyInstance } from 'fastify'
-import type {
-  BatchAckRequest,
-  BatchAckResponse,
-  BatchSendItem,
-  BatchSendRequest,
-  BatchSendResponse,
-  BatchSendResult
-} from '../../../protocol/wire.js'
-import type { Session } from '../../core/session.js'
+import type { BatchAckRequest, BatchAckResponse, BatchSendRequest, BatchSendResponse } from '../../../protocol/wire.js'
 import type { Switch } from '../../core/switch.js'
-import { InvalidRequestError, MessageNotFoundError, ShuttingDownError, SwitchError } from '../../core/errors.js'
-import type { AccessPolicy, Action } from '../../auth/access.js'
-import { errorBody } from '../errors.js'
+import { ShuttingDownError } from '../../core/errors.js'
+import type { AccessPolicy } from '../../auth/access.js'
+import { applyAcks, applySends } from '../batch-items.js'
 import { batchAckSchema, batchSendSchema } from '../schemas.js'
-import { secondsToMs } from '../seconds.js'
 import { sessionOf } from '../session-auth.js'
-import { answeredAfterWoken } from '../woken-first.js'
 
 /** A batch body may be this large even when single payloads are limited to less: it carries many of them. */
 export const BATCH_BODY_LIMIT = 4 * 1024 * 1024
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
-
-function payloadOf (item: BatchSendItem, index: number): Buffer {
-  if (item.encoding !== 'base64') return Buffer.from(item.payload, 'utf8')
-  // Node decodes whatever it is given, skipping what is not base64: a typo would alter the payload silently.
-  if (!BASE64.test(item.payload)) throw new InvalidRequestError(`messages/${index}/payload is not valid base64`, 'payload')
-  return Buffer.from(item.payload, 'base64')
-}
-
-/** Each item is checked as its single request would be, by the same policy (the route's own hook sees no queue). */
-function checkItem (policy: AccessPolicy, session: Session, action: Action, queue: string | undefined): void {
-  if (queue !== undefined) policy.check(session.principal, action, { queue })
-}
-
-/** One item of a batch send, exactly as the single send would apply it; its failure is its own result. */
-async function sendItem (policy: AccessPolicy, core: Switch, session: Session, item: BatchSendItem, index: number): Promise<BatchSendResult> {
-  try {
-    if (policy.enabled) {
-      checkItem(policy, session, 'send', core.sendTarget(item.queue, item.ack))
-      checkItem(policy, session, 'receive', core.queueOfMessage(item.ack))
-    }
-    return await core.send(session, item.queue, payloadOf(item, index), {
-      correlationId: item.correlationId,
-      replyTo: item.replyTo,
-      ack: item.ack,
-      error: item.error,
-      idempotencyKey: item.idempotencyKey,
-      ttl: item.ttl === undefined ? undefined : secondsToMs(item.ttl),
-      delay: item.delay === undefined ? undefined : secondsToMs(item.delay)
-    })
-  } catch (error) {
-    if (!(error instanceof SwitchError)) throw error
-    // The single send's path parameter `name` is the item's `queue`.
-    return errorBody(error.code, error.message, error.field === 'name' ? 'queue' : error.field)
-  }
-}
-
-/** Whether the ack took: a missing id (never sent, or acked already) is the caller's answer, not a failure. */
-async function ackItem (core: Switch, session: Session, id: number): Promise<boolean> {
-  try {
-    await core.ack(session, id)
-    return true
-  } catch (error) {
-    if (error instanceof MessageNotFoundError) return false
-    throw error
-  }
-}
-
 /**
  * Many sends, or many acks, in one request: what a client with many calls in flight would otherwise pay an
- * HTTP exchange for, each. Items are applied in order, each as its single request would be; the core's
- * writes of one batch share the store's group commit.
+ * HTTP exchange for, each (see batch-items).
  */
 export function batchRoutes (app: FastifyInstance, core: Switch, policy: AccessPolicy): void {
   const bodyLimit = Math.max(app.initialConfig.bodyLimit ?? 0, BATCH_BODY_LIMIT)
@@ -79,26 +20,10 @@ export function batchRoutes (app: FastifyInstance, core: Switch, policy: AccessP
   app.post<{ Body: BatchSendRequest }>('/messages', { schema: batchSendSchema, config: { session: true, access: 'session' }, bodyLimit }, async (request): Promise<BatchSendResponse> => {
     // Refused as a whole, so the client waits for the switch and retries it as the single send would be.
     if (core.shuttingDown) throw new ShuttingDownError()
-    const session = sessionOf(request)
-    const { messages } = request.body
-    // Started in order, without waiting: each send takes its id and place in memory before the next one starts.
-    const results = await answeredAfterWoken(core, messages.map((item) => item.queue), async () =>
-      await Promise.all(messages.map(async (item, index) => await sendItem(policy, core, session, item, index))))
-    return { results }
+    return { results: await applySends(policy, core, sessionOf(request), request.body.messages) }
   })
 
   app.post<{ Body: BatchAckRequest }>('/acks', { schema: batchAckSchema, config: { session: true, access: 'session' } }, async (request): Promise<BatchAckResponse> => {
-    const session = sessionOf(request)
-    const { ids } = request.body
-    // All or nothing: an id the session may not ack refuses the batch before any ack is made.
-    for (const id of ids) {
-      if (policy.enabled) checkItem(policy, session, 'receive', core.queueOfMessage(id))
-      core.checkAck(session, id)
-    }
-    const took = await Promise.all(ids.map(async (id) => await ackItem(core, session, id)))
-    const acked: number[] = []
-    const missing: number[] = []
-    ids.forEach((id, i) => { (took[i] ? acked : missing).push(id) })
-    return { acked, missing }
+    return await applyAcks(policy, core, sessionOf(request), request.body.ids)
   })
 }

@@ -124,6 +124,8 @@ const TABLE: Record<string, Row> = {
   'GET /v1/stream': { needs: 'session', stream: true, request: () => ({ path: '/v1/stream' }) },
   // The delivery stream names its queue: receive on it is what it needs.
   'GET /v1/deliveries': { needs: 'receive', stream: true, request: () => ({ path: '/v1/deliveries?queue=m-jobs&credit=1' }) },
+  // Without an upgrade it is a 400 after the session check; what a socket's frames need is each one's own (socket.test).
+  'GET /v1/socket': { needs: 'session', request: () => ({ path: '/v1/socket' }) },
   'POST /v1/stream/tickets': { needs: 'session', request: () => ({ path: '/v1/stream/tickets' }) },
   'GET /v1/trace': { needs: 'observe', request: () => ({ path: '/v1/trace?timeout=0' }) },
   'GET /v1/diagnostics': { needs: 'observe', request: () => ({ path: '/v1/diagnostics' }) },

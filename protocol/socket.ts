@@ -1,0 +1,68 @@
+// The switch's WebSocket (`GET /v1/socket`): the hot path of rpc and serve (sends, acks, pushed deliveries) as
+// one frame per step on one long-lived connection, instead of one HTTP exchange each. Everything else stays on
+// HTTP. Each frame is one JSON text message. The socket acts for the session whose token opened it.
+
+import type { BatchAckResponse, BatchSendItem, BatchSendResponse, ErrorBody, Message } from './wire.js'
+
+export const SOCKET_PATH = '/socket'
+
+/** Requests a client may have unanswered on one socket; the switch stops reading it beyond that. */
+export const SOCKET_MAX_PENDING = 256
+
+/**
+ * Close codes the switch uses beyond the standard ones: the session ended (log in again), or the client broke
+ * the protocol (a frame that is not a request). A switch shutting down closes with 1001 (going away).
+ */
+export const SOCKET_CLOSE_SESSION_ENDED = 4001
+export const SOCKET_CLOSE_PROTOCOL = 4002
+
+/** `POST /v1/messages` as a frame: answered by SocketSendAnswer with the same `id`. */
+export interface SocketSendRequest {
+  op: 'send'
+  id: number
+  messages: BatchSendItem[]
+}
+
+/** `POST /v1/acks` as a frame: answered by SocketAckAnswer with the same `id`. */
+export interface SocketAckRequest {
+  op: 'ack'
+  id: number
+  ids: number[]
+}
+
+/**
+ * `GET /v1/deliveries` as a frame: the queue's messages pushed as SocketDelivery frames carrying this `id`,
+ * with the same credit rule, until the socket closes or a `cancel` with this `id` (answered SocketEnded).
+ */
+export interface SocketDeliverRequest {
+  op: 'deliver'
+  id: number
+  queue: string
+  after?: number
+  credit?: number
+}
+
+export interface SocketCancelRequest {
+  op: 'cancel'
+  /** The `id` of the `deliver` to stop. */
+  id: number
+}
+
+export type SocketRequest = SocketSendRequest | SocketAckRequest | SocketDeliverRequest | SocketCancelRequest
+
+export type SocketSendAnswer = { id: number } & BatchSendResponse
+export type SocketAckAnswer = { id: number } & BatchAckResponse
+/** A request refused as a whole (or a delivery that could not start, or stopped on an error): the HTTP error body. */
+export type SocketErrorAnswer = { id: number } & ErrorBody
+/** Messages pushed for the `deliver` of this `id`. */
+export interface SocketDelivery {
+  id: number
+  messages: Message[]
+}
+/** The `deliver` of this `id` stopped (cancelled, or the switch stopped it): no more of its frames follow. */
+export interface SocketEnded {
+  id: number
+  ended: true
+}
+
+export type SocketAnswer = SocketSendAnswer | SocketAckAnswer | SocketErrorAnswer | SocketDelivery | SocketEnded

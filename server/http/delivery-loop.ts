@@ -1,0 +1,108 @@
+import { SwitchError } from '../core/errors.js'
+import type { StoredMessage } from '../core/queue.js'
+import type { Session } from '../core/session.js'
+import type { Switch } from '../core/switch.js'
+import type { WaitSignal } from '../core/waiter.js'
+import { toWireMessage } from './wire.js'
+
+export interface DeliveryOptions {
+  /** Push messages with ids above this cursor. */
+  after: number
+  /** Messages at or below the cursor that may be unacked at once. */
+  credit: number
+  /** The queue to push; the session's subscriptions (read live) without one. */
+  queue?: string
+  /** Milliseconds between heartbeats of an idle delivery. */
+  heartbeat: number
+  /** Ends the delivery (the client went). */
+  signal: WaitSignal
+}
+
+/** Where a delivery's messages go: each write may return a promise to hold the next one back (backpressure). */
+export interface DeliveryOutlet {
+  /** One batch, each message as its JSON text, encoded once. */
+  push: (messages: string[]) => Promise<void> | undefined
+  /** Nothing to push for a heartbeat interval. */
+  idle: () => Promise<void> | undefined
+}
+
+/** Why a delivery stopped: its signal, the switch shutting down, the session ending, or an error of the switch's. */
+export type DeliveryEnd = 'aborted' | 'shutting_down' | 'session_ended' | SwitchError
+
+/**
+ * Pushes a session's messages as they arrive (`GET /v1/deliveries` and the socket's `deliver`). Flow control is
+ * by credit: never more than `credit` of its queues' messages at or below its cursor unacked, so it pushes only
+ * as the client acks (by any ack). Counting by cursor rather than by what this delivery pushed makes a resumed
+ * one (`after` = the last id seen) honour the credit its predecessor used.
+ */
+export class Delivery {
+  private after: number
+  private readonly queues: string[] | undefined
+  private readonly held: Set<number>
+  /** A message's JSON, made when the answer budget sizes it and written as made: one encoding per push. */
+  private readonly encoded = new Map<StoredMessage, { text: string, deliveries: number | undefined }>()
+
+  /** Throws, before anything is pushed, if the session may not read the queues (another session's temporary queue). */
+  constructor (private readonly core: Switch, private readonly session: Session, private readonly options: DeliveryOptions) {
+    this.after = options.after
+    this.queues = options.queue === undefined ? undefined : [options.queue]
+    this.held = new Set(core.heldUpTo(session, this.watched(), this.after, options.credit))
+  }
+
+  /** Pushes until the signal aborts, the switch shuts down or the session ends (a switch error ends it too). */
+  async run (outlet: DeliveryOutlet): Promise<DeliveryEnd> {
+    const { core, session, held, queues } = this
+    const { credit, heartbeat, signal } = this.options
+    try {
+      for (;;) {
+        const ended = this.end()
+        if (ended !== undefined) return ended
+        for (const id of held) if (!core.holds(id, session)) held.delete(id)
+        if (held.size >= credit) {
+          await core.untilRemoved(session, [...held], heartbeat, signal)
+          if (this.end() === undefined && [...held].every((id) => core.holds(id, session))) await outlet.idle()
+          continue
+        }
+        // One batch within the credit left and maxAnswerBytes, written whole before the next is read.
+        const { messages, next } = await core.transfer(session, { after: this.after, timeout: heartbeat, signal, size: this.sized, max: credit - held.size, queues })
+        if (messages.length > 0) {
+          this.after = next
+          for (const message of messages) held.add(message.id)
+          const texts = messages.map(this.textOf)
+          this.encoded.clear()
+          await outlet.push(texts)
+        } else if (this.end() === undefined) {
+          await outlet.idle()
+        }
+      }
+    } catch (error) {
+      // The session ended (a logout elsewhere), or a limit refused the wait. Anything else is a bug, the caller's to log.
+      if (error instanceof SwitchError) return this.end() ?? error
+      throw error
+    }
+  }
+
+  /** Read live, like transfer: a subscription added while it runs counts. */
+  private watched (): Iterable<string> {
+    return this.queues ?? this.session.subscriptions
+  }
+
+  private end (): DeliveryEnd | undefined {
+    if (this.options.signal.aborted) return 'aborted'
+    if (this.core.shuttingDown) return 'shutting_down'
+    if (!this.core.isCurrent(this.session)) return 'session_ended'
+    return undefined
+  }
+
+  private readonly sized = (message: StoredMessage): number => {
+    const text = JSON.stringify(toWireMessage(message))
+    this.encoded.set(message, { text, deliveries: message.deliveries })
+    return Buffer.byteLength(text) + 1
+  }
+
+  /** Made again if a lease counted a delivery after it was sized (a work queue's message is leased after). */
+  private readonly textOf = (message: StoredMessage): string => {
+    const made = this.encoded.get(message)
+    return made !== undefined && made.deliveries === message.deliveries ? made.text : JSON.stringify(toWireMessage(message))
+  }
+}

@@ -1,0 +1,254 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { WebSocket } from 'ws'
+import {
+  SOCKET_CLOSE_PROTOCOL,
+  SOCKET_CLOSE_SESSION_ENDED,
+  SOCKET_MAX_PENDING,
+  type SocketAnswer,
+  type SocketDeliverRequest,
+  type SocketRequest
+} from '../../protocol/socket.js'
+import type { AccessPolicy } from '../auth/access.js'
+import { SwitchError } from '../core/errors.js'
+import type { Session } from '../core/session.js'
+import type { Switch } from '../core/switch.js'
+import type { WaitSignal } from '../core/waiter.js'
+import { applyAcks, applySends } from './batch-items.js'
+import { Delivery, type DeliveryEnd } from './delivery-loop.js'
+import { errorBody } from './errors.js'
+import { isRequest, readFrame } from './socket-frames.js'
+
+/** Bytes queued for a slow client beyond which a delivery waits before pushing more. */
+const HIGH_WATER = 1024 * 1024
+/** Close reasons must fit a control frame (123 bytes). */
+const reasonOf = (text: string): string => text.length > 120 ? `${text.slice(0, 117)}...` : text
+
+/** A delivery of the socket, stopped by `cancel`, by the socket closing, or by the switch. */
+class DeliverySignal implements WaitSignal {
+  aborted = false
+  private readonly listeners = new Set<() => void>()
+
+  addEventListener (_type: 'abort', listener: () => void): void { this.listeners.add(listener) }
+  removeEventListener (_type: 'abort', listener: () => void): void { this.listeners.delete(listener) }
+
+  abort (): void {
+    if (this.aborted) return
+    this.aborted = true
+    for (const listener of [...this.listeners]) listener()
+  }
+}
+
+export interface ChannelOptions {
+  heartbeat: number
+  log: FastifyBaseLogger
+  /** Told when the channel has closed, to forget it. */
+  onClose: (channel: SocketChannel) => void
+}
+
+/**
+ * One client's WebSocket: each request frame is applied as the HTTP request it stands for would be (same
+ * checks, same core calls) in the session that opened the socket, and answered by a frame with its `id`.
+ * Deliveries push as `GET /v1/deliveries` does. Beyond SOCKET_MAX_PENDING unanswered requests the switch stops
+ * reading the socket until answers go out, so a client that floods it is slowed, not buffered for.
+ */
+export class SocketChannel {
+  /** Answered a ping (or sent anything) since the last heartbeat: a silent peer is cut off at the next one. */
+  alive = true
+  private pending = 0
+  private paused = false
+  private closing = false
+  private readonly deliveries = new Map<number, DeliverySignal>()
+
+  constructor (
+    private readonly socket: WebSocket,
+    private readonly core: Switch,
+    private readonly policy: AccessPolicy,
+    private readonly session: Session,
+    private readonly options: ChannelOptions
+  ) {
+    socket.on('message', (data, isBinary) => { this.receive(data, isBinary) })
+    socket.on('pong', () => { this.alive = true })
+    socket.on('close', () => { this.closed() })
+    // A frame too large or malformed at the WebSocket level: ws closes the socket (1009, 1002) and says why here.
+    socket.on('error', (error) => { options.log.debug({ err: error }, 'socket closed on a protocol error') })
+  }
+
+  /** Heartbeat: ping, or cut off a peer that did not answer the previous one. */
+  beat (): void {
+    if (!this.alive) {
+      this.socket.terminate()
+      return
+    }
+    this.alive = false
+    this.socket.ping()
+  }
+
+  /** The switch is stopping: no new requests are read; the socket closes once those taken are answered. */
+  shutdown (): void {
+    this.closing = true
+    this.pause()
+    for (const delivery of this.deliveries.values()) delivery.abort()
+    this.closeWhenAnswered()
+  }
+
+  /** The shutdown's grace is over: the socket goes now. */
+  terminate (): void {
+    this.socket.terminate()
+  }
+
+  private receive (data: WebSocket.RawData, isBinary: boolean): void {
+    this.alive = true
+    if (this.closing) return
+    if (isBinary) {
+      this.close(SOCKET_CLOSE_PROTOCOL, 'frames are JSON text')
+      return
+    }
+    let value: unknown
+    try {
+      value = JSON.parse(data.toString())
+    } catch {
+      this.close(SOCKET_CLOSE_PROTOCOL, 'a frame is not valid JSON')
+      return
+    }
+    const frame = readFrame(value)
+    if (!isRequest(frame)) {
+      // An id to answer to: the request is refused as its HTTP twin would be; without one, nothing can be answered.
+      const id = (value as { id?: unknown } | null)?.id
+      if (Number.isSafeInteger(id)) this.send({ id: id as number, ...errorBody('invalid_request', frame.message, frame.field) })
+      else this.close(SOCKET_CLOSE_PROTOCOL, frame.message)
+      return
+    }
+    if (frame.op === 'cancel') {
+      this.deliveries.get(frame.id)?.abort()
+      return
+    }
+    // Each request holds (and refreshes) the session's lease while in hand, as an HTTP request does.
+    if (!this.hold()) return
+    this.pending++
+    if (this.pending >= SOCKET_MAX_PENDING) this.pause()
+    this.apply(frame).then(
+      (answer) => { this.answered(answer) },
+      (error: unknown) => { this.answered(this.failure(frame.id, error)) }
+    )
+  }
+
+  private async apply (frame: Exclude<SocketRequest, { op: 'cancel' }>): Promise<SocketAnswer | undefined> {
+    const { core, policy, session } = this
+    if (policy.enabled) policy.checkKnown(session.principal)
+    switch (frame.op) {
+      case 'send':
+        return { id: frame.id, results: await applySends(policy, core, session, frame.messages) }
+      case 'ack':
+        return { id: frame.id, ...await applyAcks(policy, core, session, frame.ids) }
+      case 'deliver':
+        this.startDelivery(frame)
+        return undefined
+    }
+  }
+
+  private startDelivery (frame: SocketDeliverRequest): void {
+    const { core, policy, session } = this
+    const { id, queue, after = 0, credit = 1 } = frame
+    if (this.deliveries.has(id)) throw new SwitchError('invalid_request', `a delivery with id ${id} is running on this socket`, 'id')
+    if (core.shuttingDown) throw new SwitchError('shutting_down', 'the switch is shutting down')
+    // As GET /v1/deliveries: the queue must be there, and the session may receive from it.
+    core.queueInfo(queue)
+    if (policy.enabled) policy.check(session.principal, 'receive', { queue })
+    const signal = new DeliverySignal()
+    const delivery = new Delivery(core, session, { after, credit, queue, heartbeat: this.options.heartbeat, signal })
+    // A running delivery keeps the session alive, as an open GET /v1/deliveries does.
+    core.enter(session.token)
+    this.deliveries.set(id, signal)
+    const outlet = {
+      push: (messages: string[]) => this.sendText(`{"id":${id},"messages":[${messages.join(',')}]}`),
+      // The socket's own pings show the peer is there: an idle delivery writes nothing.
+      idle: () => undefined
+    }
+    delivery.run(outlet).then(
+      (end) => { this.deliveryEnded(id, end) },
+      (error: unknown) => {
+        this.options.log.error({ err: error }, 'socket delivery failed')
+        this.deliveryEnded(id, new SwitchError('internal', 'internal error'))
+      }
+    )
+  }
+
+  private deliveryEnded (id: number, end: DeliveryEnd): void {
+    this.deliveries.delete(id)
+    this.core.leave(this.session)
+    if (end === 'session_ended') {
+      this.close(SOCKET_CLOSE_SESSION_ENDED, 'the session ended: log in again')
+    } else if (end === 'aborted' || end === 'shutting_down') {
+      this.send({ id, ended: true })
+    } else {
+      this.send({ id, ...errorBody(end.code, end.message, end.field) })
+    }
+    if (this.closing) this.closeWhenAnswered()
+  }
+
+  private failure (id: number, error: unknown): SocketAnswer {
+    if (error instanceof SwitchError) return { id, ...errorBody(error.code, error.message, error.field) }
+    this.options.log.error({ err: error }, 'socket request failed')
+    return { id, ...errorBody('internal', 'internal error') }
+  }
+
+  /** Takes the session's lease; false (and the socket closed) if the session is gone. */
+  private hold (): boolean {
+    try {
+      this.core.enter(this.session.token)
+      return true
+    } catch {
+      this.close(SOCKET_CLOSE_SESSION_ENDED, 'the session ended: log in again')
+      return false
+    }
+  }
+
+  private answered (answer: SocketAnswer | undefined): void {
+    this.core.leave(this.session)
+    this.pending--
+    if (answer !== undefined) this.send(answer)
+    if (this.closing) this.closeWhenAnswered()
+    else if (this.paused && this.pending < SOCKET_MAX_PENDING / 2) this.resume()
+  }
+
+  private send (answer: SocketAnswer): void {
+    void this.sendText(JSON.stringify(answer))
+  }
+
+  /** Sends a frame; a promise when the client reads slower than the switch writes, settled once it caught up. */
+  private sendText (text: string): Promise<void> | undefined {
+    const { socket } = this
+    if (socket.readyState !== socket.OPEN) return undefined
+    if (socket.bufferedAmount < HIGH_WATER) {
+      socket.send(text)
+      return undefined
+    }
+    return new Promise((resolve) => { socket.send(text, () => { resolve() }) })
+  }
+
+  private closeWhenAnswered (): void {
+    if (this.pending === 0 && this.deliveries.size === 0) this.close(1001, 'the switch is shutting down')
+  }
+
+  private close (code: number, reason: string): void {
+    this.closing = true
+    this.socket.close(code, reasonOf(reason))
+  }
+
+  private pause (): void {
+    if (this.paused) return
+    this.paused = true
+    this.socket.pause()
+  }
+
+  private resume (): void {
+    this.paused = false
+    this.socket.resume()
+  }
+
+  private closed (): void {
+    this.closing = true
+    for (const delivery of this.deliveries.values()) delivery.abort()
+    this.options.onClose(this)
+  }
+}

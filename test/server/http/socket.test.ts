@@ -1,0 +1,222 @@
+// GET /v1/socket: sends, acks and deliveries as WebSocket frames, read by a plain `ws` client over real sockets.
+import { randomBytes } from 'node:crypto'
+import { EventEmitter, once } from 'node:events'
+import { get, type IncomingMessage } from 'node:http'
+import t, { type Test } from 'tap'
+import WebSocket from 'ws'
+import type { SocketAnswer, SocketDelivery } from '../../../protocol/socket.js'
+import type { ErrorBody, Message, StreamTicketResponse } from '../../../protocol/wire.js'
+import { codeOf, eventually, startHttp, type Api } from './fixtures.js'
+
+/** One open socket: every frame it got, in order, and how it closed. */
+class Frames {
+  readonly answers: SocketAnswer[] = []
+  closed: { code: number, reason: string } | undefined
+  private readonly changes = new EventEmitter()
+  private nextId = 1
+
+  constructor (readonly socket: WebSocket) {
+    socket.on('message', (data) => {
+      this.answers.push(JSON.parse(data.toString()) as SocketAnswer)
+      this.changes.emit('change')
+    })
+    socket.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString() }
+      this.changes.emit('change')
+    })
+  }
+
+  static async open (api: Api, token: string | undefined, t: Test): Promise<Frames> {
+    const socket = new WebSocket(`${api.url.replace('http', 'ws')}/v1/socket`, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } })
+    t.teardown(() => { socket.terminate() })
+    await once(socket, 'open')
+    return new Frames(socket)
+  }
+
+  /** Sends a request with a fresh id (unless it has one) and returns the id. */
+  send (frame: Record<string, unknown>): number {
+    const id = typeof frame.id === 'number' ? frame.id : this.nextId++
+    this.socket.send(JSON.stringify({ ...frame, id }))
+    return id
+  }
+
+  /** Resolves with the first frame (not yet taken) that matches; rejects if the socket closes first. */
+  async next<A extends SocketAnswer> (match: (answer: SocketAnswer) => boolean): Promise<A> {
+    for (;;) {
+      const index = this.answers.findIndex(match)
+      if (index >= 0) return this.answers.splice(index, 1)[0] as A
+      if (this.closed !== undefined) throw new Error(`closed ${this.closed.code} ${this.closed.reason} before the frame came`)
+      await once(this.changes, 'change')
+    }
+  }
+
+  async answer<A extends SocketAnswer> (id: number): Promise<A> {
+    return await this.next<A>((answer) => answer.id === id && !('messages' in answer))
+  }
+
+  async pushed (id: number): Promise<Message[]> {
+    return (await this.next<SocketDelivery>((answer) => answer.id === id && 'messages' in answer)).messages
+  }
+
+  async close (): Promise<{ code: number, reason: string }> {
+    while (this.closed === undefined) await once(this.changes, 'change')
+    return this.closed
+  }
+}
+
+/** Status and body of an upgrade the switch refused, asked as a browser or `ws` would. */
+async function refusal (url: string, headers: Record<string, string> = {}): Promise<{ status: number, body: ErrorBody }> {
+  const response = await new Promise<IncomingMessage>((resolve, reject) => {
+    const req = get(`${url}/v1/socket`, {
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64'), ...headers }
+    }, resolve)
+    req.on('upgrade', () => { reject(new Error('the switch took the upgrade')) })
+    req.on('error', reject)
+  })
+  let text = ''
+  for await (const chunk of response) text += String(chunk)
+  return { status: response.statusCode ?? 0, body: JSON.parse(text) as ErrorBody }
+}
+
+async function setup (t: Test): Promise<{ api: Api, token: string, frames: Frames }> {
+  const { api } = await startHttp(t, { host: '127.0.0.1' })
+  const token = await api.login('socket-test')
+  await api.call('PUT', '/v1/queues/jobs', { token })
+  return { api, token, frames: await Frames.open(api, token, t) }
+}
+
+t.test('the upgrade passes the session check; a plain GET is told to upgrade', async (t) => {
+  const { api } = await startHttp(t, { host: '127.0.0.1' })
+  const anonymous = await refusal(api.url)
+  t.equal(anonymous.status, 401)
+  t.equal(anonymous.body.error.code, 'session_required')
+  const unknown = await refusal(api.url, { authorization: 'Bearer nope' })
+  t.equal(unknown.status, 401)
+  const token = await api.login('plain')
+  const plain = await api.call('GET', '/v1/socket', { token })
+  t.equal(plain.status, 400)
+  t.equal(codeOf(plain), 'invalid_request')
+  t.match(plain.json, { error: { field: 'upgrade' } })
+  // A browser, which cannot set the header, opens it with a stream ticket.
+  const { ticket } = (await api.call('POST', '/v1/stream/tickets', { token })).json as StreamTicketResponse
+  const socket = new WebSocket(`${api.url.replace('http', 'ws')}/v1/socket?ticket=${ticket}`)
+  t.teardown(() => { socket.terminate() })
+  await once(socket, 'open')
+  t.pass('a ticket opens it')
+})
+
+t.test('send, deliver with credit, ack: as the HTTP requests they stand for', async (t) => {
+  const { api, token, frames } = await setup(t)
+  const deliver = frames.send({ op: 'deliver', queue: 'jobs', credit: 2 })
+  const sent = frames.send({ op: 'send', messages: [{ queue: 'jobs', payload: 'one' }, { queue: 'jobs', payload: 'two' }, { queue: 'jobs', payload: 'three', correlationId: 'c3' }, { queue: 'gone', payload: 'x' }] })
+  const { results } = await frames.answer<SocketAnswer & { results: unknown[] }>(sent)
+  t.match(results, [{ id: 1, duplicate: false }, { id: 2 }, { id: 3 }, { error: { code: 'queue_not_found' } }])
+  const pushed: Message[] = []
+  while (pushed.length < 2) pushed.push(...await frames.pushed(deliver))
+  t.same(pushed.map((m) => m.payload), ['one', 'two'], 'the credit: two pushed, no more')
+  // The same message as transfer shows it.
+  const transfer = await api.call('GET', '/v1/transfer?timeout=0', { token })
+  t.equal(transfer.status, 200)
+  const ack = frames.send({ op: 'ack', ids: [1, 99] })
+  t.same(await frames.answer(ack), { id: ack, acked: [1], missing: [99] })
+  const [third] = await frames.pushed(deliver)
+  t.match(third, { id: 3, queue: 'jobs', payload: 'three', correlationId: 'c3', origin: 'socket-test' })
+  // Cancelled: ended, and nothing more is pushed for it.
+  frames.send({ op: 'cancel', id: deliver })
+  t.same(await frames.answer(deliver), { id: deliver, ended: true })
+})
+
+t.test('a resumed delivery honours the credit its predecessor used', async (t) => {
+  const { frames } = await setup(t)
+  const sent = frames.send({ op: 'send', messages: [{ queue: 'jobs', payload: 'a' }, { queue: 'jobs', payload: 'b' }] })
+  await frames.answer(sent)
+  const first = frames.send({ op: 'deliver', queue: 'jobs', credit: 1 })
+  t.match(await frames.pushed(first), [{ id: 1 }])
+  frames.send({ op: 'cancel', id: first })
+  await frames.answer(first)
+  const resumed = frames.send({ op: 'deliver', queue: 'jobs', credit: 1, after: 1 })
+  const ack = frames.send({ op: 'ack', ids: [1] })
+  await frames.answer(ack)
+  t.match(await frames.pushed(resumed), [{ id: 2 }], 'message 2 only once message 1 was acked')
+})
+
+t.test('requests refused as a whole get the error their HTTP twin would', async (t) => {
+  const { api, frames } = await setup(t)
+  const empty = frames.send({ op: 'send', messages: [] })
+  t.match(await frames.answer(empty), { id: empty, error: { code: 'invalid_request', field: 'messages' } })
+  const unknownOp = frames.send({ op: 'teleport' })
+  t.match(await frames.answer(unknownOp), { error: { code: 'invalid_request' } })
+  const extra = frames.send({ op: 'ack', ids: [1], colour: 'red' })
+  t.match(await frames.answer(extra), { error: { code: 'invalid_request', field: 'colour' } })
+  const missing = frames.send({ op: 'deliver', queue: 'nowhere' })
+  t.match(await frames.answer(missing), { id: missing, error: { code: 'queue_not_found' } })
+  const running = frames.send({ op: 'deliver', queue: 'jobs' })
+  frames.send({ op: 'deliver', queue: 'jobs', id: running })
+  t.match(await frames.answer(running), { error: { code: 'invalid_request', field: 'id' } }, 'one delivery per id')
+  // Another session's temporary queue is its own: refused before anything is pushed, as GET /v1/deliveries is.
+  const other = await api.login('other')
+  const temporary = ((await api.call('POST', '/v1/queues', { token: other })).json as { name: string }).name
+  await api.call('POST', `/v1/queues/${temporary}/messages`, { token: other, body: 'private' })
+  const foreign = frames.send({ op: 'deliver', queue: temporary })
+  t.match(await frames.answer(foreign), { id: foreign, error: { code: 'forbidden' } })
+  t.equal(frames.answers.filter((a) => a.id === foreign).length, 0, 'nothing pushed')
+  t.equal(frames.closed, undefined, 'the socket stays open')
+})
+
+t.test('a frame that is no request and has no id closes the socket (4002)', async (t) => {
+  for (const [what, data] of [['not JSON', '{nope'], ['no id', '{"op":"ack","ids":[1]}'], ['binary', Buffer.from([1, 2, 3])]] as const) {
+    const { frames } = await setup(t)
+    frames.socket.send(data)
+    t.equal((await frames.close()).code, 4002, what)
+  }
+})
+
+t.test('a frame over 4 MiB closes the socket (1009); the switch carries on', async (t) => {
+  const { api, token, frames } = await setup(t)
+  frames.socket.send(JSON.stringify({ op: 'send', id: 1, messages: [{ queue: 'jobs', payload: 'x'.repeat(4 * 1024 * 1024) }] }))
+  t.equal((await frames.close()).code, 1009)
+  t.equal((await api.call('GET', '/v1/queues/jobs', { token })).status, 200)
+})
+
+t.test('the session ending closes the socket (4001); an idle socket does not keep the session alive', async (t) => {
+  const { api, token, frames } = await setup(t)
+  const deliver = frames.send({ op: 'deliver', queue: 'jobs' })
+  await eventually('the delivery waits', async () => (await api.diagnostics()).queues.find((q) => q.name === 'jobs')?.waiting === 1 ? true : undefined)
+  t.equal((await api.call('DELETE', '/v1/session', { token })).status, 204)
+  t.equal((await frames.close()).code, 4001, 'the running delivery ends the socket')
+  t.equal(frames.answers.filter((a) => a.id === deliver && 'messages' in a).length, 0)
+
+  const other = await api.login('second')
+  const idle = await Frames.open(api, other, t)
+  t.equal((await api.call('DELETE', '/v1/session', { token: other })).status, 204)
+  idle.send({ op: 'ack', ids: [1] })
+  t.equal((await idle.close()).code, 4001, 'the next request finds the session gone')
+})
+
+t.test('a flood of requests is answered in full, read as fast as it is answered', async (t) => {
+  const { api, token, frames } = await setup(t)
+  const ids: number[] = []
+  for (let i = 0; i < 1000; i++) ids.push(frames.send({ op: 'send', messages: [{ queue: 'jobs', payload: String(i), idempotencyKey: `k${i % 500}` }] }))
+  let duplicates = 0
+  for (const id of ids) {
+    const { results } = await frames.answer<SocketAnswer & { results: Array<{ duplicate?: boolean }> }>(id)
+    if (results[0].duplicate === true) duplicates++
+  }
+  t.equal(duplicates, 500, 'idempotency keys hold across frames')
+  const info = await api.call('GET', '/v1/queues/jobs', { token })
+  t.match(info.json, { length: 500 })
+})
+
+t.test('shutdown: deliveries end, the socket closes with 1001; metrics count open sockets', async (t) => {
+  const { api, running } = await startHttp(t, { host: '127.0.0.1' })
+  const token = await api.login('stopping')
+  await api.call('PUT', '/v1/queues/jobs', { token })
+  const frames = await Frames.open(api, token, t)
+  const metrics = await api.call('GET', '/metrics')
+  t.match(metrics.text, /switch_streams_open\{kind="socket"\} 1/)
+  const deliver = frames.send({ op: 'deliver', queue: 'jobs' })
+  await eventually('the delivery waits', async () => (await api.diagnostics()).queues.find((q) => q.name === 'jobs')?.waiting === 1 ? true : undefined)
+  await running.stop()
+  t.same(await frames.answer(deliver), { id: deliver, ended: true })
+  t.same(await frames.close(), { code: 1001, reason: 'the switch is shutting down' })
+})
