@@ -5,6 +5,8 @@ import { SwitchRequestError } from './errors.js'
 import { ack, send } from './operations.js'
 import { ERROR_STATUS, type BatchAckResponse, type BatchSendItem, type BatchSendResponse, type SendResponse, type SendResult } from '../protocol/wire.js'
 import { fromErrorBody } from './transport.js'
+import { SocketClosedError } from './socket.js'
+import type { SocketAnswer } from '../protocol/socket.js'
 
 /**
  * A send made for one session (its epoch, see Connection.request): rpc's requests and serve's replies. Such
@@ -65,32 +67,32 @@ function sizeOf (item: PinnedSend): number {
 
 /**
  * The sends and acks of rpc and serve, batched (see Batcher): with one call at a time each goes out as its own
- * request as before; with many in flight they share `POST /v1/messages` and `POST /v1/acks` requests, and each
- * caller still gets its own item's answer, or the very error its own request would have had.
+ * request as before; with many in flight they share `POST /v1/messages` and `POST /v1/acks` requests (or their
+ * frames, when the session's socket is open), and each caller still gets its own item's answer, or the very
+ * error its own request would have had.
  */
 export class Batches {
   private readonly sends: Batcher<PinnedSend, SendResult>
   private readonly acks: Batcher<PinnedAck, void>
 
-  constructor (connection: Connection) {
+  constructor (private readonly connection: Connection) {
     this.sends = new Batcher<PinnedSend, SendResult>({
-      one: async (item) => await send(connection, item.queue, item.body, {
-        correlationId: item.correlationId,
-        replyTo: item.replyTo,
-        ack: item.ack,
-        error: item.error,
-        idempotencyKey: item.idempotencyKey,
-        pin: item.pin
-      }),
-      many: async (items) => {
-        const { results } = await connection.request<BatchSendResponse>({
-          method: 'POST', path: '/messages', json: { messages: items.map(toWire) }, pin: items[0].pin
+      one: async (item) => {
+        if (connection.socket.current(item.pin) !== undefined) {
+          const [result] = await this.sendMany([item])
+          if (result.status === 'rejected') throw result.reason
+          return result.value
+        }
+        return await send(connection, item.queue, item.body, {
+          correlationId: item.correlationId,
+          replyTo: item.replyTo,
+          ack: item.ack,
+          error: item.error,
+          idempotencyKey: item.idempotencyKey,
+          pin: item.pin
         })
-        if (results.length !== items.length) throw unreadable(`${results.length} results for ${items.length} messages`)
-        return results.map((result) => 'error' in result
-          ? rejected(fromErrorBody(result) ?? unreadable(JSON.stringify(result)))
-          : fulfilled(result))
       },
+      many: async (items) => await this.sendMany(items),
       inFlight: IN_FLIGHT,
       maxItems: MAX_ITEMS,
       maxSize: MAX_BATCH_BYTES,
@@ -98,20 +100,15 @@ export class Batches {
       groupOf: (item) => item.pin
     })
     this.acks = new Batcher<PinnedAck, void>({
-      one: async (item) => { await ack(connection, item.id, { pin: item.pin }) },
-      many: async (items) => {
-        const ids = items.map((item) => item.id)
-        const { acked } = await connection.request<BatchAckResponse>({ method: 'POST', path: '/acks', json: { ids }, pin: items[0].pin })
-        // Counted, not a set: an id twice in one batch is acked once, and the second is missing, as two DELETEs.
-        const took = new Map<number, number>()
-        for (const id of acked) took.set(id, (took.get(id) ?? 0) + 1)
-        return ids.map((id) => {
-          const left = took.get(id) ?? 0
-          if (left === 0) return rejected(new SwitchRequestError('message_not_found', ERROR_STATUS.message_not_found, `message ${id} was not acked: the switch does not hold it (never sent, or acked already)`))
-          took.set(id, left - 1)
-          return fulfilled(undefined)
-        })
+      one: async (item) => {
+        if (connection.socket.current(item.pin) !== undefined) {
+          const [result] = await this.ackMany([item])
+          if (result.status === 'rejected') throw result.reason
+          return
+        }
+        await ack(connection, item.id, { pin: item.pin })
       },
+      many: async (items) => await this.ackMany(items),
       inFlight: IN_FLIGHT,
       maxItems: MAX_ITEMS,
       maxSize: Infinity,
@@ -119,6 +116,46 @@ export class Batches {
       groupOf: (item) => item.pin,
       background: true
     })
+  }
+
+  private async sendMany (items: PinnedSend[]): Promise<Array<PromiseSettledResult<SendResult>>> {
+    const messages = items.map(toWire)
+    const { results } = await this.viaSocket(items[0].pin, { op: 'send', messages }, async () =>
+      await this.connection.request<BatchSendResponse>({ method: 'POST', path: '/messages', json: { messages }, pin: items[0].pin }))
+    if (results.length !== items.length) throw unreadable(`${results.length} results for ${items.length} messages`)
+    return results.map((result) => 'error' in result
+      ? rejected(fromErrorBody(result) ?? unreadable(JSON.stringify(result)))
+      : fulfilled(result))
+  }
+
+  private async ackMany (items: PinnedAck[]): Promise<Array<PromiseSettledResult<void>>> {
+    const ids = items.map((item) => item.id)
+    const { acked } = await this.viaSocket(items[0].pin, { op: 'ack', ids }, async () =>
+      await this.connection.request<BatchAckResponse>({ method: 'POST', path: '/acks', json: { ids }, pin: items[0].pin }))
+    // Counted, not a set: an id twice in one batch is acked once, and the second is missing, as two DELETEs.
+    const took = new Map<number, number>()
+    for (const id of acked) took.set(id, (took.get(id) ?? 0) + 1)
+    return ids.map((id) => {
+      const left = took.get(id) ?? 0
+      if (left === 0) return rejected(new SwitchRequestError('message_not_found', ERROR_STATUS.message_not_found, `message ${id} was not acked: the switch does not hold it (never sent, or acked already)`))
+      took.set(id, left - 1)
+      return fulfilled(undefined)
+    })
+  }
+
+  /**
+   * A batch over the session's socket when it is open, else (or when it closes before answering) over HTTP.
+   * Repeating it is safe: each send keeps its idempotency key, and an ack made twice is only `missing` the second time.
+   */
+  private async viaSocket<A> (pin: number, frame: { op: 'send', messages: BatchSendItem[] } | { op: 'ack', ids: number[] }, http: () => Promise<A>): Promise<A> {
+    const socket = this.connection.socket.current(pin)
+    if (socket === undefined) return await http()
+    try {
+      return await socket.request<SocketAnswer & A>(frame)
+    } catch (error) {
+      if (error instanceof SocketClosedError) return await http()
+      throw error
+    }
   }
 
   /** As operations.send: with `ack`, the answer may be ReplyDropped (the caller is gone; the request is acked). */

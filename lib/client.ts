@@ -182,6 +182,7 @@ export class SwitchClient {
     this.closing ??= (async () => {
       await Promise.all([...this.services].map(async (service) => { await service.stop() }))
       await this.rpcEngine.close()
+      this.connection.socket.close()
       // Whatever the caller still has in flight fails with ClientClosedError before the logout could end it.
       this.transport.abort()
       await this.connection.logout({ retry: false, final: true }).catch(() => {

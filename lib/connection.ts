@@ -1,6 +1,7 @@
 import { AbortError, hasCode, isSessionLost, SessionChangedError } from './errors.js'
 import type { LoginRequest, LoginResponse } from '../protocol/wire.js'
 import { raceAbort } from './signals.js'
+import { SocketLink } from './socket-link.js'
 import type { Dispatcher } from 'undici'
 import type { HttpRequest, Transport } from './transport.js'
 
@@ -36,6 +37,8 @@ export type Credentials = Omit<LoginRequest, 'client'>
 export class Connection {
   /** Queues this client subscribed to, restored after every re-login. */
   readonly subscriptions = new Set<string>()
+  /** The WebSocket that carries rpc's and serve's sends, acks and deliveries when the switch offers one. */
+  readonly socket = new SocketLink(this)
   private current: CurrentSession | undefined
   private loggingIn: Promise<CurrentSession> | undefined
   private logins = 0
@@ -103,6 +106,11 @@ export class Connection {
         if (repeated || pin !== undefined || once === true) throw error
       }
     }
+  }
+
+  /** The switch ended session `epoch` (seen on a socket): the next request logs in again. */
+  forget (epoch: number): void {
+    if (this.current?.epoch === epoch) this.current = undefined
   }
 
   /** Ends the session if there is one; subscriptions are forgotten, the next request logs in afresh. */

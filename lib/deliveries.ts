@@ -25,13 +25,18 @@ export interface ReceiveOptions {
 const polling = new WeakSet<Connection>()
 
 /**
- * A queue's messages as they arrive, in batches: pushed by the switch over one long-lived answer
- * (GET /v1/deliveries, NDJSON, flow-controlled by `credit`), or, from a switch without that route, one
- * long-poll transfer. Ends when the answer ends (the switch went away, the session ended): the caller opens
+ * A queue's messages as they arrive, in batches: pushed by the switch over the session's WebSocket, else over
+ * one long-lived answer (GET /v1/deliveries, NDJSON), both flow-controlled by `credit`; or, from a switch with
+ * neither, one long-poll transfer. Ends when the answer ends (the switch went away, the session ended): the caller opens
  * it again after the last id it saw, in the session it then has.
  */
 export async function * receive (connection: Connection, options: ReceiveOptions): AsyncGenerator<Message[], void, undefined> {
   const { queue, after, credit, pin, signal } = options
+  const socket = await connection.socket.open(pin)
+  if (socket !== undefined) {
+    yield * socket.deliver({ queue, after, credit, signal })
+    return
+  }
   if (!polling.has(connection)) {
     let body
     try {

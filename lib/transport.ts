@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events'
-import { Pool, type Dispatcher } from 'undici'
+import { Agent, Pool, type Dispatcher } from 'undici'
 import { Backoff, sleep } from './backoff.js'
 import {
   AbortError,
@@ -10,6 +10,8 @@ import {
 } from './errors.js'
 import { API_PREFIX, ERROR_CODES, ERROR_STATUS, IDEMPOTENCY_HEADER, SESSION_HEADER, type ErrorCode } from '../protocol/wire.js'
 import { linkSignals } from './signals.js'
+import type { SocketTarget } from './socket.js'
+import { SOCKET_PATH } from '../protocol/socket.js'
 
 export interface TransportOptions {
   /** The switches to use, one at a time, in this order: the next one when the one in use fails (see Transport). */
@@ -164,18 +166,20 @@ interface Node {
   /** The path prefix of every request: /v1 under the URL's own path (a switch behind a proxy's prefix). */
   readonly base: string
   readonly pool: Pool
+  /** WebSockets' own connections: an upgraded connection leaves the pool for good. */
+  readonly sockets: Agent
 }
 
 function nodeOf (text: string, options: TransportOptions): Node {
   const url = new URL(text)
   const path = url.pathname.replace(/\/+$/, '')
-  const pool = new Pool(url.origin, {
-    connections: options.connections,
+  const reach = {
     ...(options.socketPath === undefined ? {} : { socketPath: options.socketPath }),
     // Verification stays on: a given CA replaces the system's for this switch, it does not switch checks off.
     ...(options.tls === undefined ? {} : { connect: { ...options.tls } })
-  })
-  return { url: text, target: options.socketPath ?? url.origin + path, base: path + API_PREFIX, pool }
+  }
+  const pool = new Pool(url.origin, { connections: options.connections, ...reach })
+  return { url: text, target: options.socketPath ?? url.origin + path, base: path + API_PREFIX, pool, sockets: new Agent(reach) }
 }
 
 /**
@@ -216,6 +220,15 @@ export class Transport {
   /** The URL of the switch in use. */
   get url (): string {
     return this.active.url
+  }
+
+  /** Where the switch in use takes WebSockets (GET /v1/socket). */
+  socketTarget (): SocketTarget {
+    const node = this.active
+    const url = new URL(node.url)
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:'
+    url.pathname = node.base + SOCKET_PATH
+    return { url: url.href, dispatcher: node.sockets }
   }
 
   async request<T> (request: HttpRequest): Promise<T> {
@@ -389,7 +402,7 @@ export class Transport {
   /** Aborts, then closes the pools once the `final` requests are done. Idempotent. */
   async close (): Promise<void> {
     this.abort()
-    this.closed ??= Promise.all(this.nodes.map(async (node) => { await node.pool.close() })).then(noop)
+    this.closed ??= Promise.all(this.nodes.map(async (node) => { await Promise.all([node.pool.close(), node.sockets.close()]) })).then(noop)
     await this.closed
   }
 }

@@ -1,5 +1,5 @@
-// The library against a switch from before GET /v1/deliveries (it answers 404 there): rpc and serve fall back to
-// long-polling transfer and still work.
+// The library against a switch from before GET /v1/socket and GET /v1/deliveries (it answers 404 for the stream,
+// and the proxy in front passes no upgrade on): rpc and serve fall back to long-polling transfer and still work.
 import { once } from 'node:events'
 import { createServer, request as forward, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'

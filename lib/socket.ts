@@ -1,0 +1,167 @@
+import { WebSocket, type Dispatcher } from 'undici'
+import { SOCKET_CLOSE_SESSION_ENDED, type SocketAnswer, type SocketRequest } from '../protocol/socket.js'
+import { SESSION_HEADER, type Message } from '../protocol/wire.js'
+import { fromErrorBody } from './transport.js'
+
+/** Milliseconds the WebSocket handshake may take before the client goes over HTTP instead. */
+const OPEN_TIMEOUT_MS = 5000
+
+/** The socket closed (or never opened) before the switch answered: the request goes over HTTP instead. */
+export class SocketClosedError extends Error {
+  constructor (readonly sessionEnded = false) {
+    super(sessionEnded ? 'the switch closed the socket: the session ended' : 'the socket to the switch closed')
+    this.name = 'SocketClosedError'
+  }
+}
+
+/** A request frame without its id, which the socket gives it. */
+type Outgoing = SocketRequest extends infer R ? R extends SocketRequest ? Omit<R, 'id'> : never : never
+
+interface Waiting {
+  resolve: (answer: SocketAnswer) => void
+  reject: (error: Error) => void
+}
+
+/** A delivery's batches as they come, for the generator that yields them. */
+interface DeliveryQueue {
+  batches: Message[][]
+  /** How it ended: undefined while running, null when it ended cleanly, else the error. */
+  end: Error | null | undefined
+  wake: (() => void) | undefined
+}
+
+export interface SocketTarget {
+  /** ws:// or wss:// URL of GET /v1/socket. */
+  url: string
+  dispatcher: Dispatcher
+}
+
+/**
+ * One WebSocket to the switch (GET /v1/socket), for one session: requests answered by id, deliveries pushed by
+ * id. Everything on it fails with SocketClosedError once it closes; the caller goes over HTTP instead.
+ */
+export class SwitchSocket {
+  private readonly waiting = new Map<number, Waiting>()
+  private readonly deliveries = new Map<number, DeliveryQueue>()
+  private nextId = 1
+  private closedWith: SocketClosedError | undefined
+
+  private constructor (private readonly socket: WebSocket, readonly epoch: number, onClosed: (socket: SwitchSocket, error: SocketClosedError) => void) {
+    socket.addEventListener('message', (event) => { this.received(event.data) })
+    socket.addEventListener('close', (event) => {
+      const error = new SocketClosedError(event.code === SOCKET_CLOSE_SESSION_ENDED)
+      this.closedWith = error
+      for (const waiting of this.waiting.values()) waiting.reject(error)
+      this.waiting.clear()
+      for (const delivery of this.deliveries.values()) this.finish(delivery, null)
+      this.deliveries.clear()
+      onClosed(this, error)
+    })
+  }
+
+  /** Opens a socket with the session's token; rejects with SocketClosedError if the switch does not take it. */
+  static async open (target: SocketTarget, token: string, epoch: number, onClosed: (socket: SwitchSocket, error: SocketClosedError) => void): Promise<SwitchSocket> {
+    const socket = new WebSocket(target.url, { dispatcher: target.dispatcher, headers: { [SESSION_HEADER]: `Bearer ${token}` } })
+    await new Promise<void>((resolve, reject) => {
+      // Something between (a proxy that does not pass upgrades on) may leave the handshake hanging.
+      const timer = setTimeout(() => { socket.close() }, OPEN_TIMEOUT_MS)
+      const opened = (): void => { clearTimeout(timer); socket.removeEventListener('close', failed); resolve() }
+      const failed = (): void => { clearTimeout(timer); socket.removeEventListener('open', opened); reject(new SocketClosedError()) }
+      socket.addEventListener('open', opened, { once: true })
+      socket.addEventListener('close', failed, { once: true })
+    })
+    return new SwitchSocket(socket, epoch, onClosed)
+  }
+
+  get closed (): boolean {
+    return this.closedWith !== undefined
+  }
+
+  /** Sends a request frame; resolves with its answer, or rejects with the switch's error or SocketClosedError. */
+  async request<A extends SocketAnswer> (frame: Outgoing): Promise<A> {
+    if (this.closedWith !== undefined) throw this.closedWith
+    const id = this.nextId++
+    const answer = await new Promise<SocketAnswer>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject })
+      this.socket.send(JSON.stringify({ ...frame, id }))
+    })
+    if ('error' in answer) throw fromErrorBody(answer) ?? new SocketClosedError()
+    return answer as A
+  }
+
+  /**
+   * A queue's messages as the switch pushes them (the socket's `deliver`), in batches. Ends when the socket
+   * closes or the switch ends the delivery (the caller opens another after the last id it saw), or when
+   * `signal` aborts; throws the switch's error if it refuses it.
+   */
+  async * deliver (options: { queue: string, after: number, credit: number, signal: AbortSignal }): AsyncGenerator<Message[], void, undefined> {
+    const { queue, after, credit, signal } = options
+    if (this.closedWith !== undefined || signal.aborted) return
+    const id = this.nextId++
+    const delivery: DeliveryQueue = { batches: [], end: undefined, wake: undefined }
+    this.deliveries.set(id, delivery)
+    const onAbort = (): void => {
+      if (!this.closed) this.socket.send(JSON.stringify({ op: 'cancel', id }))
+      this.deliveries.delete(id)
+      this.finish(delivery, null)
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      this.socket.send(JSON.stringify({ op: 'deliver', id, queue, after, credit }))
+      for (;;) {
+        const batch = delivery.batches.shift()
+        if (batch !== undefined) {
+          yield batch
+          continue
+        }
+        if (delivery.end === null) return
+        if (delivery.end !== undefined) throw delivery.end
+        await new Promise<void>((resolve) => { delivery.wake = resolve })
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+      if (this.deliveries.get(id) === delivery) onAbort()
+    }
+  }
+
+  close (): void {
+    this.socket.close(1000)
+  }
+
+  private received (data: unknown): void {
+    let answer: SocketAnswer
+    try {
+      answer = JSON.parse(String(data)) as SocketAnswer
+    } catch {
+      // Not the switch's protocol (something else answers there): given up, the requests go over HTTP.
+      this.close()
+      return
+    }
+    const waiting = this.waiting.get(answer.id)
+    if (waiting !== undefined) {
+      this.waiting.delete(answer.id)
+      waiting.resolve(answer)
+      return
+    }
+    const delivery = this.deliveries.get(answer.id)
+    if (delivery === undefined) return
+    if ('messages' in answer) {
+      delivery.batches.push(answer.messages)
+      this.wake(delivery)
+    } else if ('error' in answer || 'ended' in answer) {
+      this.deliveries.delete(answer.id)
+      this.finish(delivery, 'error' in answer ? fromErrorBody(answer) ?? new SocketClosedError() : null)
+    }
+  }
+
+  private finish (delivery: DeliveryQueue, end: Error | null): void {
+    delivery.end ??= end
+    this.wake(delivery)
+  }
+
+  private wake (delivery: DeliveryQueue): void {
+    const wake = delivery.wake
+    delivery.wake = undefined
+    wake?.()
+  }
+}
