@@ -63,6 +63,16 @@ const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
       ALTER TABLE messages ADD COLUMN not_before INTEGER;
       ALTER TABLE messages ADD COLUMN dead_letter TEXT;
     `)
+  },
+  // Idempotency keys in the order they were made, not by key: the switch looks them up in memory and reads them
+  // back only at start, and random keys in a key-ordered table had every send rewrite a page of its own at commit.
+  (db) => {
+    db.exec(`
+      CREATE TABLE idempotency_log (queue TEXT NOT NULL, key TEXT NOT NULL, id INTEGER NOT NULL, expires INTEGER NOT NULL);
+      INSERT INTO idempotency_log (queue, key, id, expires) SELECT queue, key, id, expires FROM idempotency_keys ORDER BY expires;
+      DROP TABLE idempotency_keys;
+      CREATE INDEX idempotency_log_by_expiry ON idempotency_log (expires);
+    `)
   }
 ]
 

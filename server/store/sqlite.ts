@@ -268,8 +268,9 @@ const SQL = {
   unsubscribe: 'DELETE FROM subscriptions WHERE token = ? AND queue = ?',
   insertMessage: `INSERT INTO messages (id, queue, payload, correlation_id, reply_to, error, origin, time, topic, retained, deliveries,
     lease_until, leased_by, expires, not_before, dead_letter) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  rememberKey: 'INSERT OR REPLACE INTO idempotency_keys (queue, key, id, expires) VALUES (?, ?, ?, ?)',
-  forgetKeys: 'DELETE FROM idempotency_keys WHERE expires <= ?',
+  // A key made again (a retry) is a second row: the later one wins when they are read back, in order.
+  rememberKey: 'INSERT INTO idempotency_log (queue, key, id, expires) VALUES (?, ?, ?, ?)',
+  forgetKeys: 'DELETE FROM idempotency_log WHERE expires <= ?',
   deleteMessage: 'DELETE FROM messages WHERE id = ?',
   bind: 'INSERT OR IGNORE INTO bindings (queue, filter) VALUES (?, ?)',
   unbind: 'DELETE FROM bindings WHERE queue = ? AND filter = ?',
@@ -284,7 +285,7 @@ const SQL = {
   allQueues: 'SELECT name, kind, owner, options FROM queues',
   allMessages: `SELECT id, queue, payload, correlation_id, reply_to, error, origin, time, topic, retained, deliveries, lease_until, leased_by,
     expires, not_before, dead_letter FROM messages ORDER BY id`,
-  allKeys: 'SELECT queue, key, id, expires FROM idempotency_keys ORDER BY expires',
+  allKeys: 'SELECT queue, key, id, expires FROM idempotency_log ORDER BY expires, rowid',
   allBindings: 'SELECT queue, filter FROM bindings',
   allRetained: 'SELECT topic, payload, origin, time FROM retained',
   allPublishKeys: 'SELECT topic, key, ids, expires FROM publish_keys ORDER BY expires'

@@ -125,6 +125,7 @@ const VERSION_1 = `
   CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires);
   INSERT INTO queues (name, kind, owner) VALUES ('svc', 'persistent', NULL);
   INSERT INTO messages VALUES (7, 'svc', X'6869', 'c1', NULL, 0, 'old-client', 1000);
+  INSERT INTO idempotency_keys VALUES ('svc', 'sent-before', 7, 9999999999999);
 `
 
 t.test('a database of schema version 1 is migrated, and keeps what it held', async (t) => {
@@ -138,11 +139,12 @@ t.test('a database of schema version 1 is migrated, and keeps what it held', asy
 
   const core = await open(t, dir)
   t.equal(readFileSync(join(dir, DATABASE_FILE)).readUInt32BE(60), SCHEMA_VERSION, 'the header has the new version')
-  t.equal(SCHEMA_VERSION, 4)
+  t.equal(SCHEMA_VERSION, 5)
   t.match(core.diagnostics().sessions, [{ client: 'old-session', principal: 'anonymous' }], 'a session from before principals is anonymous\'s')
   const s = await core.login('c')
   const { messages } = await core.transfer(s, { after: 0, timeout: 0, queues: ['svc'] })
   t.same(messages.map((m) => [m.id, m.payload.toString(), m.correlationId, m.topic, m.retained]), [[7, 'hi', 'c1', undefined, undefined]])
+  t.same(await core.send(s, 'svc', text('hi'), { idempotencyKey: 'sent-before' }), { id: 7, duplicate: true }, 'its idempotency keys hold')
   await core.bind(s, 'svc', 'a/#')
   const published = await core.publish(s, 'a/b', text('new'), { retain: true })
   t.same(published.ids, [8], 'ids go on')
