@@ -42,13 +42,15 @@ export function isUpgrade (request: FastifyRequest): boolean {
   return upgrades.has(request.raw)
 }
 
-/** Completes the WebSocket handshake of an upgrade request; `accepted` gets the socket. */
-export function acceptUpgrade (server: WebSocketServer, request: FastifyRequest, reply: FastifyReply, accepted: (socket: WebSocket) => void): void {
+/** Completes the WebSocket handshake of an upgrade request; `accepted` gets the WebSocket and its connection. */
+export function acceptUpgrade (
+  server: WebSocketServer, request: FastifyRequest, reply: FastifyReply, accepted: (socket: WebSocket, connection: Duplex) => void
+): void {
   const upgrade = upgrades.get(request.raw)
   if (upgrade === undefined) throw new Error('acceptUpgrade needs an upgrade request')
   upgrade.accepted = true
   reply.hijack()
   // ws installs its own error listener.
   upgrade.socket.removeListener('error', destroy)
-  server.handleUpgrade(request.raw, upgrade.socket, upgrade.head, accepted)
+  server.handleUpgrade(request.raw, upgrade.socket, upgrade.head, (socket) => { accepted(socket, upgrade.socket) })
 }

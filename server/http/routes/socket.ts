@@ -39,8 +39,8 @@ export function socketRoutes (app: FastifyInstance, core: Switch, policy: Access
   app.get(SOCKET_PATH, { schema: socketSchema, config: { session: true, ticket: true, access: 'session', stream: 'socket' }, exposeHeadRoute: false }, async (request, reply) => {
     if (!isUpgrade(request)) throw new InvalidRequestError(`GET /v1${SOCKET_PATH} is a WebSocket: open it with "Upgrade: websocket"`, 'upgrade')
     const session = sessionOf(request)
-    acceptUpgrade(server, request, reply, (socket) => {
-      channels.add(new SocketChannel(socket, core, policy, session, { heartbeat, log: request.log, onClose }))
+    acceptUpgrade(server, request, reply, (socket, connection) => {
+      channels.add(new SocketChannel(socket, connection, core, policy, session, { heartbeat, log: request.log, onClose }))
     })
     // The channel holds the session's lease while it has requests or deliveries in hand, not while it idles.
     releaseSession(core, request)
