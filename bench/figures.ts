@@ -145,24 +145,37 @@ interface PeerTurns {
  * the CPU time of every process involved is read from /proc over each measured window.
  */
 async function peers (context: Context): Promise<void> {
-  const s = context.settings
-  const timeout = s.rpcWarmupSeconds + s.rpcSeconds + JOB_SLACK_SECONDS
-  const subject = 'bench.rpc'
   for (const [peer, program] of Object.entries(DAEMON_BINARIES)) {
     if (findBinary(program) !== undefined) continue
     // A quick run leaves them out of its table; a full run notes them in their rows.
     context.log(`${program} is not installed (Debian package ${program}): no ${peer} figures`)
   }
+  // The durable switch's store: removed however the run ends.
+  const dataDir = await mkdtemp(join(tmpdir(), 'switch-bench-'))
+  try {
+    await peersIn(context, dataDir)
+  } finally {
+    await rm(dataDir, { recursive: true, force: true })
+  }
+}
+
+/** The peers figures, the durable switch keeping its store in `dataDir`. */
+async function peersIn (context: Context, dataDir: string): Promise<void> {
+  const s = context.settings
+  const timeout = s.rpcWarmupSeconds + s.rpcSeconds + JOB_SLACK_SECONDS
+  const subject = 'bench.rpc'
   await run(context, async (processes) => {
-    const [bare, server, aedes, load] = await Promise.all([
+    const [bare, server, durable, aedes, load] = await Promise.all([
       processes.start('bare', undefined),
       processes.start('switch', {}),
+      processes.start('switch', { dataDir }),
       processes.start('aedes', undefined),
       processes.start('load', undefined)
     ])
     const systems: PeerTurns[] = []
-    const [switchResponder, aedesResponder] = await Promise.all([
+    const [switchResponder, durableResponder, aedesResponder] = await Promise.all([
       processes.start('switch-responder', { url: server.info.url, queue: QUEUE, concurrency: s.peerCallers }),
+      processes.start('switch-responder', { url: durable.info.url, queue: QUEUE, concurrency: s.peerCallers }),
       processes.start('mqtt-responder', { url: aedes.info.url })
     ])
     systems.push(
@@ -175,6 +188,11 @@ async function peers (context: Context): Promise<void> {
         system: 'switch',
         pids: { server: server.pid, responder: switchResponder.pid, callers: load.pid },
         turn: async (loop) => await load.run('rpcSwitch', { url: server.info.url, queue: QUEUE, ...loop }, timeout)
+      },
+      {
+        system: 'durable',
+        pids: { server: durable.pid, responder: durableResponder.pid, callers: load.pid },
+        turn: async (loop) => await load.run('rpcSwitch', { url: durable.info.url, queue: QUEUE, ...loop }, timeout)
       },
       {
         system: 'aedes',

@@ -3,7 +3,7 @@ import type { DaemonPeer, Settings } from './settings.js'
 // The peers figures: the same request/reply through the switch and through what a user would pick instead, each
 // system's server, responder and callers in processes of their own, with the CPU each process spent.
 
-export type PeerSystem = 'bare' | 'switch' | DaemonPeer | 'aedes'
+export type PeerSystem = 'bare' | 'switch' | 'durable' | DaemonPeer | 'aedes'
 /** 1 caller; many callers each with its own client; the same many sharing one client. */
 export type PeerMode = 'c1' | 'many' | 'shared'
 export type PeerProcess = 'server' | 'responder' | 'callers'
@@ -26,6 +26,11 @@ const SPECS: Record<PeerSystem, PeerSpec> = {
     label: 'switch (client.rpc / client.serve)',
     processes: { server: 'switch', responder: 'responder', callers: "callers' process" }
   },
+  durable: {
+    system: 'durable',
+    label: 'switch --data-dir (client.rpc / client.serve)',
+    processes: { server: 'switch', responder: 'responder', callers: "callers' process" }
+  },
   nats: {
     system: 'nats',
     label: 'NATS request-reply (nats-server, nats.js)',
@@ -43,9 +48,9 @@ const SPECS: Record<PeerSystem, PeerSpec> = {
   }
 }
 
-/** The systems of a run, in table order: the bare exchange, the switch, then the peers. */
+/** The systems of a run, in table order: the bare exchange, the switch (in memory, then durable), then the peers. */
 export function peerSpecs (s: Settings): PeerSpec[] {
-  return [SPECS.bare, SPECS.switch, ...s.daemonPeers.map((peer) => SPECS[peer]), SPECS.aedes]
+  return [SPECS.bare, SPECS.switch, SPECS.durable, ...s.daemonPeers.map((peer) => SPECS[peer]), SPECS.aedes]
 }
 
 export const PEER_MODES: PeerMode[] = ['c1', 'many', 'shared']
@@ -62,8 +67,12 @@ export function modeLoad (s: Settings, mode: PeerMode): { concurrency: number, c
   return { concurrency: s.peerCallers, clients: mode === 'many' ? s.peerCallers : 1 }
 }
 
-/** Whether a system has the mode: one undici connection shared by many callers is just one caller at a time. */
+/**
+ * Whether a system has the mode: one undici connection shared by many callers is just one caller at a time; the
+ * durable switch is measured where its target is, with many callers each its own client.
+ */
 export function hasMode (system: PeerSystem, mode: PeerMode): boolean {
+  if (system === 'durable') return mode === 'many'
   return !(system === 'bare' && mode === 'shared')
 }
 

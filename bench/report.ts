@@ -204,6 +204,7 @@ function targets (s: Settings): Target[] {
     const name = peer === 'nats' ? 'NATS' : 'Mosquitto'
     list.push({ id: `${many}.rps`, text: `> ${name}`, check: (v, get) => within(get(`${peerId(peer, 'many')}.rps`), (p) => v > p) })
   }
+  list.push({ id: `${peerId('durable', 'many')}.rps`, text: '≥ 0.5× in memory', check: (v, get) => within(get(`${many}.rps`), (m) => v >= 0.5 * m) })
   const single = peerId('switch', 'c1')
   list.push(
     { id: `${single}.p50`, text: '≤ 2.5× bare exchange', check: (v, get) => within(get(`${bareOf('c1')}.p50`), (b) => v <= 2.5 * b) },
