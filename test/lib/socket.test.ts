@@ -1,0 +1,95 @@
+// The library's WebSocket: rpc and serve carry their sends, acks and deliveries over GET /v1/socket, and a socket
+// cut under them costs nothing: what it left unanswered goes over HTTP (idempotency keys kept), deliveries resume.
+import { once } from 'node:events'
+import { createServer, connect, type Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import t, { type Test } from 'tap'
+import { clientOf, eventually, portOf, runSwitch } from './fixtures.js'
+
+/** Requests the switch answered on the routes a send or an ack takes over HTTP, from its metrics. */
+async function httpSendsAndAcks (url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  let count = 0
+  for (const line of text.split('\n')) {
+    const match = /^switch_http_request_duration_seconds_count\{route="([^"]+)",method="([A-Z]+)"\} (\d+)$/.exec(line)
+    if (match === null) continue
+    const [, route, method, n] = match
+    if ((method === 'POST' && ['/v1/queues/:name/messages', '/v1/messages', '/v1/acks'].includes(route)) || (method === 'DELETE' && route === '/v1/messages/:id')) count += Number(n)
+  }
+  return count
+}
+
+async function openSockets (url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  return Number(/^switch_streams_open\{kind="socket"\} (\d+)$/m.exec(text)?.[1] ?? 0)
+}
+
+/** A TCP relay to `port` whose connections can all be cut at once (new ones are relayed again). */
+async function relay (t: Test, port: number): Promise<{ url: string, cut: () => void, accepted: () => number }> {
+  const open = new Set<Socket>()
+  let accepted = 0
+  const server = createServer((incoming) => {
+    accepted++
+    const outgoing = connect(port, '127.0.0.1')
+    for (const socket of [incoming, outgoing]) {
+      open.add(socket)
+      socket.on('close', () => { open.delete(socket) })
+      socket.on('error', () => { incoming.destroy(); outgoing.destroy() })
+    }
+    incoming.pipe(outgoing).pipe(incoming)
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(async () => {
+    for (const socket of open) socket.destroy()
+    await new Promise((resolve) => server.close(resolve))
+  })
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    cut: () => { for (const socket of open) socket.destroy() },
+    accepted: () => accepted
+  }
+}
+
+t.test('rpc and serve go over the socket: a few HTTP sends while it opens, then none', async (t) => {
+  const { url } = await runSwitch(t, { host: '127.0.0.1' })
+  const server = clientOf(t, url, { client: 'server' })
+  const caller = clientOf(t, url, { client: 'caller' })
+  const service = server.serve('upper', (request) => request.toString().toUpperCase(), { concurrency: 4 })
+  t.equal((await caller.rpc('upper', 'first')).toString(), 'FIRST')
+  await eventually('both sockets open', async () => await openSockets(url) === 2 ? true : undefined)
+  const before = await httpSendsAndAcks(url)
+  const replies = await Promise.all(Array.from({ length: 200 }, async (_, i) => (await caller.rpc('upper', `call ${i}`)).toString()))
+  t.same(replies, Array.from({ length: 200 }, (_, i) => `CALL ${i}`))
+  t.equal(await httpSendsAndAcks(url), before, 'no send, reply or ack went over HTTP')
+  await service.stop()
+})
+
+t.test('sockets cut mid-flight: every call is answered once, each request handled once', async (t) => {
+  const running = await runSwitch(t, { host: '127.0.0.1' })
+  const { url, cut, accepted } = await relay(t, portOf(running.url))
+  const server = clientOf(t, url, { client: 'server' })
+  const caller = clientOf(t, url, { client: 'caller' })
+  const handled = new Map<string, number>()
+  const service = server.serve('echo', (request) => {
+    const text = request.toString()
+    handled.set(text, (handled.get(text) ?? 0) + 1)
+    return `echo ${text}`
+  }, { concurrency: 8 })
+  await caller.rpc('echo', 'warm-up')
+  await eventually('both sockets open', async () => await openSockets(running.url) === 2 ? true : undefined)
+  const connections = accepted()
+  const calls = Array.from({ length: 300 }, async (_, i) => (await caller.rpc('echo', `call ${i}`, { timeout: 20 })).toString())
+  // Cut every connection (sockets and HTTP alike) while calls are on their way, three times.
+  for (let round = 0; round < 3; round++) {
+    await eventually('calls answered since the last cut', async () => handled.size > 50 * (round + 1) ? true : undefined)
+    cut()
+  }
+  const replies = await Promise.all(calls)
+  t.same(replies, Array.from({ length: 300 }, (_, i) => `echo call ${i}`), 'every call answered with its own reply')
+  const twice = [...handled].filter(([, n]) => n > 1)
+  t.same(twice, [], 'no request handled twice')
+  await eventually('the sockets open again', async () => await openSockets(running.url) === 2 ? true : undefined)
+  t.ok(accepted() >= connections + 6, `the clients connected again after each cut (${accepted() - connections} connections)`)
+  await service.stop()
+})
