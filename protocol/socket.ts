@@ -9,6 +9,9 @@ export const SOCKET_PATH = '/socket'
 /** Requests a client may have unanswered on one socket; the switch stops reading it beyond that. */
 export const SOCKET_MAX_PENDING = 256
 
+/** Deliveries one socket may run at once (a client needs one per queue it serves, and one for its replies). */
+export const SOCKET_MAX_DELIVERIES = 64
+
 /**
  * Close codes the switch uses beyond the standard ones: the session ended (log in again), or the client broke
  * the protocol (a frame that is not a request). A switch shutting down closes with 1001 (going away).

@@ -4,6 +4,7 @@ import type { WebSocket } from 'ws'
 import {
   SOCKET_CLOSE_PROTOCOL,
   SOCKET_CLOSE_SESSION_ENDED,
+  SOCKET_MAX_DELIVERIES,
   SOCKET_MAX_PENDING,
   type SocketAnswer,
   type SocketDeliverRequest,
@@ -57,6 +58,7 @@ export class SocketChannel {
   alive = true
   private pending = 0
   private paused = false
+  private draining = false
   private closing = false
   private readonly deliveries = new Map<number, DeliverySignal>()
   private corked = false
@@ -154,6 +156,9 @@ export class SocketChannel {
     const { core, policy, session } = this
     const { id, queue, after = 0, credit = 1 } = frame
     if (this.deliveries.has(id)) throw new SwitchError('invalid_request', `a delivery with id ${id} is running on this socket`, 'id')
+    if (this.deliveries.size >= SOCKET_MAX_DELIVERIES) {
+      throw new SwitchError('limit_exceeded', `${SOCKET_MAX_DELIVERIES} deliveries are running on this socket: cancel one first`)
+    }
     if (core.shuttingDown) throw new SwitchError('shutting_down', 'the switch is shutting down')
     // As GET /v1/deliveries: the queue must be there, and the session may receive from it.
     core.queueInfo(queue)
@@ -212,7 +217,19 @@ export class SocketChannel {
     this.pending--
     if (answer !== undefined) this.send(answer)
     if (this.closing) this.closeWhenAnswered()
-    else if (this.paused && this.pending < SOCKET_MAX_PENDING / 2) this.resume()
+    else if (this.connection.writableLength > HIGH_WATER) this.pauseUntilDrained()
+    else if (this.paused && !this.draining && this.pending < SOCKET_MAX_PENDING / 2) this.resume()
+  }
+
+  /** A client that sends requests but does not read the answers is read no further until it has caught up. */
+  private pauseUntilDrained (): void {
+    if (this.draining) return
+    this.draining = true
+    this.pause()
+    this.connection.once('drain', () => {
+      this.draining = false
+      if (!this.closing && this.pending < SOCKET_MAX_PENDING / 2) this.resume()
+    })
   }
 
   private send (answer: SocketAnswer): void {

@@ -153,6 +153,11 @@ t.test('requests refused as a whole get the error their HTTP twin would', async 
   const running = frames.send({ op: 'deliver', queue: 'jobs' })
   frames.send({ op: 'deliver', queue: 'jobs', id: running })
   t.match(await frames.answer(running), { error: { code: 'invalid_request', field: 'id' } }, 'one delivery per id')
+  // At most 64 deliveries at once on one socket.
+  for (let i = 1; i < 64; i++) frames.send({ op: 'deliver', queue: 'jobs', id: 1000 + i })
+  const beyond = frames.send({ op: 'deliver', queue: 'jobs', id: 2000 })
+  t.match(await frames.answer(beyond), { id: beyond, error: { code: 'limit_exceeded' } }, 'the 65th delivery is refused')
+  for (let i = 1; i < 64; i++) frames.send({ op: 'cancel', id: 1000 + i })
   // Another session's temporary queue is its own: refused before anything is pushed, as GET /v1/deliveries is.
   const other = await api.login('other')
   const temporary = ((await api.call('POST', '/v1/queues', { token: other })).json as { name: string }).name
