@@ -3,7 +3,7 @@ import { Batcher } from './batcher.js'
 import type { Connection } from './connection.js'
 import { SwitchRequestError } from './errors.js'
 import { ack, send } from './operations.js'
-import { ERROR_STATUS, type BatchAckResponse, type BatchSendItem, type BatchSendResponse, type SendResponse, type SendResult } from '../protocol/wire.js'
+import { ERROR_STATUS, type BatchAckResponse, type BatchSendItem, type BatchSendResponse } from '../protocol/wire.js'
 import { fromErrorBody } from './transport.js'
 import { SocketClosedError } from './socket.js'
 import type { SocketAnswer } from '../protocol/socket.js'
@@ -61,6 +61,25 @@ function toWire (item: PinnedSend): BatchSendItem {
   return wire
 }
 
+/** A send that is out: `confirmed` settles once the switch has taken it, or with its failure. */
+interface Sent {
+  confirmed: Promise<void>
+}
+
+const SENT: Sent = { confirmed: Promise.resolve() }
+
+function settledAsSent (result: PromiseSettledResult<void>): PromiseSettledResult<Sent> {
+  return result.status === 'fulfilled' ? fulfilled(SENT) : result
+}
+
+/** Each item's outcome in a batch send's answer. */
+function resultsOf (items: PinnedSend[], { results }: BatchSendResponse): Array<PromiseSettledResult<void>> {
+  if (results.length !== items.length) throw unreadable(`${results.length} results for ${items.length} messages`)
+  return results.map((result) => 'error' in result
+    ? rejected(fromErrorBody(result) ?? unreadable(JSON.stringify(result)))
+    : fulfilled(undefined))
+}
+
 function sizeOf (item: PinnedSend): number {
   return typeof item.body === 'string' ? item.body.length : item.body.byteLength
 }
@@ -72,18 +91,18 @@ function sizeOf (item: PinnedSend): number {
  * error its own request would have had.
  */
 export class Batches {
-  private readonly sends: Batcher<PinnedSend, SendResult>
+  private readonly sends: Batcher<PinnedSend, Sent>
   private readonly acks: Batcher<PinnedAck, void>
 
   constructor (private readonly connection: Connection) {
-    this.sends = new Batcher<PinnedSend, SendResult>({
+    this.sends = new Batcher<PinnedSend, Sent>({
       one: async (item) => {
         if (connection.socket.current(item.pin) !== undefined) {
           const [result] = await this.sendMany([item])
           if (result.status === 'rejected') throw result.reason
           return result.value
         }
-        return await send(connection, item.queue, item.body, {
+        await send(connection, item.queue, item.body, {
           correlationId: item.correlationId,
           replyTo: item.replyTo,
           ack: item.ack,
@@ -91,6 +110,7 @@ export class Batches {
           idempotencyKey: item.idempotencyKey,
           pin: item.pin
         })
+        return SENT
       },
       many: async (items) => await this.sendMany(items),
       inFlight: IN_FLIGHT,
@@ -118,14 +138,31 @@ export class Batches {
     })
   }
 
-  private async sendMany (items: PinnedSend[]): Promise<Array<PromiseSettledResult<SendResult>>> {
+  /**
+   * Over the session's socket, a quiet send: the switch answers only failures and confirms the rest with a `done`
+   * on a push the client gets anyway (a reply, the next request), so a send costs no answer frame of its own.
+   * The batch is out once written: its items' confirmations come later, and do not hold the next batch back
+   * (the push that confirms them may well wait for that batch, a service's next reply).
+   */
+  private async sendMany (items: PinnedSend[]): Promise<Array<PromiseSettledResult<Sent>>> {
     const messages = items.map(toWire)
-    const { results } = await this.viaSocket(items[0].pin, { op: 'send', messages }, async () =>
-      await this.connection.request<BatchSendResponse>({ method: 'POST', path: '/messages', json: { messages }, pin: items[0].pin }))
-    if (results.length !== items.length) throw unreadable(`${results.length} results for ${items.length} messages`)
-    return results.map((result) => 'error' in result
-      ? rejected(fromErrorBody(result) ?? unreadable(JSON.stringify(result)))
-      : fulfilled(result))
+    const http = async (): Promise<BatchSendResponse> =>
+      await this.connection.request<BatchSendResponse>({ method: 'POST', path: '/messages', json: { messages }, pin: items[0].pin })
+    const socket = this.connection.socket.current(items[0].pin)
+    if (socket === undefined) return resultsOf(items, await http()).map((result) => settledAsSent(result))
+    const settled = socket.sendQuietly(messages).then(
+      (answer) => answer === undefined ? items.map(() => fulfilled(undefined)) : resultsOf(items, answer),
+      async (error: unknown) => {
+        // Unconfirmed when the socket closed: sent again over HTTP, where each idempotency key finds its first send.
+        if (!(error instanceof SocketClosedError)) throw error
+        return resultsOf(items, await http())
+      })
+    return items.map((_, i) => fulfilled({
+      confirmed: settled.then((results) => {
+        const result = results[i]
+        if (result.status === 'rejected') throw result.reason
+      })
+    }))
   }
 
   private async ackMany (items: PinnedAck[]): Promise<Array<PromiseSettledResult<void>>> {
@@ -144,10 +181,10 @@ export class Batches {
   }
 
   /**
-   * A batch over the session's socket when it is open, else (or when it closes before answering) over HTTP.
-   * Repeating it is safe: each send keeps its idempotency key, and an ack made twice is only `missing` the second time.
+   * Acks over the session's socket when it is open, else (or when it closes before answering) over HTTP.
+   * Repeating them is safe: an ack made twice is only `missing` the second time.
    */
-  private async viaSocket<A> (pin: number, frame: { op: 'send', messages: BatchSendItem[] } | { op: 'ack', ids: number[] }, http: () => Promise<A>): Promise<A> {
+  private async viaSocket<A> (pin: number, frame: { op: 'ack', ids: number[] }, http: () => Promise<A>): Promise<A> {
     const socket = this.connection.socket.current(pin)
     if (socket === undefined) return await http()
     try {
@@ -158,11 +195,13 @@ export class Batches {
     }
   }
 
-  /** As operations.send: with `ack`, the answer may be ReplyDropped (the caller is gone; the request is acked). */
-  async send (item: PinnedSend & { ack?: undefined }): Promise<SendResponse>
-  async send (item: PinnedSend): Promise<SendResult>
-  async send (item: PinnedSend): Promise<SendResult> {
-    return await this.sends.submit(item)
+  /**
+   * As operations.send, without the new message's id: settles once the switch has taken the message (with `ack`,
+   * a reply whose caller is gone counts as taken: the switch acked the request), or fails as the send would.
+   */
+  async send (item: PinnedSend): Promise<void> {
+    const { confirmed } = await this.sends.submit(item)
+    await confirmed
   }
 
   /** Acks message `id`, which the session of epoch `pin` received. */

@@ -1,6 +1,6 @@
 import { WebSocket, type Dispatcher } from 'undici'
-import { SOCKET_CLOSE_SESSION_ENDED, type SocketAnswer, type SocketRequest } from '../protocol/socket.js'
-import { SESSION_HEADER, type Message } from '../protocol/wire.js'
+import { SOCKET_CLOSE_SESSION_ENDED, type SocketAnswer, type SocketFrame, type SocketRequest, type SocketSendAnswer } from '../protocol/socket.js'
+import { SESSION_HEADER, type BatchSendItem, type Message } from '../protocol/wire.js'
 import { fromErrorBody } from './transport.js'
 
 /** Milliseconds the WebSocket handshake may take before the client goes over HTTP instead. */
@@ -18,7 +18,7 @@ export class SocketClosedError extends Error {
 type Outgoing = SocketRequest extends infer R ? R extends SocketRequest ? Omit<R, 'id'> : never : never
 
 interface Waiting {
-  resolve: (answer: SocketAnswer) => void
+  resolve: (answer: SocketAnswer | undefined) => void
   reject: (error: Error) => void
 }
 
@@ -42,6 +42,8 @@ export interface SocketTarget {
  */
 export class SwitchSocket {
   private readonly waiting = new Map<number, Waiting>()
+  /** Quiet sends not confirmed yet, oldest (lowest id) first. */
+  private readonly unconfirmed = new Map<number, Waiting>()
   private readonly deliveries = new Map<number, DeliveryQueue>()
   private nextId = 1
   private closedWith: SocketClosedError | undefined
@@ -51,8 +53,9 @@ export class SwitchSocket {
     socket.addEventListener('close', (event) => {
       const error = new SocketClosedError(event.code === SOCKET_CLOSE_SESSION_ENDED)
       this.closedWith = error
-      for (const waiting of this.waiting.values()) waiting.reject(error)
+      for (const waiting of [...this.waiting.values(), ...this.unconfirmed.values()]) waiting.reject(error)
       this.waiting.clear()
+      this.unconfirmed.clear()
       for (const delivery of this.deliveries.values()) this.finish(delivery, null)
       this.deliveries.clear()
       onClosed(this, error)
@@ -81,12 +84,27 @@ export class SwitchSocket {
   async request<A extends SocketAnswer> (frame: Outgoing): Promise<A> {
     if (this.closedWith !== undefined) throw this.closedWith
     const id = this.nextId++
-    const answer = await new Promise<SocketAnswer>((resolve, reject) => {
+    const answer = await new Promise<SocketAnswer | undefined>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject })
       this.socket.send(JSON.stringify({ ...frame, id }))
     })
-    if ('error' in answer) throw fromErrorBody(answer) ?? new SocketClosedError()
+    if (answer === undefined || 'error' in answer) throw fromErrorBody(answer) ?? new SocketClosedError()
     return answer as A
+  }
+
+  /**
+   * A send the switch answers only if it fails (see SocketSendRequest's `quiet`): resolves with that answer, or
+   * with undefined once a `done` confirms it; rejects with SocketClosedError if the socket closes before either.
+   */
+  async sendQuietly (messages: BatchSendItem[]): Promise<SocketSendAnswer | undefined> {
+    if (this.closedWith !== undefined) throw this.closedWith
+    const id = this.nextId++
+    const answer = await new Promise<SocketAnswer | undefined>((resolve, reject) => {
+      this.unconfirmed.set(id, { resolve, reject })
+      this.socket.send(JSON.stringify({ op: 'send', id, messages, quiet: true }))
+    })
+    if (answer !== undefined && 'error' in answer) throw fromErrorBody(answer) ?? new SocketClosedError()
+    return answer as SocketSendAnswer | undefined
   }
 
   /**
@@ -129,28 +147,41 @@ export class SwitchSocket {
   }
 
   private received (data: unknown): void {
-    let answer: SocketAnswer
+    let frame: SocketFrame
     try {
-      answer = JSON.parse(String(data)) as SocketAnswer
+      frame = JSON.parse(String(data)) as SocketFrame
     } catch {
       // Not the switch's protocol (something else answers there): given up, the requests go over HTTP.
       this.close()
       return
     }
-    const waiting = this.waiting.get(answer.id)
+    // First: the push carrying it may be what a confirmed sender waits for next.
+    if ('done' in frame && frame.done !== undefined) this.confirm(frame.done)
+    if (!('id' in frame)) return
+    const waiting = this.waiting.get(frame.id) ?? this.unconfirmed.get(frame.id)
     if (waiting !== undefined) {
-      this.waiting.delete(answer.id)
-      waiting.resolve(answer)
+      this.waiting.delete(frame.id)
+      this.unconfirmed.delete(frame.id)
+      waiting.resolve(frame)
       return
     }
-    const delivery = this.deliveries.get(answer.id)
+    const delivery = this.deliveries.get(frame.id)
     if (delivery === undefined) return
-    if ('messages' in answer) {
-      delivery.batches.push(answer.messages)
+    if ('messages' in frame) {
+      delivery.batches.push(frame.messages)
       this.wake(delivery)
-    } else if ('error' in answer || 'ended' in answer) {
-      this.deliveries.delete(answer.id)
-      this.finish(delivery, 'error' in answer ? fromErrorBody(answer) ?? new SocketClosedError() : null)
+    } else if ('error' in frame || 'ended' in frame) {
+      this.deliveries.delete(frame.id)
+      this.finish(delivery, 'error' in frame ? fromErrorBody(frame) ?? new SocketClosedError() : null)
+    }
+  }
+
+  /** Every quiet send up to `done` went through. */
+  private confirm (done: number): void {
+    for (const [id, waiting] of this.unconfirmed) {
+      if (id > done) break
+      this.unconfirmed.delete(id)
+      waiting.resolve(undefined)
     }
   }
 

@@ -19,11 +19,16 @@ export const SOCKET_MAX_DELIVERIES = 64
 export const SOCKET_CLOSE_SESSION_ENDED = 4001
 export const SOCKET_CLOSE_PROTOCOL = 4002
 
-/** `POST /v1/messages` as a frame: answered by SocketSendAnswer with the same `id`. */
+/**
+ * `POST /v1/messages` as a frame: answered by SocketSendAnswer with the same `id`. A `quiet` send is answered
+ * only if an item (or the whole) fails; its success is told by a later `done` (see SocketDone), which rides on
+ * the pushes the client gets anyway (an RPC's reply, a service's next request), so an RPC costs four frames.
+ */
 export interface SocketSendRequest {
   op: 'send'
   id: number
   messages: BatchSendItem[]
+  quiet?: boolean
 }
 
 /** `POST /v1/acks` as a frame: answered by SocketAckAnswer with the same `id`. */
@@ -57,11 +62,22 @@ export type SocketSendAnswer = { id: number } & BatchSendResponse
 export type SocketAckAnswer = { id: number } & BatchAckResponse
 /** A request refused as a whole (or a delivery that could not start, or stopped on an error): the HTTP error body. */
 export type SocketErrorAnswer = { id: number } & ErrorBody
+/**
+ * Every quiet send with an id up to `done` has been applied (and is durable, on a durable switch) or answered.
+ * Carried by deliveries, or alone (with no `id`) when no push carried it within DONE_DELAY_MS.
+ */
+export interface SocketDone {
+  done?: number
+}
+
 /** Messages pushed for the `deliver` of this `id`. */
-export interface SocketDelivery {
+export interface SocketDelivery extends SocketDone {
   id: number
   messages: Message[]
 }
+
+/** How long the switch waits for a push to carry a `done` before it sends one alone. */
+export const DONE_DELAY_MS = 20
 /** The `deliver` of this `id` stopped (cancelled, or the switch stopped it): no more of its frames follow. */
 export interface SocketEnded {
   id: number
@@ -69,3 +85,6 @@ export interface SocketEnded {
 }
 
 export type SocketAnswer = SocketSendAnswer | SocketAckAnswer | SocketErrorAnswer | SocketDelivery | SocketEnded
+
+/** Whatever the switch writes on the socket: an answer or push, or a `done` alone. */
+export type SocketFrame = SocketAnswer | Required<SocketDone>

@@ -18,6 +18,7 @@ import type { WaitSignal } from '../core/waiter.js'
 import { applyAcks, applySends } from './batch-items.js'
 import { Delivery, type DeliveryEnd } from './delivery-loop.js'
 import { errorBody } from './errors.js'
+import { QuietSends } from './quiet-sends.js'
 import { isRequest, readFrame } from './socket-frames.js'
 
 /** Bytes queued for a slow client beyond which a delivery waits before pushing more. */
@@ -45,6 +46,8 @@ export interface ChannelOptions {
   log: FastifyBaseLogger
   /** Told when the channel has closed, to forget it. */
   onClose: (channel: SocketChannel) => void
+  /** Told when the channel has a `done` to tell: it is told alone unless a push carries it first. */
+  untold: (channel: SocketChannel) => void
 }
 
 /**
@@ -62,6 +65,7 @@ export class SocketChannel {
   private closing = false
   private readonly deliveries = new Map<number, DeliverySignal>()
   private corked = false
+  private readonly quiet = new QuietSends()
 
   constructor (
     private readonly socket: WebSocket,
@@ -132,9 +136,15 @@ export class SocketChannel {
     if (!this.hold()) return
     this.pending++
     if (this.pending >= SOCKET_MAX_PENDING) this.pause()
+    const quiet = frame.op === 'send' && frame.quiet === true
+    if (quiet) this.quiet.taken(frame.id)
     this.apply(frame).then(
-      (answer) => { this.answered(answer) },
-      (error: unknown) => { this.answered(this.failure(frame.id, error)) }
+      (answer) => {
+        // A quiet send that went through is confirmed by `done`, not answered.
+        const silent = quiet && answer !== undefined && 'results' in answer && answer.results.every((result) => !('error' in result))
+        this.answered(silent ? undefined : answer, quiet ? frame.id : undefined)
+      },
+      (error: unknown) => { this.answered(this.failure(frame.id, error), quiet ? frame.id : undefined) }
     )
   }
 
@@ -169,7 +179,7 @@ export class SocketChannel {
     core.enter(session.token)
     this.deliveries.set(id, signal)
     const outlet = {
-      push: (messages: string[]) => this.sendText(`{"id":${id},"messages":[${messages.join(',')}]}`),
+      push: (messages: string[]) => this.sendText(this.pushFrame(id, messages)),
       // The socket's own pings show the peer is there: an idle delivery writes nothing.
       idle: () => undefined
     }
@@ -212,13 +222,32 @@ export class SocketChannel {
     }
   }
 
-  private answered (answer: SocketAnswer | undefined): void {
+  private answered (answer: SocketAnswer | undefined, quietId: number | undefined): void {
     this.core.leave(this.session)
     this.pending--
     if (answer !== undefined) this.send(answer)
+    if (quietId !== undefined) this.finishQuiet(quietId)
     if (this.closing) this.closeWhenAnswered()
     else if (this.connection.writableLength > HIGH_WATER) this.pauseUntilDrained()
     else if (this.paused && !this.draining && this.pending < SOCKET_MAX_PENDING / 2) this.resume()
+  }
+
+  /** Tells the client its quiet sends are done: on the next push, or alone if none comes first (see `tellDone`). */
+  private finishQuiet (id: number): void {
+    this.quiet.finish(id)
+    if (this.quiet.untold) this.options.untold(this)
+  }
+
+  /** Sends the `done` no push carried (called every DONE_DELAY_MS for the channels that have one untold). */
+  tellDone (): void {
+    const done = this.quiet.take()
+    if (done !== undefined) void this.sendText(`{"done":${done}}`)
+  }
+
+  /** A push's frame, carrying the `done` not told yet. */
+  private pushFrame (id: number, messages: string[]): string {
+    const done = this.quiet.take()
+    return `{"id":${id},"messages":[${messages.join(',')}]${done === undefined ? '' : `,"done":${done}`}}`
   }
 
   /** A client that sends requests but does not read the answers is read no further until it has caught up. */
@@ -260,7 +289,10 @@ export class SocketChannel {
   }
 
   private closeWhenAnswered (): void {
-    if (this.pending === 0 && this.deliveries.size === 0) this.close(1001, 'the switch is shutting down')
+    if (this.pending !== 0 || this.deliveries.size !== 0) return
+    // What is done is told before the close, or the client would send it again (to be found a duplicate).
+    this.tellDone()
+    this.close(1001, 'the switch is shutting down')
   }
 
   private close (code: number, reason: string): void {

@@ -14,7 +14,7 @@ const frameSchema = {
     {
       additionalProperties: false,
       required: ['messages'],
-      properties: { op: { const: 'send' }, id: requestId, ...batchSendSchema.body.properties }
+      properties: { op: { const: 'send' }, id: requestId, quiet: { type: 'boolean' }, ...batchSendSchema.body.properties }
     },
     {
       additionalProperties: false,

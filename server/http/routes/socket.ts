@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { WebSocketServer } from 'ws'
-import { SOCKET_PATH } from '../../../protocol/socket.js'
+import { DONE_DELAY_MS, SOCKET_PATH } from '../../../protocol/socket.js'
 import type { AccessPolicy } from '../../auth/access.js'
 import { InvalidRequestError } from '../../core/errors.js'
 import type { Switch } from '../../core/switch.js'
@@ -21,10 +21,19 @@ export function socketRoutes (app: FastifyInstance, core: Switch, policy: Access
   // A send frame carries a batch: as large as a batch request may be.
   const server = new WebSocketServer({ noServer: true, maxPayload: BATCH_BODY_LIMIT, clientTracking: false })
   const channels = new Set<SocketChannel>()
-  const onClose = (channel: SocketChannel): void => { channels.delete(channel) }
-  // One timer for every socket's heartbeat.
+  const untold = new Set<SocketChannel>()
+  const onClose = (channel: SocketChannel): void => {
+    channels.delete(channel)
+    untold.delete(channel)
+  }
+  // One timer for every socket's heartbeat, and one for the quiet sends' `done` that no push carried.
   const beating = setInterval(() => { for (const channel of channels) channel.beat() }, heartbeat)
   beating.unref()
+  const telling = setInterval(() => {
+    for (const channel of untold) channel.tellDone()
+    untold.clear()
+  }, DONE_DELAY_MS)
+  telling.unref()
   const http = app.server
   const closeAll = http.closeAllConnections.bind(http)
   http.closeAllConnections = () => {
@@ -33,6 +42,7 @@ export function socketRoutes (app: FastifyInstance, core: Switch, policy: Access
   }
   app.addHook('preClose', (done) => {
     clearInterval(beating)
+    clearInterval(telling)
     for (const channel of channels) channel.shutdown()
     done()
   })
@@ -40,7 +50,7 @@ export function socketRoutes (app: FastifyInstance, core: Switch, policy: Access
     if (!isUpgrade(request)) throw new InvalidRequestError(`GET /v1${SOCKET_PATH} is a WebSocket: open it with "Upgrade: websocket"`, 'upgrade')
     const session = sessionOf(request)
     acceptUpgrade(server, request, reply, (socket, connection) => {
-      channels.add(new SocketChannel(socket, connection, core, policy, session, { heartbeat, log: request.log, onClose }))
+      channels.add(new SocketChannel(socket, connection, core, policy, session, { heartbeat, log: request.log, onClose, untold: (channel) => { untold.add(channel) } }))
     })
     // The channel holds the session's lease while it has requests or deliveries in hand, not while it idles.
     releaseSession(core, request)

@@ -126,6 +126,29 @@ t.test('send, deliver with credit, ack: as the HTTP requests they stand for', as
   t.same(await frames.answer(deliver), { id: deliver, ended: true })
 })
 
+t.test('quiet sends: failures answered, successes confirmed by a done on the next push or alone', async (t) => {
+  const { frames } = await setup(t)
+  const deliver = frames.send({ op: 'deliver', queue: 'jobs', credit: 10 })
+  const first = frames.send({ op: 'send', quiet: true, messages: [{ queue: 'jobs', payload: 'a' }] })
+  t.match(await frames.pushed(deliver), [{ payload: 'a' }])
+  // The push of the next message carries the done (the first's own push went out before its send finished),
+  // unless the done went alone in between.
+  frames.send({ op: 'send', messages: [{ queue: 'jobs', payload: 'z' }] })
+  const push = await frames.next<SocketDelivery>((frame) => frame.id === deliver && 'messages' in frame)
+  t.match(push, { messages: [{ payload: 'z' }] })
+  const told = frames.answers.some((frame) => !('id' in frame) && (frame as { done: number }).done >= first)
+  t.ok(push.done === first || told, 'the push carries the done (or it went alone just before)')
+  const failing = frames.send({ op: 'send', quiet: true, messages: [{ queue: 'jobs', payload: 'b' }, { queue: 'gone', payload: 'c' }] })
+  t.match(await frames.answer(failing), { id: failing, results: [{ id: Number }, { error: { code: 'queue_not_found' } }] }, 'a failure is answered, whole')
+  // No push to carry it (the delivery is cancelled first): the done comes alone.
+  frames.send({ op: 'cancel', id: deliver })
+  await frames.answer(deliver)
+  const alone = frames.send({ op: 'send', quiet: true, messages: [{ queue: 'jobs', payload: 'd' }] })
+  const done = await frames.next<SocketAnswer>((frame) => 'done' in frame && !('id' in frame) && (frame as { done: number }).done >= alone)
+  t.same(done, { done: alone })
+  t.equal(frames.answers.filter((frame) => 'id' in frame && frame.id === alone).length, 0, 'a quiet success gets no answer of its own')
+})
+
 t.test('a resumed delivery honours the credit its predecessor used', async (t) => {
   const { frames } = await setup(t)
   const sent = frames.send({ op: 'send', messages: [{ queue: 'jobs', payload: 'a' }, { queue: 'jobs', payload: 'b' }] })
