@@ -39,7 +39,10 @@ t.test('bench --quick produces a complete table and JSON', async (t) => {
   const expected = catalog(settingsFor('quick')).map((row) => row.id)
   t.same(report.rows.map((row) => row.id), expected, 'every figure, in order')
   for (const row of report.rows) {
-    t.ok(row.value !== null && Number.isFinite(row.value) && row.value >= 0, `${row.id} is a number`, { value: row.value, note: row.note })
+    // Differences of RSS: with a quick run's few hundred waiters, within what the allocator hands back meanwhile,
+    // so a quick run may see them below zero. Every other figure is a count, a rate or a time.
+    const difference = row.id.startsWith('waiters.per')
+    t.ok(row.value !== null && Number.isFinite(row.value) && (difference || row.value >= 0), `${row.id} is a number`, { value: row.value, note: row.note })
     t.ok(stdout.includes(row.figure), `${row.id} is in the printed table`)
   }
   const ceiling = report.rows.find((row) => row.id === 'ceiling.c50.rps')
