@@ -3,7 +3,7 @@ import type { StoredMessage } from '../core/queue.js'
 import type { Session } from '../core/session.js'
 import type { Switch } from '../core/switch.js'
 import type { WaitSignal } from '../core/waiter.js'
-import { toWireMessage } from './wire.js'
+import { toDeliveredWireMessage, toWireMessage } from './wire.js'
 
 export interface DeliveryOptions {
   /** Push messages with ids above this cursor. */
@@ -40,7 +40,7 @@ export class Delivery {
   private readonly queues: string[] | undefined
   private readonly held: Set<number>
   /** A message's JSON, made when the answer budget sizes it and written as made: one encoding per push. */
-  private readonly encoded = new Map<StoredMessage, { text: string, deliveries: number | undefined }>()
+  private readonly encoded = new Map<StoredMessage, { text: string, deliveries: number }>()
 
   /** Throws, before anything is pushed, if the session may not read the queues (another session's temporary queue). */
   constructor (private readonly core: Switch, private readonly session: Session, private readonly options: DeliveryOptions) {
@@ -94,13 +94,14 @@ export class Delivery {
     return undefined
   }
 
+  /** Encoded as it will go out: the delivery counts itself only after it has been sized. */
   private readonly sized = (message: StoredMessage): number => {
-    const text = JSON.stringify(toWireMessage(message))
-    this.encoded.set(message, { text, deliveries: message.deliveries })
+    const text = JSON.stringify(toDeliveredWireMessage(message))
+    this.encoded.set(message, { text, deliveries: (message.deliveries ?? 0) + 1 })
     return Buffer.byteLength(text) + 1
   }
 
-  /** Made again if a lease counted a delivery after it was sized (a work queue's message is leased after). */
+  /** Made again if its count is not the one foreseen (something else delivered it meanwhile). */
   private readonly textOf = (message: StoredMessage): string => {
     const made = this.encoded.get(message)
     return made !== undefined && made.deliveries === message.deliveries ? made.text : JSON.stringify(toWireMessage(message))

@@ -9,6 +9,15 @@ const ENCODING_FIELD = 20
 
 /** A stored message as the JSON API shows it: text payloads as they are, anything else in base64. */
 export function toWireMessage (stored: StoredMessage): Message {
+  return wireMessage(stored, stored.deliveries ?? 0)
+}
+
+/** As toWireMessage, once the delivery under way has counted itself (a cursor queue's count, a work queue's lease). */
+export function toDeliveredWireMessage (stored: StoredMessage): Message {
+  return wireMessage(stored, (stored.deliveries ?? 0) + 1)
+}
+
+function wireMessage (stored: StoredMessage, deliveries: number): Message {
   const text = isUtf8(stored.payload)
   const message: Message = {
     id: stored.id,
@@ -16,7 +25,7 @@ export function toWireMessage (stored: StoredMessage): Message {
     payload: stored.payload.toString(text ? 'utf8' : 'base64'),
     origin: stored.origin,
     time: stored.time,
-    deliveries: stored.deliveries ?? 0
+    deliveries
   }
   if (!text) message.encoding = 'base64'
   if (stored.correlationId !== undefined) message.correlationId = stored.correlationId
