@@ -46,7 +46,16 @@ export async function * receive (connection: Connection, options: ReceiveOptions
       polling.add(connection)
     }
     if (body !== undefined) {
-      yield * lines(body)
+      const stream = body
+      // Over HTTP only until the socket may be tried again (later, or at once after a failover): the stream then
+      // ends, and the caller opens the next one after the last id it saw, on the socket if it can be had.
+      const wait = connection.socket.waitBefore(pin)
+      const retry = Number.isFinite(wait) ? setTimeout(() => { stream.destroy() }, wait) : undefined
+      try {
+        yield * lines(stream)
+      } finally {
+        clearTimeout(retry)
+      }
       return
     }
   }

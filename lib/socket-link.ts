@@ -4,7 +4,7 @@ import { SocketClosedError, SwitchSocket } from './socket.js'
 /**
  * After a socket could not be opened (an older switch, a proxy that does not pass upgrades on, or a switch
  * away), how long requests go over HTTP alone, unless the session changes first (a switch restarted, perhaps
- * upgraded): each try may cost a handshake timeout.
+ * upgraded) or the client fails over to another switch: each try may cost a handshake timeout.
  */
 const RETRY_AFTER_MS = 60_000
 
@@ -16,7 +16,8 @@ const RETRY_AFTER_MS = 60_000
 export class SocketLink {
   private socket: SwitchSocket | undefined
   private opening: Promise<SwitchSocket | undefined> | undefined
-  private unavailable: { epoch: number, until: number } | undefined
+  /** Where and when a socket could not be had: not tried again there, in that session, for a while. */
+  private unavailable: { epoch: number, url: string, until: number } | undefined
   private closed = false
 
   constructor (private readonly connection: Connection) {}
@@ -31,11 +32,21 @@ export class SocketLink {
   async open (epoch: number): Promise<SwitchSocket | undefined> {
     const open = this.current(epoch)
     if (open !== undefined) return open
-    if (this.closed) return undefined
-    if (this.unavailable !== undefined && this.unavailable.epoch === epoch && Date.now() < this.unavailable.until) return undefined
+    if (this.waitBefore(epoch) > 0) return undefined
     this.opening ??= this.connect().finally(() => { this.opening = undefined })
     const socket = await this.opening
     return socket?.epoch === epoch ? socket : undefined
+  }
+
+  /**
+   * Milliseconds before a socket may be tried for session `epoch`: 0 if it may be now, Infinity once closed. A
+   * failover (the transport moved to another switch) may try at once, as may a new session.
+   */
+  waitBefore (epoch: number): number {
+    if (this.closed) return Infinity
+    const { unavailable } = this
+    if (unavailable === undefined || unavailable.epoch !== epoch || unavailable.url !== this.connection.transport.socketTarget().url) return 0
+    return Math.max(0, unavailable.until - Date.now())
   }
 
   close (): void {
@@ -48,8 +59,9 @@ export class SocketLink {
     const session = await this.connection.ensureSession()
     // The session's socket replaces one of an earlier session.
     this.socket?.close()
+    const target = this.connection.transport.socketTarget()
     try {
-      const socket = await SwitchSocket.open(this.connection.transport.socketTarget(), session.token, session.epoch, (closed, error) => {
+      const socket = await SwitchSocket.open(target, session.token, session.epoch, (closed, error) => {
         if (this.socket === closed) this.socket = undefined
         // The switch ended the session: the next request logs in again.
         if (error.sessionEnded) this.connection.forget(closed.epoch)
@@ -62,7 +74,7 @@ export class SocketLink {
       return socket
     } catch (error) {
       if (!(error instanceof SocketClosedError)) throw error
-      this.unavailable = { epoch: session.epoch, until: Date.now() + RETRY_AFTER_MS }
+      this.unavailable = { epoch: session.epoch, url: target.url, until: Date.now() + RETRY_AFTER_MS }
       return undefined
     }
   }
