@@ -1,4 +1,4 @@
-import { SwitchError } from '../core/errors.js'
+import { ShuttingDownError, SwitchError } from '../core/errors.js'
 import type { StoredMessage } from '../core/queue.js'
 import type { Session } from '../core/session.js'
 import type { Switch } from '../core/switch.js'
@@ -42,8 +42,14 @@ export class Delivery {
   /** A message's JSON, made when the answer budget sizes it and written as made: one encoding per push. */
   private readonly encoded = new Map<StoredMessage, { text: string, deliveries: number }>()
 
-  /** Throws, before anything is pushed, if the session may not read the queues (another session's temporary queue). */
+  /**
+   * Throws, before anything is pushed, what makes the delivery pointless or not allowed: the switch is shutting
+   * down (a client opens it again once the switch is back), the queue named is not there (it would wait for ever
+   * on nothing), or the session may not read it (another session's temporary queue).
+   */
   constructor (private readonly core: Switch, private readonly session: Session, private readonly options: DeliveryOptions) {
+    if (core.shuttingDown) throw new ShuttingDownError()
+    if (options.queue !== undefined) core.queueInfo(options.queue)
     this.after = options.after
     this.queues = options.queue === undefined ? undefined : [options.queue]
     this.held = new Set(core.heldUpTo(session, this.watched(), this.after, options.credit))

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify'
-import { ShuttingDownError } from '../../core/errors.js'
 import type { Switch } from '../../core/switch.js'
 import { abortedWith } from '../aborted.js'
 import { deliveriesSchema } from '../schemas.js'
@@ -31,12 +30,8 @@ export function deliveryRoutes (app: FastifyInstance, core: Switch, options: { h
     async (request, reply) => {
       const session = sessionOf(request)
       const { after = 0, credit = 1, queue } = request.query
-      // Refused before the answer starts, with the usual error: a client reopens it once the switch is back.
-      if (core.shuttingDown) throw new ShuttingDownError()
-      // A stream on a queue that is not there would wait for ever on nothing: 404 (or 400 for a bad name), as transfer's
-      // neighbours answer.
-      if (queue !== undefined) core.queueInfo(queue)
       const response = reply.raw
+      // Refused before the answer starts, with the usual error (see Delivery).
       const delivery = new Delivery(core, session, { after, credit, queue, heartbeat, signal: abortedWith(response) })
       reply.hijack()
       response.writeHead(200, {
