@@ -23,8 +23,13 @@ import { isRequest, readFrame } from './socket-frames.js'
 
 /** Bytes queued for a slow client beyond which a delivery waits before pushing more. */
 const HIGH_WATER = 1024 * 1024
-/** Close reasons must fit a control frame (123 bytes). */
-const reasonOf = (text: string): string => text.length > 120 ? `${text.slice(0, 117)}...` : text
+/** Close reasons must fit a control frame (123 bytes, not characters: ws throws beyond). */
+function reasonOf (text: string): string {
+  if (Buffer.byteLength(text) <= 123) return text
+  let cut = text.slice(0, 120)
+  while (Buffer.byteLength(cut) > 120) cut = cut.slice(0, -1)
+  return `${cut}...`
+}
 
 /** A delivery of the socket, stopped by `cancel`, by the socket closing, or by the switch. */
 class DeliverySignal implements WaitSignal {
@@ -62,7 +67,10 @@ export class SocketChannel {
   private pending = 0
   private paused = false
   private draining = false
+  /** Closed, or closing: no more requests are read. */
   private closing = false
+  /** The switch is stopping: the socket closes (1001) once the requests taken are answered. */
+  private stopping = false
   private readonly deliveries = new Map<number, DeliverySignal>()
   private corked = false
   private readonly quiet = new QuietSends()
@@ -95,6 +103,7 @@ export class SocketChannel {
 
   /** The switch is stopping: no new requests are read; the socket closes once those taken are answered. */
   shutdown (): void {
+    this.stopping = true
     this.closing = true
     this.pause()
     for (const delivery of this.deliveries.values()) delivery.abort()
@@ -169,9 +178,7 @@ export class SocketChannel {
     if (this.deliveries.size >= SOCKET_MAX_DELIVERIES) {
       throw new SwitchError('limit_exceeded', `${SOCKET_MAX_DELIVERIES} deliveries are running on this socket: cancel one first`)
     }
-    if (core.shuttingDown) throw new SwitchError('shutting_down', 'the switch is shutting down')
-    // As GET /v1/deliveries: the queue must be there, and the session may receive from it.
-    core.queueInfo(queue)
+    // What GET /v1/deliveries's access hook checks; the rest, Delivery does.
     if (policy.enabled) policy.check(session.principal, 'receive', { queue })
     const signal = new DeliverySignal()
     const delivery = new Delivery(core, session, { after, credit, queue, heartbeat: this.options.heartbeat, signal })
@@ -202,7 +209,7 @@ export class SocketChannel {
     } else {
       this.send({ id, ...errorBody(end.code, end.message, end.field) })
     }
-    if (this.closing) this.closeWhenAnswered()
+    if (this.stopping) this.closeWhenAnswered()
   }
 
   private failure (id: number, error: unknown): SocketAnswer {
@@ -227,7 +234,8 @@ export class SocketChannel {
     this.pending--
     if (answer !== undefined) this.send(answer)
     if (quietId !== undefined) this.finishQuiet(quietId)
-    if (this.closing) this.closeWhenAnswered()
+    if (this.stopping) this.closeWhenAnswered()
+    else if (this.closing) return
     else if (this.connection.writableLength > HIGH_WATER) this.pauseUntilDrained()
     else if (this.paused && !this.draining && this.pending < SOCKET_MAX_PENDING / 2) this.resume()
   }
