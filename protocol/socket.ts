@@ -1,10 +1,17 @@
 // The switch's WebSocket (`GET /v1/socket`): the hot path of rpc and serve (sends, acks, pushed deliveries) as
 // one frame per step on one long-lived connection, instead of one HTTP exchange each. Everything else stays on
-// HTTP. Each frame is one JSON text message. The socket acts for the session whose token opened it.
+// HTTP. Each frame is one JSON text message (a request, or an array of them: see SOCKET_MAX_BATCH). The socket
+// acts for the session whose token opened it.
 
 import type { BatchAckResponse, BatchSendItem, BatchSendResponse, ErrorBody, Message } from './wire.js'
 
 export const SOCKET_PATH = '/socket'
+
+/**
+ * A frame holds one request, or an array of up to this many, each taken as if it had come alone: a client sends
+ * what it made in one turn as one frame (one system call on each side, instead of one per request).
+ */
+export const SOCKET_MAX_BATCH = 256
 
 /** Requests a client may have unanswered on one socket; the switch stops reading it beyond that. */
 export const SOCKET_MAX_PENDING = 256

@@ -4,6 +4,7 @@ import type { WebSocket } from 'ws'
 import {
   SOCKET_CLOSE_PROTOCOL,
   SOCKET_CLOSE_SESSION_ENDED,
+  SOCKET_MAX_BATCH,
   SOCKET_MAX_DELIVERIES,
   SOCKET_MAX_PENDING,
   type SocketAnswer,
@@ -129,6 +130,22 @@ export class SocketChannel {
       this.close(SOCKET_CLOSE_PROTOCOL, 'a frame is not valid JSON')
       return
     }
+    if (!Array.isArray(value)) {
+      this.take(value)
+      return
+    }
+    if (value.length === 0 || value.length > SOCKET_MAX_BATCH) {
+      this.close(SOCKET_CLOSE_PROTOCOL, `a frame holds one request, or an array of 1 to ${SOCKET_MAX_BATCH}`)
+      return
+    }
+    for (const request of value) {
+      if (this.closing) return
+      this.take(request)
+    }
+  }
+
+  /** One request, as if it had come in a frame of its own. */
+  private take (value: unknown): void {
     const frame = readFrame(value)
     if (!isRequest(frame)) {
       // An id to answer to: the request is refused as its HTTP twin would be; without one, nothing can be answered.

@@ -51,6 +51,7 @@ const request = fc.record({
 }, { requiredKeys: ['op', 'id'] })
 const frame = fc.oneof(
   { weight: 40, arbitrary: request.map((value) => JSON.stringify(value)) },
+  { weight: 4, arbitrary: fc.array(request, { maxLength: 5 }).map((values) => JSON.stringify(values)) },
   { weight: 1, arbitrary: fc.jsonValue().map((value) => JSON.stringify(value)) },
   { weight: 1, arbitrary: fc.string() },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }) }

@@ -191,6 +191,33 @@ t.test('requests refused as a whole get the error their HTTP twin would', async 
   t.equal(frames.closed, undefined, 'the socket stays open')
 })
 
+t.test('a frame may hold an array of requests: each is taken and answered as if it had come alone', async (t) => {
+  const { frames } = await setup(t)
+  const deliver = 50
+  const sent = 51
+  const refused = 52
+  const quiet = 53
+  frames.socket.send(JSON.stringify([
+    { op: 'deliver', id: deliver, queue: 'jobs', credit: 10 },
+    { op: 'send', id: sent, messages: [{ queue: 'jobs', payload: 'one' }] },
+    { op: 'ack', id: refused, ids: 'not a list' },
+    { op: 'send', id: quiet, quiet: true, messages: [{ queue: 'jobs', payload: 'two' }] }
+  ]))
+  t.match(await frames.answer(sent), { id: sent, results: [{ id: 1 }] })
+  t.match(await frames.answer(refused), { id: refused, error: { code: 'invalid_request' } }, 'a bad request in the array is refused alone')
+  const pushed: Message[] = []
+  while (pushed.length < 2) pushed.push(...await frames.pushed(deliver))
+  t.same(pushed.map((m) => m.payload), ['one', 'two'], 'in the order they came')
+  await frames.next((frame) => 'done' in frame && (frame as { done?: number }).done === quiet)
+  t.equal(frames.closed, undefined)
+
+  for (const [what, data] of [['empty', '[]'], ['too long', JSON.stringify(Array.from({ length: 257 }, (_, i) => ({ op: 'ack', id: i, ids: [] })))]] as const) {
+    const { frames } = await setup(t)
+    frames.socket.send(data)
+    t.equal((await frames.close()).code, 4002, `an array ${what} closes the socket`)
+  }
+})
+
 t.test('a frame that is no request and has no id closes the socket (4002)', async (t) => {
   for (const [what, data] of [['not JSON', '{nope'], ['no id', '{"op":"ack","ids":[1]}'], ['binary', Buffer.from([1, 2, 3])]] as const) {
     const { frames } = await setup(t)
