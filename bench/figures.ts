@@ -65,34 +65,48 @@ async function ceiling (context: Context): Promise<void> {
   })
 }
 
-/** Many senders, one queue: the switch's raw intake, in memory and with a durable store. */
+/**
+ * Many senders, one queue: the switch's raw intake, in memory and with a durable store, taking turns with the
+ * ceiling round after round (order reversed every other round), so that a change in the host's speed hits both
+ * alike: each figure is the median of its rounds. Every switch turn is a fresh switch, so no round starts with
+ * the messages of the one before.
+ */
 async function send (context: Context): Promise<void> {
   const s = context.settings
   const timeout = s.cannonWarmupSeconds + s.cannonSeconds + JOB_SLACK_SECONDS
-  for (const durable of [false, true]) {
-    const store = durable ? 'durable' : 'memory'
+  const load = { connections: s.connections, seconds: s.cannonSeconds, warmupSeconds: s.cannonWarmupSeconds }
+  const rounds = new Map<string, Throughput[]>()
+  const keep = (id: string, result: Throughput): void => { rounds.set(id, [...(rounds.get(id) ?? []), result]) }
+  const ceilingTurn = async (): Promise<void> => {
+    await run(context, async (processes) => {
+      const [bare, loader] = await Promise.all([processes.start('bare', undefined), processes.start('load', undefined)])
+      keep('send.ceiling', await loader.run('cannon', { url: bare.info.url, path: '/', ...load }, timeout))
+    })
+  }
+  const switchTurn = async (durable: boolean): Promise<void> => {
     const dataDir = durable ? await mkdtemp(join(tmpdir(), 'switch-bench-')) : undefined
     try {
       await run(context, async (processes) => {
-        const [server, load] = await Promise.all([
+        const [server, loader] = await Promise.all([
           processes.start('switch', dataDir === undefined ? {} : { dataDir }),
           processes.start('load', undefined)
         ])
-        const tokens = await load.run('prepareSenders', { url: server.info.url, queue: QUEUE, senders: s.connections }, JOB_SLACK_SECONDS)
-        const result = await load.run('cannon', {
-          url: server.info.url,
-          path: `/v1/queues/${QUEUE}/messages`,
-          connections: s.connections,
-          seconds: s.cannonSeconds,
-          warmupSeconds: s.cannonWarmupSeconds,
-          tokens
-        }, timeout)
-        setThroughput(context, `send.${store}`, result)
-        context.detail(`send.${store}`, { store: server.info.store, ...result })
+        const tokens = await loader.run('prepareSenders', { url: server.info.url, queue: QUEUE, senders: s.connections }, JOB_SLACK_SECONDS)
+        const result = await loader.run('cannon', { url: server.info.url, path: `/v1/queues/${QUEUE}/messages`, tokens, ...load }, timeout)
+        keep(`send.${durable ? 'durable' : 'memory'}`, result)
       })
     } finally {
       if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true })
     }
+  }
+  const turns = [ceilingTurn, async () => { await switchTurn(false) }, async () => { await switchTurn(true) }]
+  for (let round = 0; round < s.rpcRounds; round++) {
+    for (const turn of round % 2 === 1 ? [...turns].reverse() : turns) await turn()
+  }
+  setRounds(context, rounds)
+  for (const [id, results] of rounds) {
+    const failed = results.reduce((sum, result) => sum + result.failed, 0)
+    if (failed > 0) context.note(`${id}.rps`, `${failed} requests failed`)
   }
 }
 

@@ -51,6 +51,8 @@ export interface Report {
 interface RowSpec { id: string, figure: string, unit: Unit, ratioTo?: string }
 
 const C50_RPS = 'ceiling.c50.rps'
+/** The ceiling again, taking turns with the send figures: their ratios read against it. */
+const SEND_CEILING_RPS = 'send.ceiling.rps'
 
 export const thousands = (n: number): string => n.toLocaleString('en-US')
 
@@ -65,11 +67,16 @@ export function catalog (s: Settings): RowSpec[] {
     { id: 'ceiling.c1.p50', figure: 'Ceiling, 1 connection: p50', unit: 'microseconds' },
     { id: 'ceiling.c1.p99', figure: 'Ceiling, 1 connection: p99', unit: 'microseconds' }
   ]
+  rows.push(
+    { id: SEND_CEILING_RPS, figure: `Ceiling in turns with the sends (bare Fastify, ${c} connections): requests/s`, unit: 'per_second', ratioTo: C50_RPS },
+    { id: 'send.ceiling.p50', figure: 'Ceiling in turns with the sends: p50', unit: 'microseconds' },
+    { id: 'send.ceiling.p99', figure: 'Ceiling in turns with the sends: p99', unit: 'microseconds' }
+  )
   for (const [store, label] of [['memory', 'in memory'], ['durable', 'durable (dataDir)']]) {
     rows.push(
-      { id: `send.${store}.rps`, figure: `Send, ${c} senders to 1 queue, ${label}: messages/s`, unit: 'per_second', ratioTo: C50_RPS },
-      { id: `send.${store}.p50`, figure: `Send, ${label}: p50`, unit: 'microseconds', ratioTo: 'ceiling.c50.p50' },
-      { id: `send.${store}.p99`, figure: `Send, ${label}: p99`, unit: 'microseconds', ratioTo: 'ceiling.c50.p99' }
+      { id: `send.${store}.rps`, figure: `Send, ${c} senders to 1 queue, ${label}: messages/s`, unit: 'per_second', ratioTo: SEND_CEILING_RPS },
+      { id: `send.${store}.p50`, figure: `Send, ${label}: p50`, unit: 'microseconds', ratioTo: 'send.ceiling.p50' },
+      { id: `send.${store}.p99`, figure: `Send, ${label}: p99`, unit: 'microseconds', ratioTo: 'send.ceiling.p99' }
     )
   }
   for (const concurrency of s.rpcConcurrency) {
@@ -189,7 +196,7 @@ const within = (other: number | undefined, test: (other: number) => boolean): bo
 /** The issue's targets. Checks with no pass/fail (undefined `met`) just put a comparison beside the figure. */
 function targets (s: Settings): Target[] {
   const list: Target[] = [
-    { id: 'send.memory.rps', text: '≥ 0.60× ceiling', check: (v, get) => within(get(C50_RPS), (c) => v >= 0.6 * c) },
+    { id: 'send.memory.rps', text: '≥ 0.60× ceiling (in turns)', check: (v, get) => within(get(SEND_CEILING_RPS), (c) => v >= 0.6 * c) },
     { id: 'rpc.switch.c16.rps', text: '≥ 0.30× ceiling', check: (v, get) => within(get(C50_RPS), (c) => v >= 0.3 * c) },
     { id: 'rpc.switch.c1.p50', text: '≤ 5× ceiling p50 (1 connection)', check: (v, get) => within(get('ceiling.c1.p50'), (c) => v <= 5 * c) },
     { id: 'auth.on.rps', text: '≥ 0.95× without (auth costs under 5%)', check: (v, get) => within(get('auth.off.rps'), (o) => v >= 0.95 * o) },
