@@ -708,8 +708,9 @@ export class Switch {
     if (delay !== undefined && (!Number.isFinite(delay) || delay < 0 || delay > MAX_DELAY * 1000)) {
       throw new InvalidRequestError(`delay must be from 0 to ${MAX_DELAY} seconds`, 'delay')
     }
-    // A retry is answered once the send it repeats is durable; should that one fail, this one is no retry.
-    if (idempotencyKey !== undefined && this.idempotency.lookup(queueName, idempotencyKey, this.now()) !== undefined) {
+    // A retry is answered once the send it repeats is durable; should that one fail, this one is no retry. With
+    // no write in flight there is nothing to wait for (and no lookup in a map of every recent key to pay for).
+    if (idempotencyKey !== undefined && this.unsettled !== undefined && this.idempotency.lookup(queueName, idempotencyKey, this.now()) !== undefined) {
       await this.caughtUp()
     }
     const operation: Operation = { type: 'send', token: session.token, client: session.client, queue: queueName, payload, time: this.now() }

@@ -49,11 +49,13 @@ async function sendItem (policy: AccessPolicy, core: Switch, session: Session, i
 
 /**
  * Applies the sends in order, each as its single request would be: started without waiting, each send takes
- * its id and place in memory before the next one starts, and the writes share the store's group commit.
+ * its id and place in memory before the next one starts, and the writes share the store's group commit. The
+ * answer waits for the long-polls the sends woke (see answeredAfterWoken), unless nothing will be answered on
+ * success (the socket's quiet sends).
  */
-export async function applySends (policy: AccessPolicy, core: Switch, session: Session, items: BatchSendItem[]): Promise<BatchSendResult[]> {
-  return await answeredAfterWoken(core, items.map((item) => item.queue), async () =>
-    await Promise.all(items.map(async (item, index) => await sendItem(policy, core, session, item, index))))
+export async function applySends (policy: AccessPolicy, core: Switch, session: Session, items: BatchSendItem[], answered = true): Promise<BatchSendResult[]> {
+  const sends = async (): Promise<BatchSendResult[]> => await Promise.all(items.map(async (item, index) => await sendItem(policy, core, session, item, index)))
+  return answered ? await answeredAfterWoken(core, items.map((item) => item.queue), sends) : await sends()
 }
 
 /** Whether the ack took: a missing id (never sent, or acked already) is the caller's answer, not a failure. */

@@ -63,7 +63,9 @@ export class Delivery {
       for (;;) {
         const ended = this.end()
         if (ended !== undefined) return ended
-        for (const id of held) if (!core.holds(id, session)) held.delete(id)
+        // Acked ones are let go only once half the credit is held: a stale id only makes the next batch smaller,
+        // and a reply queue's large credit is not looked through on every push.
+        if (held.size * 2 >= credit) for (const id of held) if (!core.holds(id, session)) held.delete(id)
         if (held.size >= credit) {
           await core.untilRemoved(session, [...held], heartbeat, signal)
           if (this.end() === undefined && [...held].every((id) => core.holds(id, session))) await outlet.idle()

@@ -179,7 +179,7 @@ export class SocketChannel {
     if (policy.enabled) policy.checkKnown(session.principal)
     switch (frame.op) {
       case 'send':
-        return { id: frame.id, results: await applySends(policy, core, session, frame.messages) }
+        return { id: frame.id, results: await applySends(policy, core, session, frame.messages, frame.quiet !== true) }
       case 'ack':
         return { id: frame.id, ...await applyAcks(policy, core, session, frame.ids) }
       case 'deliver':
