@@ -177,17 +177,19 @@ export class SwitchSocket {
     if (texts.length === 0) return
     this.outgoing = []
     if (this.closedWith !== undefined) return
-    let start = 0
+    let frame: string[] = []
     let chars = 0
-    for (let i = 0; i <= texts.length; i++) {
-      const length = i < texts.length ? texts[i].length : 0
-      if (i === texts.length || i - start === SOCKET_MAX_BATCH || (i > start && chars + length > JOIN_MAX_CHARS)) {
-        this.socket.send(i - start === 1 ? texts[start] : `[${texts.slice(start, i).join(',')}]`)
-        start = i
-        chars = 0
-      }
-      chars += length
+    const send = (): void => {
+      this.socket.send(frame.length === 1 ? frame[0] : `[${frame.join(',')}]`)
+      frame = []
+      chars = 0
     }
+    for (const text of texts) {
+      if (frame.length === SOCKET_MAX_BATCH || (frame.length > 0 && chars + text.length > JOIN_MAX_CHARS)) send()
+      frame.push(text)
+      chars += text.length
+    }
+    send()
   }
 
   private received (data: unknown): void {

@@ -4,6 +4,8 @@ import { once } from 'node:events'
 import { createServer, connect, type Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
+import { SwitchSocket } from '../../lib/socket.js'
+import { Transport } from '../../lib/transport.js'
 import { clientOf, eventually, portOf, runSwitch } from './fixtures.js'
 
 /** Requests the switch answered on the routes a send or an ack takes over HTTP, from its metrics. */
@@ -92,4 +94,21 @@ t.test('sockets cut mid-flight: every call is answered once, each request handle
   await eventually('the sockets open again', async () => await openSockets(running.url) === 2 ? true : undefined)
   t.ok(accepted() >= connections + 6, `the clients connected again after each cut (${accepted() - connections} connections)`)
   await service.stop()
+})
+
+t.test('requests made in one turn go as few frames, within the switch\'s limits on a frame', async (t) => {
+  const { url } = await runSwitch(t, { host: '127.0.0.1' })
+  const token = ((await (await fetch(`${url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"client":"joiner"}' })).json()) as { token: string }).token
+  await fetch(`${url}/v1/queues/joined`, { method: 'PUT', headers: { authorization: `Bearer ${token}` } })
+  const transport = new Transport({ urls: [url], connections: 1, retryFor: 1000 })
+  t.teardown(async () => { await transport.close() })
+  const socket = await SwitchSocket.open(transport.socketTarget(), token, 1, () => {})
+  t.teardown(() => { socket.close() })
+  // More requests than one frame may hold, then payloads too large to share a frame: all in one turn.
+  const small = Array.from({ length: 600 }, (_, i) => socket.sendQuietly([{ queue: 'joined', payload: String(i) }]))
+  const large = Array.from({ length: 3 }, () => socket.sendQuietly([{ queue: 'joined', payload: 'x'.repeat(700 * 1024) }]))
+  t.same(await Promise.all([...small, ...large]), Array.from({ length: 603 }, () => undefined), 'every one confirmed')
+  t.equal(socket.closed, false, 'no frame broke a limit')
+  const info = await (await fetch(`${url}/v1/queues/joined`, { headers: { authorization: `Bearer ${token}` } })).json() as { length: number }
+  t.equal(info.length, 603)
 })
