@@ -94,12 +94,12 @@ export class IdempotencyKeys<Answer = number> {
     }
   }
 
+  /** The keys that count, oldest first: remembered again in this order (a restore), they prune as they did. */
   *all (): IterableIterator<{ queue: string, key: string, id: Answer, expires: number }> {
-    for (const { queue, keys } of this.byQueue.values()) {
-      for (const [key, sequence] of keys) {
-        const index = sequence - this.base
-        yield { queue, key, id: this.answers[index], expires: this.expiries[index] }
-      }
+    for (let index = this.head; index < this.queues.length; index++) {
+      const { queue, keys } = this.queues[index]
+      const key = this.keys[index]
+      if (keys.get(key) === this.base + index) yield { queue, key, id: this.answers[index], expires: this.expiries[index] }
     }
   }
 }
