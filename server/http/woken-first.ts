@@ -6,15 +6,14 @@ import type { Switch } from '../core/switch.js'
  * the sender only learns that its message was taken; and on a busy machine the first answer written wakes its
  * reader, which then competes with the switch for the CPU before the next answer is out.
  */
-export async function answeredAfterWoken<T> (core: Switch, queues: Iterable<string>, send: () => Promise<T>): Promise<T> {
-  let woken = false
+export function answeredAfterWoken<T> (core: Switch, queues: Iterable<string>, send: () => Promise<T>): Promise<T> {
   for (const queue of queues) {
-    if (core.awaited(queue)) {
-      woken = true
-      break
-    }
+    if (core.awaited(queue)) return send().then(afterThisTurn)
   }
-  const result = await send()
-  if (woken) await new Promise<void>((resolve) => { setImmediate(resolve) })
-  return result
+  // Not an async function: no promise of its own, and no turns of the microtask queue, on every send.
+  return send()
+}
+
+function afterThisTurn<T> (result: T): Promise<T> {
+  return new Promise<T>((resolve) => { setImmediate(resolve, result) })
 }

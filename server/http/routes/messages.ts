@@ -32,7 +32,7 @@ export function messageRoutes (app: FastifyInstance, core: Switch): void {
         const payload = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
         const { correlationId, replyTo, ack, error, ttl, delay } = request.query
         const { name } = request.params
-        const result = await answeredAfterWoken(core, [name], async () => await core.send(sessionOf(request), name, payload, {
+        const result = await answeredAfterWoken(core, [name], () => core.send(sessionOf(request), name, payload, {
           correlationId,
           replyTo,
           ack,
