@@ -945,25 +945,30 @@ export class Switch {
     return { result: undefined, record: { type: 'unsubscribe', token, queue }, traced: [], messages: [] }
   }
 
-  async transfer (session: Session, options: TransferOptions): Promise<TransferResult> {
-    this.refuseIfEnded(session)
-    const { after } = options
-    const max = Math.min(options.max ?? this.options.maxTransfer, this.options.maxTransfer)
-    const timeout = Math.min(options.timeout, this.options.maxTimeout)
-    const now = this.now()
-    // The subscriptions are read live, so a subscription added while the transfer waits counts.
-    const names: Iterable<string> = options.queues === undefined ? session.subscriptions : new Set(options.queues)
-    for (const name of names) {
-      const queue = this.queues.get(name)
-      if (queue === undefined) continue
-      this.checkOwner(session.token, queue, 'receive from')
-      queue.lastTransfer = now
-      queue.nextTransferExpected = now + timeout
-      queue.left = undefined
+  transfer (session: Session, options: TransferOptions): Promise<TransferResult> {
+    // Not an async function: a held long-poll keeps no suspended frame (or promise) of it, and an answer at hand
+    // takes no extra turns of the microtask queue. What it refuses, it refuses as a rejection all the same.
+    try {
+      this.refuseIfEnded(session)
+      const { after } = options
+      const max = Math.min(options.max ?? this.options.maxTransfer, this.options.maxTransfer)
+      const timeout = Math.min(options.timeout, this.options.maxTimeout)
+      const now = this.now()
+      // The subscriptions are read live, so a subscription added while the transfer waits counts.
+      const names: Iterable<string> = options.queues === undefined ? session.subscriptions : new Set(options.queues)
+      for (const name of names) {
+        const queue = this.queues.get(name)
+        if (queue === undefined) continue
+        this.checkOwner(session.token, queue, 'receive from')
+        queue.lastTransfer = now
+        queue.nextTransferExpected = now + timeout
+        queue.left = undefined
+      }
+      const { size, signal } = options
+      return this.gather(session, names, options.queues === undefined, { after, max, size, signal, deadline: now + timeout })
+    } catch (error) {
+      return Promise.reject(error)
     }
-    const { size, signal } = options
-    // Chained, not awaited: a held long-poll keeps no suspended frame of this function.
-    return this.gather(session, names, options.queues === undefined, { after, max, size, signal, deadline: now + timeout })
   }
 
   /**

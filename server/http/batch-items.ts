@@ -54,7 +54,8 @@ async function sendItem (policy: AccessPolicy, core: Switch, session: Session, i
  * success (the socket's quiet sends).
  */
 export async function applySends (policy: AccessPolicy, core: Switch, session: Session, items: BatchSendItem[], answered = true): Promise<BatchSendResult[]> {
-  const sends = async (): Promise<BatchSendResult[]> => await Promise.all(items.map(async (item, index) => await sendItem(policy, core, session, item, index)))
+  // sendItem is async (its failures are its results): each call is a promise, with no wrapper of its own.
+  const sends = (): Promise<BatchSendResult[]> => Promise.all(items.map((item, index) => sendItem(policy, core, session, item, index)))
   return answered ? await answeredAfterWoken(core, items.map((item) => item.queue), sends) : await sends()
 }
 
@@ -75,7 +76,7 @@ export async function applyAcks (policy: AccessPolicy, core: Switch, session: Se
     if (policy.enabled) checkItem(policy, session, 'receive', core.queueOfMessage(id))
     core.checkAck(session, id)
   }
-  const took = await Promise.all(ids.map(async (id) => await ackItem(core, session, id)))
+  const took = await Promise.all(ids.map((id) => ackItem(core, session, id)))
   const acked: number[] = []
   const missing: number[] = []
   ids.forEach((id, i) => { (took[i] ? acked : missing).push(id) })
