@@ -53,10 +53,11 @@ async function sendItem (policy: AccessPolicy, core: Switch, session: Session, i
  * answer waits for the long-polls the sends woke (see answeredAfterWoken), unless nothing will be answered on
  * success (the socket's quiet sends).
  */
-export async function applySends (policy: AccessPolicy, core: Switch, session: Session, items: BatchSendItem[], answered = true): Promise<BatchSendResult[]> {
-  // sendItem is async (its failures are its results): each call is a promise, with no wrapper of its own.
+export function applySends (policy: AccessPolicy, core: Switch, session: Session, items: BatchSendItem[], answered = true): Promise<BatchSendResult[]> {
+  // sendItem is async (its failures are its results): each call is a promise, and none throws here, so neither
+  // this function nor the calls need a wrapper of their own.
   const sends = (): Promise<BatchSendResult[]> => Promise.all(items.map((item, index) => sendItem(policy, core, session, item, index)))
-  return answered ? await answeredAfterWoken(core, items.map((item) => item.queue), sends) : await sends()
+  return answered ? answeredAfterWoken(core, items.map((item) => item.queue), sends) : sends()
 }
 
 /** Whether the ack took: a missing id (never sent, or acked already) is the caller's answer, not a failure. */
