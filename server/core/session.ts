@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto'
-import type { Waiter } from './waiter.js'
+import type { Watcher } from './watcher.js'
 
 /** The principal of every session of a switch without an auth file, and of the original protocols' sessions over the socket. */
 export const ANONYMOUS = 'anonymous'
@@ -38,8 +38,8 @@ export class Session {
   readonly subscriptions = new Set<string>()
   /** Names of the temporary queues it owns. */
   readonly queues = new Set<string>()
-  /** Its long-polls waiting now. */
-  readonly waiters = new Set<Waiter>()
+  /** Its long-polls waiting now, and its running deliveries. */
+  readonly waiters = new Set<Watcher>()
   /** Milliseconds of inactivity after which it ends: the switch's TTL, or the lease its login asked for. */
   readonly ttl: number
   lastActivity: number

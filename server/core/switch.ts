@@ -46,7 +46,9 @@ import { TraceLog } from './trace.js'
 import type { Observation, QueueDepth } from './observe.js'
 import { AnswerBudget, withinBudget } from './budget.js'
 import { REAL_TIMERS, type Cancel, type Timers } from './timers.js'
-import { Waiter, type WaitSignal, type WaiterRegistry } from './waiter.js'
+import { Follower } from './follower.js'
+import { Waiter, type WaitSignal } from './waiter.js'
+import type { WatcherRegistry } from './watcher.js'
 import { MemoryStore } from '../store/memory.js'
 import type { PersistedLease, PersistedQueue, SharedLog, Snapshot, Store, StoreRecord } from '../store/store.js'
 import type { Operation } from './operations.js'
@@ -131,8 +133,10 @@ export interface TransferOptions {
   size?: (message: StoredMessage) => number
 }
 
-/** What a transfer looks for, until when: its options with the timeout made a deadline. */
+/** What a transfer looks for, where, until when: its options with the timeout made a deadline. */
 interface Search {
+  names: Iterable<string>
+  followsSubscriptions: boolean
   after: number
   max: number
   size: TransferOptions['size']
@@ -227,7 +231,7 @@ export class Switch {
   private readonly sessions = new Map<string, Session>()
   /** Which queue holds each unacked message, for ack by id. */
   private readonly messageQueue = new Map<number, Queue>()
-  private readonly waiters: WaiterRegistry = new Map()
+  private readonly waiters: WatcherRegistry = new Map()
   /** Delivery streams out of credit, by the unacked messages whose going gives it back (see `untilRemoved`). */
   private readonly removalWaiters = new Map<number, Set<Waiter>>()
   private idempotency = new IdempotencyKeys()
@@ -507,7 +511,7 @@ export class Switch {
     if (session === undefined) throw new SessionNotFoundError()
     const traced: Traced[] = []
     this.sessions.delete(session.token)
-    for (const waiter of [...session.waiters]) waiter.settle([])
+    for (const waiter of [...session.waiters]) waiter.release()
     for (const name of session.queues) {
       const queue = this.queues.get(name)
       if (queue !== undefined) traced.push(this.removeQueue(queue, session.client, time))
@@ -949,61 +953,102 @@ export class Switch {
     // Not an async function: a held long-poll keeps no suspended frame (or promise) of it, and an answer at hand
     // takes no extra turns of the microtask queue. What it refuses, it refuses as a rejection all the same.
     try {
-      this.refuseIfEnded(session)
-      const { after } = options
-      const max = Math.min(options.max ?? this.options.maxTransfer, this.options.maxTransfer)
-      const timeout = Math.min(options.timeout, this.options.maxTimeout)
       const now = this.now()
-      // The subscriptions are read live, so a subscription added while the transfer waits counts.
-      const names: Iterable<string> = options.queues === undefined ? session.subscriptions : new Set(options.queues)
-      for (const name of names) {
-        const queue = this.queues.get(name)
-        if (queue === undefined) continue
-        this.checkOwner(session.token, queue, 'receive from')
-        queue.lastTransfer = now
-        queue.nextTransferExpected = now + timeout
-        queue.left = undefined
-      }
-      const { size, signal } = options
-      return this.gather(session, names, options.queues === undefined, { after, max, size, signal, deadline: now + timeout })
+      const timeout = Math.min(options.timeout, this.options.maxTimeout)
+      // Named queues as a set: a protocol may name one twice.
+      const names = this.readBy(session, options.queues === undefined ? undefined : new Set(options.queues), now, timeout)
+      return this.gather(session, this.search(options, names, now + timeout))
     } catch (error) {
       return Promise.reject(error)
     }
   }
 
   /**
-   * A transfer's messages: those there, or the first to come before the deadline; the work-queue ones among them
-   * leased to the session, and a look again while there is time if another transfer leased every one first.
+   * What a transfer that does not wait would answer: a running delivery's next batch. It is at hand unless
+   * work-queue leases must be stored first. `expectedWithin`: the milliseconds within which the reader will
+   * look again, as a transfer's timeout says (the queues stay alive meanwhile).
    */
-  private gather (session: Session, names: Iterable<string>, followsSubscriptions: boolean, search: Search): Promise<TransferResult> {
-    const { after, max, size, signal, deadline } = search
+  take (session: Session, options: Omit<TransferOptions, 'timeout' | 'signal'> & { expectedWithin: number }): TransferResult | Promise<TransferResult> {
+    const now = this.now()
+    const search = this.search(options, this.readBy(session, options.queues, now, options.expectedWithin), now)
+    return this.found(session, search, this.collect(search.names, search.after, search.max, search.size))
+  }
+
+  /**
+   * A standing watch for a running delivery (see Follower), on `queues` or, without, on the session's
+   * subscriptions (read live). Until closed, it counts as one of the session's waiting long-polls.
+   */
+  follow (session: Session, queues: string[] | undefined, after: number, heartbeat: number, woken: (idle: boolean) => void): Follower {
+    this.refuseIfEnded(session)
+    this.limits.allowPoll(session.waiters.size)
+    const follower = new Follower(session, after, this.waiters, queues === undefined, heartbeat, woken)
+    session.waiters.add(follower)
+    for (const name of queues ?? session.subscriptions) follower.watch(name)
+    return follower
+  }
+
+  /**
+   * The queues a read looks at (the subscriptions, read live, unless named), refused if the session may not
+   * read one; each is marked read now and expected to be read again within `timeout` ms (it is alive).
+   */
+  private readBy (session: Session, queues: Iterable<string> | undefined, now: number, timeout: number): Iterable<string> {
+    this.refuseIfEnded(session)
+    const names = queues ?? session.subscriptions
+    for (const name of names) {
+      const queue = this.queues.get(name)
+      if (queue === undefined) continue
+      this.checkOwner(session.token, queue, 'receive from')
+      queue.lastTransfer = now
+      queue.nextTransferExpected = now + timeout
+      queue.left = undefined
+    }
+    return names
+  }
+
+  private search (options: Omit<TransferOptions, 'timeout'>, names: Iterable<string>, deadline: number): Search {
+    const max = Math.min(options.max ?? this.options.maxTransfer, this.options.maxTransfer)
+    const { after, size, signal } = options
+    return { names, followsSubscriptions: options.queues === undefined, after, max, size, signal, deadline }
+  }
+
+  /** A transfer's messages: those there, or the first to come before the deadline. */
+  private gather (session: Session, search: Search): Promise<TransferResult> {
+    const { names, followsSubscriptions, after, max, size, signal, deadline } = search
     const messages = this.collect(names, after, max, size)
     const left = deadline - this.now()
-    let found: Promise<StoredMessage[]>
     if (messages.length === 0 && left > 0 && !this.stopping && signal?.aborted !== true) {
       this.limits.allowPoll(session.waiters.size)
-      found = this.wait(session, names, followsSubscriptions, { after, max, timeout: left, signal, size })
-    } else {
-      found = Promise.resolve(messages)
+      return this.wait(session, names, followsSubscriptions, { after, max, timeout: left, signal, size })
+        .then((messages) => this.found(session, search, messages))
     }
-    return found.then((messages) => {
-      const work = new Set(messages.filter((message) => this.queues.get(message.queue)?.work === true).map((message) => message.id))
-      if (work.size === 0) return this.answer(session, messages, after, work)
-      return this.lease(session, messages, work).then((leased) => {
-        const lookAgain = leased.length === 0 && this.now() < deadline && !this.stopping && signal?.aborted !== true
-        return lookAgain ? this.gather(session, names, followsSubscriptions, search) : this.answer(session, leased, after, work)
-      })
+    return Promise.resolve(this.found(session, search, messages))
+  }
+
+  /**
+   * The answer to a transfer that found `messages`: the work-queue ones among them leased to the session first,
+   * and a look again while there is time if another transfer leased every one first.
+   */
+  private found (session: Session, search: Search, messages: StoredMessage[]): TransferResult | Promise<TransferResult> {
+    let work: Set<number> | undefined
+    for (const message of messages) {
+      if (this.queues.get(message.queue)?.work === true) (work ??= new Set()).add(message.id)
+    }
+    if (work === undefined) return this.answer(session, messages, search.after, undefined)
+    const leasing = work
+    return this.lease(session, messages, leasing).then((leased) => {
+      const lookAgain = leased.length === 0 && this.now() < search.deadline && !this.stopping && search.signal?.aborted !== true
+      return lookAgain ? this.gather(session, search) : this.answer(session, leased, search.after, leasing)
     })
   }
 
   /** The answer to a transfer, its messages traced as delivered (`work`: the ids leased from work queues). */
-  private answer (session: Session, messages: StoredMessage[], after: number, work: Set<number>): TransferResult {
+  private answer (session: Session, messages: StoredMessage[], after: number, work: Set<number> | undefined): TransferResult {
     if (messages.length === 0) return { messages, next: after }
     const delivered = this.now()
     let next = after
     for (const message of messages) {
       this.trace.record({ time: delivered, type: 'deliver', client: session.client, queue: message.queue, messageId: message.id }, message)
-      if (!work.has(message.id)) {
+      if (work?.has(message.id) !== true) {
         // A cursor queue's count is this switch's, in memory: a delivery there is no change to the state.
         message.deliveries = (message.deliveries ?? 0) + 1
         next = Math.max(next, message.id)
@@ -1655,7 +1700,7 @@ export class Switch {
     this.laterMoves.stop()
     // By session, not by queue: a long-poll of a session with no subscriptions watches no queue.
     for (const session of this.sessions.values()) {
-      for (const waiter of [...session.waiters]) waiter.settle([])
+      for (const waiter of [...session.waiters]) waiter.release()
     }
     this.trace.releaseAll()
   }
@@ -1724,7 +1769,7 @@ export class Switch {
     }
     // Sessions whose login failed.
     for (const session of sessionsBefore.values()) {
-      for (const waiter of [...session.waiters]) waiter.settle([])
+      for (const waiter of [...session.waiters]) waiter.release()
     }
     this.deadlines.clear()
     this.laterMoves.clear()

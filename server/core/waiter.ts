@@ -1,6 +1,7 @@
-import type { Session } from './session.js'
 import type { StoredMessage } from './queue.js'
+import type { Session } from './session.js'
 import { Timeouts, type Expiring } from './timeouts.js'
+import { Watcher, type WatcherRegistry } from './watcher.js'
 
 /**
  * What ends a wait early: its requester has gone. An AbortSignal is one; the HTTP routes pass a lighter one, as
@@ -12,25 +13,16 @@ export interface WaitSignal {
   removeEventListener: (type: 'abort', listener: () => void) => void
 }
 
-/** Long-polls waiting per queue name: a send looks up only the waiters of its own queue. */
-export type WaiterRegistry = Map<string, Set<Waiter>>
-
 /** The deadlines of every waiting transfer in the process, under one timer (as Node keeps its own timers). */
-const TIMEOUTS = new Timeouts()
+export const TIMEOUTS = new Timeouts()
 
 /**
  * One waiting transfer. It registers under each queue it watches; a send to one of them wakes it, it collects
  * what is new (once per burst of sends, via a microtask) and settles, unregistering everywhere.
  */
-export class Waiter implements Expiring {
-  readonly session: Session
-  readonly after: number
-  /** False for a long-poll on queues named by the caller: a new subscription does not concern it. */
-  readonly followsSubscriptions: boolean
-  private readonly registry: WaiterRegistry
+export class Waiter extends Watcher implements Expiring {
   private readonly collect: (waiter: Waiter) => StoredMessage[]
   private readonly finish: (messages: StoredMessage[]) => void
-  private readonly watched: string[] = []
   // Its place among the deadlines (Expiring).
   deadline = 0
   slot = -1
@@ -40,32 +32,18 @@ export class Waiter implements Expiring {
   constructor (
     session: Session,
     after: number,
-    registry: WaiterRegistry,
+    registry: WatcherRegistry,
     collect: (waiter: Waiter) => StoredMessage[],
     followsSubscriptions: boolean,
     finish: (messages: StoredMessage[]) => void
   ) {
-    this.session = session
-    this.after = after
-    this.followsSubscriptions = followsSubscriptions
-    this.registry = registry
+    super(session, after, registry, followsSubscriptions)
     this.collect = collect
     this.finish = finish
   }
 
-  get done (): boolean {
-    return this.settled
-  }
-
-  watch (queue: string): void {
-    if (this.settled) return
-    let waiters = this.registry.get(queue)
-    if (waiters === undefined) {
-      waiters = new Set()
-      this.registry.set(queue, waiters)
-    }
-    waiters.add(this)
-    this.watched.push(queue)
+  protected get watching (): boolean {
+    return !this.settled
   }
 
   expireAfter (ms: number): void {
@@ -73,6 +51,10 @@ export class Waiter implements Expiring {
   }
 
   expire (): void {
+    this.settle([])
+  }
+
+  release (): void {
     this.settle([])
   }
 
@@ -91,12 +73,7 @@ export class Waiter implements Expiring {
     if (this.settled) return
     this.settled = true
     TIMEOUTS.remove(this)
-    for (const queue of this.watched) {
-      const waiters = this.registry.get(queue)
-      if (waiters === undefined) continue
-      waiters.delete(this)
-      if (waiters.size === 0) this.registry.delete(queue)
-    }
+    this.unwatch()
     this.finish(messages)
   }
 }

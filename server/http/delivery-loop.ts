@@ -1,4 +1,5 @@
 import { ShuttingDownError, SwitchError } from '../core/errors.js'
+import type { Follower } from '../core/follower.js'
 import type { StoredMessage } from '../core/queue.js'
 import type { Session } from '../core/session.js'
 import type { Switch } from '../core/switch.js'
@@ -39,6 +40,10 @@ export class Delivery {
   private after: number
   private readonly queues: string[] | undefined
   private readonly held: Set<number>
+  /** Woken since the last batch was taken: look again before waiting. */
+  private awake = false
+  /** Settles the wait for the next wake, while one is waited for. */
+  private resume: ((idle: boolean) => void) | undefined
   /** A message's JSON, made when the answer budget sizes it and written as made: one encoding per push. */
   private readonly encoded = new Map<StoredMessage, { text: string, deliveries: number }>()
 
@@ -59,7 +64,10 @@ export class Delivery {
   async run (outlet: DeliveryOutlet): Promise<DeliveryEnd> {
     const { core, session, held, queues } = this
     const { credit, heartbeat, signal } = this.options
+    let follower: Follower | undefined
+    signal.addEventListener('abort', this.aborted)
     try {
+      follower = core.follow(session, queues, this.after, heartbeat, this.woken)
       for (;;) {
         const ended = this.end()
         if (ended !== undefined) return ended
@@ -67,29 +75,58 @@ export class Delivery {
         // and a reply queue's large credit is not looked through on every push.
         if (held.size * 2 >= credit) for (const id of held) if (!core.holds(id, session)) held.delete(id)
         if (held.size >= credit) {
+          follower.pause()
           await core.untilRemoved(session, [...held], heartbeat, signal)
-          if (this.end() === undefined && [...held].every((id) => core.holds(id, session))) await outlet.idle()
+          follower.resume(this.watched())
+          if (this.end() === undefined && [...held].every((id) => core.holds(id, session))) await this.idle(outlet, follower)
           continue
         }
+        // A wake from here on is news to look at: the batch taken now may not hold what it announced.
+        this.awake = false
         // One batch within the credit left and maxAnswerBytes, written whole before the next is read.
-        const { messages, next } = await core.transfer(session, { after: this.after, timeout: heartbeat, signal, size: this.sized, max: credit - held.size, queues })
+        const taken = core.take(session, { after: this.after, size: this.sized, max: credit - held.size, queues, expectedWithin: heartbeat })
+        const { messages, next } = taken instanceof Promise ? await taken : taken
         if (messages.length > 0) {
-          this.after = next
+          this.after = follower.after = next
           for (const message of messages) held.add(message.id)
           const texts = messages.map(this.textOf)
           this.encoded.clear()
+          follower.active()
           // Awaited only when the client is behind: a push that went out costs no turn of the microtask queue.
           const written = outlet.push(texts)
           if (written !== undefined) await written
-        } else if (this.end() === undefined) {
-          await outlet.idle()
+        } else if (!this.awake && await this.nextWake() && this.end() === undefined) {
+          await this.idle(outlet, follower)
         }
       }
     } catch (error) {
       // The session ended (a logout elsewhere), or a limit refused the wait. Anything else is a bug, the caller's to log.
       if (error instanceof SwitchError) return this.end() ?? error
       throw error
+    } finally {
+      signal.removeEventListener('abort', this.aborted)
+      follower?.close()
     }
+  }
+
+  /** Resolves at the next wake: true if it is the heartbeat's (nothing was written for a heartbeat). */
+  private nextWake (): Promise<boolean> {
+    return new Promise((resolve) => { this.resume = resolve })
+  }
+
+  private readonly woken = (idle: boolean): void => {
+    if (!idle) this.awake = true
+    const { resume } = this
+    if (resume === undefined) return
+    this.resume = undefined
+    resume(idle)
+  }
+
+  private readonly aborted = (): void => { this.woken(false) }
+
+  private async idle (outlet: DeliveryOutlet, follower: Follower): Promise<void> {
+    follower.active()
+    await outlet.idle()
   }
 
   /** Read live, like transfer: a subscription added while it runs counts. */
