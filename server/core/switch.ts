@@ -331,33 +331,48 @@ export class Switch {
    * when this switch applies it in log order, as every other does. Trace events are recorded only once the
    * change is durable: an id the trace shows names its message for ever, even across kill -9.
    */
-  private async submit<Result> (operation: Operation): Promise<Result> {
-    if (this.log !== undefined) return await this.log.submit(operation) as Result
-    if (this.needsRollback) {
-      await this.rollBack()
-      throw new StorageFailedError('the store cannot be read back')
+  private submit<Result> (operation: Operation): Promise<Result> {
+    // Not an async function: an operation a store takes at once (memory) is answered without turns of the
+    // microtask queue, and most operations are.
+    if (this.log !== undefined) return this.log.submit(operation) as Promise<Result>
+    if (this.needsRollback) return this.refuseUnreadable()
+    let applied: Applied
+    let pending: Promise<void> | undefined
+    try {
+      applied = this.applyOperation(operation)
+      pending = applied.record === undefined ? undefined : this.store.write(applied.record)
+    } catch (error) {
+      return Promise.reject(error)
     }
-    const applied = this.applyOperation(operation)
-    const pending = applied.record === undefined ? undefined : this.store.write(applied.record)
-    if (pending !== undefined) {
-      this.unsettled = pending
-      const started = performance.now()
-      try {
-        await pending
-        this.trace.tally.commits.observe((performance.now() - started) / 1000)
-      } catch (error) {
-        if (error !== this.lastFailure) {
-          this.lastFailure = error
-          await this.rollBack()
-        }
-        throw new StorageFailedError(error instanceof Error ? error.message : String(error))
-      } finally {
-        if (this.unsettled === pending) this.unsettled = undefined
+    if (pending !== undefined) return this.committed(applied, pending)
+    this.durable(applied)
+    return Promise.resolve(applied.result as Result)
+  }
+
+  /** Answers once the store has the change; if it fails, memory goes back to what the store holds. */
+  private async committed<Result> (applied: Applied, pending: Promise<void>): Promise<Result> {
+    this.unsettled = pending
+    const started = performance.now()
+    try {
+      await pending
+      this.trace.tally.commits.observe((performance.now() - started) / 1000)
+    } catch (error) {
+      if (error !== this.lastFailure) {
+        this.lastFailure = error
+        await this.rollBack()
       }
+      throw new StorageFailedError(error instanceof Error ? error.message : String(error))
+    } finally {
+      if (this.unsettled === pending) this.unsettled = undefined
     }
     // Writes settle in order and so do their awaits: the trace keeps the order of the changes.
     this.durable(applied)
     return applied.result as Result
+  }
+
+  private async refuseUnreadable (): Promise<never> {
+    await this.rollBack()
+    throw new StorageFailedError('the store cannot be read back')
   }
 
   private durable (applied: Applied): void {
@@ -700,32 +715,41 @@ export class Switch {
    */
   send (session: Session, queueName: string, payload: Buffer, options?: SendOptions & { ack?: undefined }): Promise<SendResponse>
   send (session: Session, queueName: string, payload: Buffer, options: SendOptions): Promise<SendResult>
-  async send (session: Session, queueName: string, payload: Buffer, options: SendOptions = {}): Promise<SendResult> {
-    this.refuseIfStopping()
-    this.checkName(queueName)
-    if (options.replyTo !== undefined) this.checkName(options.replyTo, 'replyTo')
-    if (payload.length > this.options.maxPayload) throw new PayloadTooLargeError(this.options.maxPayload)
-    const { idempotencyKey, ttl, delay } = options
-    if (ttl !== undefined && (!Number.isFinite(ttl) || ttl <= 0 || ttl > MAX_MESSAGE_TTL * 1000)) {
-      throw new InvalidRequestError(`ttl must be more than 0 and at most ${MAX_MESSAGE_TTL} seconds`, 'ttl')
+  send (session: Session, queueName: string, payload: Buffer, options: SendOptions = {}): Promise<SendResult> {
+    // Not an async function, like submit: what it refuses, it refuses as a rejection all the same.
+    try {
+      this.refuseIfStopping()
+      this.checkName(queueName)
+      if (options.replyTo !== undefined) this.checkName(options.replyTo, 'replyTo')
+      if (payload.length > this.options.maxPayload) throw new PayloadTooLargeError(this.options.maxPayload)
+      const { idempotencyKey, ttl, delay } = options
+      if (ttl !== undefined && (!Number.isFinite(ttl) || ttl <= 0 || ttl > MAX_MESSAGE_TTL * 1000)) {
+        throw new InvalidRequestError(`ttl must be more than 0 and at most ${MAX_MESSAGE_TTL} seconds`, 'ttl')
+      }
+      if (delay !== undefined && (!Number.isFinite(delay) || delay < 0 || delay > MAX_DELAY * 1000)) {
+        throw new InvalidRequestError(`delay must be from 0 to ${MAX_DELAY} seconds`, 'delay')
+      }
+      // A retry is answered once the send it repeats is durable; should that one fail, this one is no retry. With
+      // no write in flight there is nothing to wait for (and no lookup in a map of every recent key to pay for).
+      if (idempotencyKey !== undefined && this.unsettled !== undefined && this.idempotency.lookup(queueName, idempotencyKey, this.now()) !== undefined) {
+        return this.caughtUp().then(() => this.submit(this.sendOperation(session, queueName, payload, options)))
+      }
+      return this.submit(this.sendOperation(session, queueName, payload, options))
+    } catch (error) {
+      return Promise.reject(error)
     }
-    if (delay !== undefined && (!Number.isFinite(delay) || delay < 0 || delay > MAX_DELAY * 1000)) {
-      throw new InvalidRequestError(`delay must be from 0 to ${MAX_DELAY} seconds`, 'delay')
-    }
-    // A retry is answered once the send it repeats is durable; should that one fail, this one is no retry. With
-    // no write in flight there is nothing to wait for (and no lookup in a map of every recent key to pay for).
-    if (idempotencyKey !== undefined && this.unsettled !== undefined && this.idempotency.lookup(queueName, idempotencyKey, this.now()) !== undefined) {
-      await this.caughtUp()
-    }
+  }
+
+  private sendOperation (session: Session, queueName: string, payload: Buffer, options: SendOptions): Operation {
     const operation: Operation = { type: 'send', token: session.token, client: session.client, queue: queueName, payload, time: this.now() }
     if (options.correlationId !== undefined) operation.correlationId = options.correlationId
     if (options.replyTo !== undefined) operation.replyTo = options.replyTo
     if (options.error === true) operation.error = true
-    if (idempotencyKey !== undefined) operation.idempotencyKey = idempotencyKey
+    if (options.idempotencyKey !== undefined) operation.idempotencyKey = options.idempotencyKey
     if (options.ack !== undefined) operation.ack = options.ack
-    if (ttl !== undefined) operation.ttl = ttl
-    if (delay !== undefined && delay > 0) operation.delay = delay
-    return await this.submit(operation)
+    if (options.ttl !== undefined) operation.ttl = options.ttl
+    if (options.delay !== undefined && options.delay > 0) operation.delay = options.delay
+    return operation
   }
 
   private applySend (op: Operation & { type: 'send' }): Applied<SendResult> {

@@ -25,13 +25,15 @@ function checkItem (policy: AccessPolicy, session: Session, action: Action, queu
 }
 
 /** One item of a batch send, exactly as the single send would apply it; its failure is its own result. */
-async function sendItem (policy: AccessPolicy, core: Switch, session: Session, item: BatchSendItem, index: number): Promise<BatchSendResult> {
+function sendItem (policy: AccessPolicy, core: Switch, session: Session, item: BatchSendItem, index: number): Promise<BatchSendResult> {
+  // Not an async function: a send the switch took at once is answered without further turns of the microtask queue.
+  let sent: Promise<BatchSendResult>
   try {
     if (policy.enabled) {
       checkItem(policy, session, 'send', core.sendTarget(item.queue, item.ack))
       checkItem(policy, session, 'receive', core.queueOfMessage(item.ack))
     }
-    return await core.send(session, item.queue, payloadOf(item, index), {
+    sent = core.send(session, item.queue, payloadOf(item, index), {
       correlationId: item.correlationId,
       replyTo: item.replyTo,
       ack: item.ack,
@@ -41,10 +43,15 @@ async function sendItem (policy: AccessPolicy, core: Switch, session: Session, i
       delay: item.delay === undefined ? undefined : secondsToMs(item.delay)
     })
   } catch (error) {
-    if (!(error instanceof SwitchError)) throw error
-    // The single send's path parameter `name` is the item's `queue`.
-    return errorBody(error.code, error.message, error.field === 'name' ? 'queue' : error.field)
+    sent = Promise.reject(error)
   }
+  return sent.then(undefined, itemFailure)
+}
+
+function itemFailure (error: unknown): BatchSendResult {
+  if (!(error instanceof SwitchError)) throw error
+  // The single send's path parameter `name` is the item's `queue`.
+  return errorBody(error.code, error.message, error.field === 'name' ? 'queue' : error.field)
 }
 
 /**
@@ -54,8 +61,8 @@ async function sendItem (policy: AccessPolicy, core: Switch, session: Session, i
  * success (the socket's quiet sends).
  */
 export function applySends (policy: AccessPolicy, core: Switch, session: Session, items: BatchSendItem[], answered = true): Promise<BatchSendResult[]> {
-  // sendItem is async (its failures are its results): each call is a promise, and none throws here, so neither
-  // this function nor the calls need a wrapper of their own.
+  // Each sendItem is a promise (its failures are its results) and none throws here, so neither this function
+  // nor the calls need a wrapper of their own.
   const sends = (): Promise<BatchSendResult[]> => Promise.all(items.map((item, index) => sendItem(policy, core, session, item, index)))
   return answered ? answeredAfterWoken(core, items.map((item) => item.queue), sends) : sends()
 }
