@@ -117,6 +117,12 @@ t.test('IdempotencyKeys: a key reused after its window does not hold back prunin
   keys.prune(160)
   t.same([...keys.all()].map((entry) => entry.key), ['reused'], 'the lapsed key behind it was pruned')
   t.equal(keys.lookup('q', 'reused', 160), 3)
+  t.equal(keys.size, 1)
+  keys.remember('q', 'later', 4, 300)
+  keys.prune(250)
+  t.same([...keys.all()].map((entry) => entry.key), ['later'], 'the new entry went at its own expiry')
+  t.equal(keys.lookup('q', 'reused', 0), undefined)
+  t.equal(keys.size, 1)
 })
 
 t.test('IdempotencyKeys forgets the oldest keys beyond its capacity', async (t) => {
