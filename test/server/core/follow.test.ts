@@ -1,4 +1,6 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
+import type { Follower } from '../../../server/core/follower.js'
+import type { Session } from '../../../server/core/session.js'
 import type { Switch } from '../../../server/core/switch.js'
 import { startCore } from './fixtures.js'
 
@@ -31,12 +33,19 @@ function wakes (): { woken: (idle: boolean) => void, next: () => Promise<boolean
 const waitingOn = (core: Switch, queue: string): number | undefined =>
   core.observation(100).queues.find((entry) => entry.name === queue)?.waiting
 
-t.test('a follower is woken once per burst of sends, and its batch is at hand, traced as delivered', async (t) => {
+/** A session with queue `q` and a follower on it, its wakes recorded. */
+async function following (t: Test, heartbeat = 60_000): Promise<{ core: Switch, s: Session, seen: ReturnType<typeof wakes>, follower: Follower }> {
   const core = startCore(t)
   const s = await core.login('c')
   await core.createQueue(s, 'q')
   const seen = wakes()
-  const follower = core.follow(s, ['q'], 0, 60_000, seen.woken)
+  const follower = core.follow(s, ['q'], 0, heartbeat, seen.woken)
+  t.teardown(() => { follower.close() })
+  return { core, s, seen, follower }
+}
+
+t.test('a follower is woken once per burst of sends, and its batch is at hand, traced as delivered', async (t) => {
+  const { core, s, seen, follower } = await following(t)
   t.equal(waitingOn(core, 'q'), 1, 'it waits on its queue')
 
   const sent = await Promise.all([1, 2, 3].map(async (n) => (await core.send(s, 'q', Buffer.from(`${n}`))).id))
@@ -86,13 +95,8 @@ t.test('a follower of the subscriptions watches one added later; paused, it watc
 })
 
 t.test('the heartbeat comes after a quiet interval, counted from the last write', async (t) => {
-  const core = startCore(t)
-  const s = await core.login('c')
-  await core.createQueue(s, 'q')
-  const seen = wakes()
   const heartbeat = 40
-  const follower = core.follow(s, ['q'], 0, heartbeat, seen.woken)
-  t.teardown(() => { follower.close() })
+  const { seen, follower } = await following(t, heartbeat)
   let lastWrite = performance.now()
   t.equal(await seen.next(), true, 'idle')
   t.ok(performance.now() - lastWrite >= heartbeat - 2, 'not before the heartbeat')
@@ -110,15 +114,10 @@ t.test('the heartbeat comes after a quiet interval, counted from the last write'
 })
 
 t.test('a follower is woken when its session ends, and refused for a session that has ended', async (t) => {
-  const core = startCore(t)
-  const s = await core.login('c')
-  await core.createQueue(s, 'q')
-  const seen = wakes()
-  const follower = core.follow(s, ['q'], 0, 60_000, seen.woken)
+  const { core, s, seen } = await following(t)
   await core.logout(s)
   t.equal(await seen.next(), false, 'woken to see the end')
   t.notOk(core.isCurrent(s))
-  follower.close()
   t.throws(() => core.follow(s, ['q'], 0, 60_000, () => {}), { code: 'session_not_found' })
 })
 
