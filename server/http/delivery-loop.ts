@@ -37,7 +37,6 @@ export type DeliveryEnd = 'aborted' | 'shutting_down' | 'session_ended' | Switch
  * one (`after` = the last id seen) honour the credit its predecessor used.
  */
 export class Delivery {
-  private after: number
   private readonly queues: string[] | undefined
   private readonly held: Set<number>
   /** Woken since the last batch was taken: look again before waiting. */
@@ -55,9 +54,8 @@ export class Delivery {
   constructor (private readonly core: Switch, private readonly session: Session, private readonly options: DeliveryOptions) {
     if (core.shuttingDown) throw new ShuttingDownError()
     if (options.queue !== undefined) core.queueInfo(options.queue)
-    this.after = options.after
     this.queues = options.queue === undefined ? undefined : [options.queue]
-    this.held = new Set(core.heldUpTo(session, this.watched(), this.after, options.credit))
+    this.held = new Set(core.heldUpTo(session, this.watched(), options.after, options.credit))
   }
 
   /** Pushes until the signal aborts, the switch shuts down or the session ends (a switch error ends it too). */
@@ -67,7 +65,8 @@ export class Delivery {
     let follower: Follower | undefined
     signal.addEventListener('abort', this.aborted)
     try {
-      follower = core.follow(session, queues, this.after, heartbeat, this.woken)
+      // The follower keeps the cursor: the core reads it too, for a subscription added while it runs.
+      follower = core.follow(session, queues, this.options.after, heartbeat, this.woken)
       for (;;) {
         const ended = this.end()
         if (ended !== undefined) return ended
@@ -84,10 +83,10 @@ export class Delivery {
         // A wake from here on is news to look at: the batch taken now may not hold what it announced.
         this.awake = false
         // One batch within the credit left and maxAnswerBytes, written whole before the next is read.
-        const taken = core.take(session, { after: this.after, size: this.sized, max: credit - held.size, queues, expectedWithin: heartbeat })
+        const taken = core.take(session, { after: follower.after, size: this.sized, max: credit - held.size, queues, expectedWithin: heartbeat })
         const { messages, next } = taken instanceof Promise ? await taken : taken
         if (messages.length > 0) {
-          this.after = follower.after = next
+          follower.after = next
           for (const message of messages) held.add(message.id)
           const texts = messages.map(this.textOf)
           this.encoded.clear()
