@@ -1,11 +1,22 @@
-// The switch's WebSocket (`GET /v1/socket`): the hot path of rpc and serve (sends, acks, pushed deliveries) as
-// one frame per step on one long-lived connection, instead of one HTTP exchange each. Everything else stays on
-// HTTP. Each frame is one JSON text message (a request, or an array of them: see SOCKET_MAX_BATCH). The socket
-// acts for the session whose token opened it.
+// The switch's socket (`GET /v1/socket`): the hot path of rpc and serve (sends, acks, pushed deliveries) as one
+// frame per step on one long-lived connection, instead of one HTTP exchange each. Everything else stays on HTTP.
+// Each frame is one JSON text (a request, or an array of them: see SOCKET_MAX_BATCH). The socket acts for the
+// session whose token opened it. It is framed as a WebSocket (for browsers) or as lines (SOCKET_LINES_UPGRADE).
 
 import type { BatchAckResponse, BatchSendItem, BatchSendResponse, ErrorBody, Message } from './wire.js'
 
 export const SOCKET_PATH = '/socket'
+
+/**
+ * The `Upgrade` token of the socket framed as lines: after the 101, each frame is one line of JSON text ending
+ * in a newline, both ways. It is the library's framing: the same frames as the WebSocket without a WebSocket's
+ * masking, headers and events, which cost a fifth of an RPC's CPU. An empty line is a ping, answered by an empty
+ * line; the switch says why it closes in a SocketClose line before it ends the connection.
+ */
+export const SOCKET_LINES_UPGRADE = 'switch-lines'
+
+/** Bytes a request frame may hold (a send carries a batch: as much as POST /v1/messages may). */
+export const SOCKET_MAX_FRAME_BYTES = 4 * 1024 * 1024
 
 /**
  * A frame holds one request, or an array of up to this many, each taken as if it had come alone: a client sends
@@ -91,7 +102,13 @@ export interface SocketEnded {
   ended: true
 }
 
+/** The switch's last line on a socket framed as lines: a WebSocket's close code and reason. */
+export interface SocketClose {
+  close: number
+  reason: string
+}
+
 export type SocketAnswer = SocketSendAnswer | SocketAckAnswer | SocketErrorAnswer | SocketDelivery | SocketEnded
 
-/** Whatever the switch writes on the socket: an answer or push, or a `done` alone. */
-export type SocketFrame = SocketAnswer | Required<SocketDone>
+/** Whatever the switch writes on the socket: an answer or push, a `done` alone, or (as lines) why it closes. */
+export type SocketFrame = SocketAnswer | Required<SocketDone> | SocketClose

@@ -8,7 +8,7 @@ import { secondsToMs } from './seconds.js'
 import { answeredAfterWoken } from './woken-first.js'
 
 // Many sends, or many acks, applied each as its single request would be: for `POST /v1/messages`,
-// `POST /v1/acks` and their frames on the WebSocket.
+// `POST /v1/acks` and their frames on the socket.
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 

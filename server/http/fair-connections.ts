@@ -111,7 +111,7 @@ export function shareConnections (
     return Reflect.apply(emit, this, [event, ...args]) as boolean
   } as Server['emit']
   server.on('request', (request: IncomingMessage) => { use(request.socket) })
-  // A WebSocket's handshake is its request.
+  // A socket's handshake (WebSocket, or lines) is its request.
   server.on('upgrade', (request: IncomingMessage) => { use(request.socket) })
 
   return {

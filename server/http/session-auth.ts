@@ -47,7 +47,7 @@ function tokenOf (request: FastifyRequest, tickets: StreamTickets): string {
 }
 
 /**
- * Lets go of the session's lease before the response closes: a WebSocket, open for as long as its client likes,
+ * Lets go of the session's lease before the response closes: a socket, open for as long as its client likes,
  * holds the lease only while it has work in hand, as a request does (see SocketChannel).
  */
 export function releaseSession (core: Switch, request: FastifyRequest): void {

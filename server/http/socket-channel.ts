@@ -1,6 +1,4 @@
-import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
-import type { WebSocket } from 'ws'
 import {
   SOCKET_CLOSE_PROTOCOL,
   SOCKET_CLOSE_SESSION_ENDED,
@@ -19,18 +17,12 @@ import type { WaitSignal } from '../core/waiter.js'
 import { applyAcks, applySends } from './batch-items.js'
 import { Delivery, type DeliveryEnd } from './delivery-loop.js'
 import { errorBody } from './errors.js'
+import type { FrameHandlers, FrameLink } from './frame-link.js'
 import { QuietSends } from './quiet-sends.js'
 import { isRequest, readFrame } from './socket-frames.js'
 
 /** Bytes queued for a slow client beyond which a delivery waits before pushing more. */
 const HIGH_WATER = 1024 * 1024
-/** Close reasons must fit a control frame (123 bytes, not characters: ws throws beyond). */
-function reasonOf (text: string): string {
-  if (Buffer.byteLength(text) <= 123) return text
-  let cut = text.slice(0, 120)
-  while (Buffer.byteLength(cut) > 120) cut = cut.slice(0, -1)
-  return `${cut}...`
-}
 
 /** A delivery of the socket, stopped by `cancel`, by the socket closing, or by the switch. */
 class DeliverySignal implements WaitSignal {
@@ -57,8 +49,9 @@ export interface ChannelOptions {
 }
 
 /**
- * One client's WebSocket: each request frame is applied as the HTTP request it stands for would be (same
- * checks, same core calls) in the session that opened the socket, and answered by a frame with its `id`.
+ * One client's socket, whatever its framing (see FrameLink): each request frame is applied as the HTTP request
+ * it stands for would be (same checks, same core calls) in the session that opened the socket, and answered by a
+ * frame with its `id`.
  * Deliveries push as `GET /v1/deliveries` does. Beyond SOCKET_MAX_PENDING unanswered requests the switch stops
  * reading the socket until answers go out, so a client that floods it is slowed, not buffered for.
  */
@@ -76,30 +69,30 @@ export class SocketChannel {
   private corked = false
   private readonly quiet = new QuietSends()
 
+  private readonly link: FrameLink
+
   constructor (
-    private readonly socket: WebSocket,
-    /** The connection under it: corked while frames are being made, so that those of one turn go in one write. */
-    private readonly connection: Duplex,
+    linked: (handlers: FrameHandlers) => FrameLink,
     private readonly core: Switch,
     private readonly policy: AccessPolicy,
     private readonly session: Session,
     private readonly options: ChannelOptions
   ) {
-    socket.on('message', (data, isBinary) => { this.receive(data, isBinary) })
-    socket.on('pong', () => { this.alive = true })
-    socket.on('close', () => { this.closed() })
-    // A frame too large or malformed at the WebSocket level: ws closes the socket (1009, 1002) and says why here.
-    socket.on('error', (error) => { options.log.debug({ err: error }, 'socket closed on a protocol error') })
+    this.link = linked({
+      frame: (text) => { this.receive(text) },
+      alive: () => { this.alive = true },
+      closed: () => { this.closed() }
+    })
   }
 
   /** Heartbeat: ping, or cut off a peer that did not answer the previous one. */
   beat (): void {
     if (!this.alive) {
-      this.socket.terminate()
+      this.link.terminate()
       return
     }
     this.alive = false
-    this.socket.ping()
+    this.link.ping()
   }
 
   /** The switch is stopping: no new requests are read; the socket closes once those taken are answered. */
@@ -113,19 +106,14 @@ export class SocketChannel {
 
   /** The shutdown's grace is over: the socket goes now. */
   terminate (): void {
-    this.socket.terminate()
+    this.link.terminate()
   }
 
-  private receive (data: WebSocket.RawData, isBinary: boolean): void {
-    this.alive = true
+  private receive (text: string): void {
     if (this.closing) return
-    if (isBinary) {
-      this.close(SOCKET_CLOSE_PROTOCOL, 'frames are JSON text')
-      return
-    }
     let value: unknown
     try {
-      value = JSON.parse(data.toString())
+      value = JSON.parse(text)
     } catch {
       this.close(SOCKET_CLOSE_PROTOCOL, 'a frame is not valid JSON')
       return
@@ -258,7 +246,7 @@ export class SocketChannel {
     if (quietId !== undefined) this.finishQuiet(quietId)
     if (this.stopping) this.closeWhenAnswered()
     else if (this.closing) return
-    else if (this.connection.writableLength > HIGH_WATER) this.pauseUntilDrained()
+    else if (this.link.connection.writableLength > HIGH_WATER) this.pauseUntilDrained()
     else if (this.paused && !this.draining && this.pending < SOCKET_MAX_PENDING / 2) this.resume()
   }
 
@@ -285,7 +273,7 @@ export class SocketChannel {
     if (this.draining) return
     this.draining = true
     this.pause()
-    this.connection.once('drain', () => {
+    this.link.connection.once('drain', () => {
       this.draining = false
       if (!this.closing && this.pending < SOCKET_MAX_PENDING / 2) this.resume()
     })
@@ -297,25 +285,25 @@ export class SocketChannel {
 
   /** Sends a frame; a promise when the client reads slower than the switch writes, settled once it caught up. */
   private sendText (text: string): Promise<void> | undefined {
-    const { socket } = this
-    if (socket.readyState !== socket.OPEN) return undefined
+    const { link } = this
+    if (!link.open) return undefined
     // Answers and pushes made while the switch works through what it read this turn share one write (a system
     // call each was most of the switch's time); the connection is uncorked once that work is done.
     if (!this.corked) {
       this.corked = true
-      this.connection.cork()
+      link.connection.cork()
       setImmediate(this.uncork)
     }
-    if (socket.bufferedAmount < HIGH_WATER) {
-      socket.send(text)
+    if (link.bufferedAmount < HIGH_WATER) {
+      link.send(text)
       return undefined
     }
-    return new Promise((resolve) => { socket.send(text, () => { resolve() }) })
+    return new Promise((resolve) => { link.send(text, resolve) })
   }
 
   private readonly uncork = (): void => {
     this.corked = false
-    this.connection.uncork()
+    this.link.connection.uncork()
   }
 
   private closeWhenAnswered (): void {
@@ -327,18 +315,18 @@ export class SocketChannel {
 
   private close (code: number, reason: string): void {
     this.closing = true
-    this.socket.close(code, reasonOf(reason))
+    this.link.close(code, reason)
   }
 
   private pause (): void {
     if (this.paused) return
     this.paused = true
-    this.socket.pause()
+    this.link.pause()
   }
 
   private resume (): void {
     this.paused = false
-    this.socket.resume()
+    this.link.resume()
   }
 
   private closed (): void {

@@ -2,7 +2,6 @@ import { ServerResponse, type IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { WebSocket, WebSocketServer } from 'ws'
 
 interface Upgrade {
   socket: Duplex
@@ -17,9 +16,9 @@ function destroy (this: Duplex): void {
 }
 
 /**
- * Sends every upgrade request (WebSocket) through Fastify's router like any request, so that it passes the same
- * hooks (browser guard, session, access) and gets the usual error answers; a route accepts it with
- * `acceptUpgrade`. One no route accepted is answered over HTTP, then its connection ends.
+ * Sends every upgrade request (a WebSocket, or the socket framed as lines) through Fastify's router like any
+ * request, so that it passes the same hooks (browser guard, session, access) and gets the usual error answers; a
+ * route accepts it with `takeUpgrade`. One no route accepted is answered over HTTP, then its connection ends.
  */
 export function routeUpgrades (app: FastifyInstance): void {
   app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -42,15 +41,19 @@ export function isUpgrade (request: FastifyRequest): boolean {
   return upgrades.has(request.raw)
 }
 
-/** Completes the WebSocket handshake of an upgrade request; `accepted` gets the WebSocket and its connection. */
-export function acceptUpgrade (
-  server: WebSocketServer, request: FastifyRequest, reply: FastifyReply, accepted: (socket: WebSocket, connection: Duplex) => void
-): void {
+/** The request's upgrade, taken out of Fastify's hands: its connection and the bytes read past its head. */
+export interface TakenUpgrade {
+  connection: Duplex
+  head: Buffer
+}
+
+/** Takes an upgrade request's connection from Fastify, for the route to complete the handshake on. */
+export function takeUpgrade (request: FastifyRequest, reply: FastifyReply): TakenUpgrade {
   const upgrade = upgrades.get(request.raw)
-  if (upgrade === undefined) throw new Error('acceptUpgrade needs an upgrade request')
+  if (upgrade === undefined) throw new Error('takeUpgrade needs an upgrade request')
   upgrade.accepted = true
   reply.hijack()
-  // ws installs its own error listener.
+  // The protocol's own error listener takes over.
   upgrade.socket.removeListener('error', destroy)
-  server.handleUpgrade(request.raw, upgrade.socket, upgrade.head, (socket) => { accepted(socket, upgrade.socket) })
+  return { connection: upgrade.socket, head: upgrade.head }
 }

@@ -88,7 +88,7 @@ export class SwitchMetrics {
 
     const { http } = sources
     new Gauge({
-      name: 'switch_streams_open', help: 'Streamed answers open: events (GET /v1/stream, Server-Sent Events), deliveries (GET /v1/deliveries) and WebSockets (GET /v1/socket).', registers, labelNames: ['kind'],
+      name: 'switch_streams_open', help: 'Streamed answers open: events (GET /v1/stream, Server-Sent Events), deliveries (GET /v1/deliveries) and sockets (GET /v1/socket).', registers, labelNames: ['kind'],
       collect () {
         for (const kind of Object.keys(http.streams) as StreamKind[]) this.set({ kind }, http.streams[kind])
       }

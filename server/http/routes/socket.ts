@@ -1,25 +1,29 @@
 import type { FastifyInstance } from 'fastify'
 import { WebSocketServer } from 'ws'
-import { DONE_DELAY_MS, SOCKET_PATH } from '../../../protocol/socket.js'
+import { DONE_DELAY_MS, SOCKET_LINES_UPGRADE, SOCKET_MAX_FRAME_BYTES, SOCKET_PATH } from '../../../protocol/socket.js'
 import type { AccessPolicy } from '../../auth/access.js'
 import { InvalidRequestError } from '../../core/errors.js'
 import type { Switch } from '../../core/switch.js'
+import type { FrameHandlers, FrameLink } from '../frame-link.js'
+import { LineLink } from '../line-link.js'
 import { SocketChannel } from '../socket-channel.js'
 import { releaseSession, sessionOf } from '../session-auth.js'
 import { socketSchema } from '../topic-schemas.js'
-import { acceptUpgrade, isUpgrade } from '../upgrades.js'
-import { BATCH_BODY_LIMIT } from './batch.js'
+import { isUpgrade, takeUpgrade } from '../upgrades.js'
+import { WebSocketLink } from '../websocket-link.js'
+
+const LINES_ACCEPTED = `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${SOCKET_LINES_UPGRADE}\r\n\r\n`
 
 /**
- * `GET /v1/socket`: a WebSocket for the session whose token (or stream ticket) opens it, carrying sends, acks
- * and deliveries as frames (see protocol/socket.ts and SocketChannel). The upgrade passes the same hooks as any
+ * `GET /v1/socket`: a WebSocket, or the same frames as lines (SOCKET_LINES_UPGRADE), for the session whose token
+ * (or stream ticket) opens it, carrying sends, acks and deliveries as frames (see protocol/socket.ts and
+ * SocketChannel). The upgrade passes the same hooks as any
  * request (see upgrades.ts). A stop reads no new frames, answers those taken, then closes each socket (1001);
  * when the grace is over, whatever is left is cut.
  */
 export function socketRoutes (app: FastifyInstance, core: Switch, policy: AccessPolicy, options: { heartbeat: number }): void {
   const { heartbeat } = options
-  // A send frame carries a batch: as large as a batch request may be.
-  const server = new WebSocketServer({ noServer: true, maxPayload: BATCH_BODY_LIMIT, clientTracking: false })
+  const server = new WebSocketServer({ noServer: true, maxPayload: SOCKET_MAX_FRAME_BYTES, clientTracking: false })
   const channels = new Set<SocketChannel>()
   const untold = new Set<SocketChannel>()
   const onClose = (channel: SocketChannel): void => {
@@ -47,11 +51,23 @@ export function socketRoutes (app: FastifyInstance, core: Switch, policy: Access
     done()
   })
   app.get(SOCKET_PATH, { schema: socketSchema, config: { session: true, ticket: true, access: 'session', stream: 'socket' }, exposeHeadRoute: false }, async (request, reply) => {
-    if (!isUpgrade(request)) throw new InvalidRequestError(`GET /v1${SOCKET_PATH} is a WebSocket: open it with "Upgrade: websocket"`, 'upgrade')
+    const framing = isUpgrade(request) ? request.headers.upgrade?.trim().toLowerCase() : undefined
+    if (framing !== 'websocket' && framing !== SOCKET_LINES_UPGRADE) {
+      throw new InvalidRequestError(`GET /v1${SOCKET_PATH} is a socket: open it with "Upgrade: websocket", or "Upgrade: ${SOCKET_LINES_UPGRADE}" for lines`, 'upgrade')
+    }
     const session = sessionOf(request)
-    acceptUpgrade(server, request, reply, (socket, connection) => {
-      channels.add(new SocketChannel(socket, connection, core, policy, session, { heartbeat, log: request.log, onClose, untold: (channel) => { untold.add(channel) } }))
-    })
+    const open = (linked: (handlers: FrameHandlers) => FrameLink): void => {
+      channels.add(new SocketChannel(linked, core, policy, session, { heartbeat, log: request.log, onClose, untold: (channel) => { untold.add(channel) } }))
+    }
+    const { connection, head } = takeUpgrade(request, reply)
+    if (framing === 'websocket') {
+      server.handleUpgrade(request.raw, connection, head, (socket) => {
+        open((handlers) => new WebSocketLink(socket, connection, handlers, request.log))
+      })
+    } else {
+      connection.write(LINES_ACCEPTED)
+      open((handlers) => new LineLink(connection, head, handlers, request.log))
+    }
     // The channel holds the session's lease while it has requests or deliveries in hand, not while it idles.
     releaseSession(core, request)
   })
