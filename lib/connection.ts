@@ -37,7 +37,7 @@ export type Credentials = Omit<LoginRequest, 'client'>
 export class Connection {
   /** Queues this client subscribed to, restored after every re-login. */
   readonly subscriptions = new Set<string>()
-  /** The WebSocket that carries rpc's and serve's sends, acks and deliveries when the switch offers one. */
+  /** The socket that carries rpc's and serve's sends, acks and deliveries when the switch offers one. */
   readonly socket = new SocketLink(this)
   private current: CurrentSession | undefined
   private loggingIn: Promise<CurrentSession> | undefined

@@ -25,7 +25,7 @@ export interface ReceiveOptions {
 const polling = new WeakSet<Connection>()
 
 /**
- * A queue's messages as they arrive, in batches: pushed by the switch over the session's WebSocket, else over
+ * A queue's messages as they arrive, in batches: pushed by the switch over the session's socket, else over
  * one long-lived answer (GET /v1/deliveries, NDJSON), both flow-controlled by `credit`; or, from a switch with
  * neither, one long-poll transfer. Ends when the answer ends (the switch went away, the session ended): the caller opens
  * it again after the last id it saw, in the session it then has.

@@ -9,7 +9,7 @@ import { SocketClosedError, SwitchSocket } from './socket.js'
 const RETRY_AFTER_MS = 60_000
 
 /**
- * The connection's WebSocket to the switch, for the hot path of rpc and serve: at most one, for the current
+ * The connection's socket to the switch, for the hot path of rpc and serve: at most one, for the current
  * session, opened by the first delivery that wants it. Requests use it once it is open and go over HTTP until
  * then, or when it cannot be had; a socket that closes is opened again by the next delivery.
  */

@@ -1,15 +1,31 @@
-import { WebSocket, type Dispatcher } from 'undici'
-import { SOCKET_CLOSE_SESSION_ENDED, SOCKET_MAX_BATCH, type SocketAnswer, type SocketFrame, type SocketRequest, type SocketSendAnswer } from '../protocol/socket.js'
+import type { Duplex } from 'node:stream'
+import { upgrade, type Dispatcher } from 'undici'
+import { LineReader } from '../protocol/lines.js'
+import {
+  SOCKET_CLOSE_SESSION_ENDED,
+  SOCKET_LINES_UPGRADE,
+  SOCKET_MAX_BATCH,
+  SOCKET_MAX_FRAME_BYTES,
+  type SocketAnswer,
+  type SocketFrame,
+  type SocketRequest,
+  type SocketSendAnswer
+} from '../protocol/socket.js'
 import { SESSION_HEADER, type BatchSendItem, type Message } from '../protocol/wire.js'
 import { fromErrorBody } from './transport.js'
 
-/** Milliseconds the WebSocket handshake may take before the client goes over HTTP instead. */
+/** Milliseconds the socket's handshake may take before the client goes over HTTP instead. */
 const OPEN_TIMEOUT_MS = 5000
 /**
- * Characters of requests joined into one frame: JSON text is at most 3 bytes a character in UTF-8, so a joined
- * frame stays within the switch's 4 MiB frame limit. A request longer than this goes alone, as it would anyway.
+ * Characters of requests joined into one frame: JSON text is at most 3 bytes a character in UTF-8 (4 for a pair
+ * of characters), so a joined frame stays within the switch's frame limit. A longer request goes alone.
  */
-const JOIN_MAX_CHARS = 1024 * 1024
+const JOIN_MAX_CHARS = SOCKET_MAX_FRAME_BYTES / 4
+/**
+ * Bytes a frame from the switch may hold: a push is as large as the switch's answers may be, which its operator
+ * sets; this only keeps a broken peer from growing a line without end.
+ */
+const PUSH_MAX_BYTES = 256 * 1024 * 1024
 
 /** The socket closed (or never opened) before the switch answered: the request goes over HTTP instead. */
 export class SocketClosedError extends Error {
@@ -36,14 +52,15 @@ interface DeliveryQueue {
 }
 
 export interface SocketTarget {
-  /** ws:// or wss:// URL of GET /v1/socket. */
+  /** http:// or https:// URL of GET /v1/socket. */
   url: string
   dispatcher: Dispatcher
 }
 
 /**
- * One WebSocket to the switch (GET /v1/socket), for one session: requests answered by id, deliveries pushed by
- * id. Everything on it fails with SocketClosedError once it closes; the caller goes over HTTP instead.
+ * One socket to the switch (GET /v1/socket, framed as lines), for one session: requests answered by id,
+ * deliveries pushed by id. Everything on it fails with SocketClosedError once it closes; the caller goes over
+ * HTTP instead.
  */
 export class SwitchSocket {
   private readonly waiting = new Map<number, Waiting>()
@@ -56,10 +73,25 @@ export class SwitchSocket {
   private outgoing: string[] = []
   private closedWith: SocketClosedError | undefined
 
-  private constructor (private readonly socket: WebSocket, readonly epoch: number, onClosed: (socket: SwitchSocket, error: SocketClosedError) => void) {
-    socket.addEventListener('message', (event) => { this.received(event.data) })
-    socket.addEventListener('close', (event) => {
-      const error = new SocketClosedError(event.code === SOCKET_CLOSE_SESSION_ENDED)
+  /** The close code the switch gave (SocketClose), if it said why it closed. */
+  private closeCode: number | undefined
+
+  private constructor (private readonly connection: Duplex, readonly epoch: number, onClosed: (socket: SwitchSocket, error: SocketClosedError) => void) {
+    const reader = new LineReader(PUSH_MAX_BYTES)
+    connection.on('data', (chunk: Buffer) => {
+      try {
+        reader.push(chunk, this.line)
+      } catch {
+        // Not the switch's framing, or a line past any answer's size: given up, the requests go over HTTP.
+        connection.destroy()
+      }
+    })
+    // The switch ended its side (after saying why, or going away): so does the client.
+    connection.on('end', () => { connection.end() })
+    // 'close' follows, which is what the requests in hand are told.
+    connection.on('error', () => undefined)
+    connection.on('close', () => {
+      const error = new SocketClosedError(this.closeCode === SOCKET_CLOSE_SESSION_ENDED)
       this.closedWith = error
       for (const waiting of [...this.waiting.values(), ...this.unconfirmed.values()]) waiting.reject(error)
       this.waiting.clear()
@@ -72,16 +104,18 @@ export class SwitchSocket {
 
   /** Opens a socket with the session's token; rejects with SocketClosedError if the switch does not take it. */
   static async open (target: SocketTarget, token: string, epoch: number, onClosed: (socket: SwitchSocket, error: SocketClosedError) => void): Promise<SwitchSocket> {
-    const socket = new WebSocket(target.url, { dispatcher: target.dispatcher, headers: { [SESSION_HEADER]: `Bearer ${token}` } })
-    await new Promise<void>((resolve, reject) => {
-      // Something between (a proxy that does not pass upgrades on) may leave the handshake hanging.
-      const timer = setTimeout(() => { socket.close() }, OPEN_TIMEOUT_MS)
-      const opened = (): void => { clearTimeout(timer); socket.removeEventListener('close', failed); resolve() }
-      const failed = (): void => { clearTimeout(timer); socket.removeEventListener('open', opened); reject(new SocketClosedError()) }
-      socket.addEventListener('open', opened, { once: true })
-      socket.addEventListener('close', failed, { once: true })
-    })
-    return new SwitchSocket(socket, epoch, onClosed)
+    try {
+      const { socket } = await upgrade(target.url, {
+        dispatcher: target.dispatcher,
+        protocol: SOCKET_LINES_UPGRADE,
+        headers: { [SESSION_HEADER]: `Bearer ${token}` },
+        // Something between (a proxy that does not pass upgrades on) may leave the handshake hanging.
+        signal: AbortSignal.timeout(OPEN_TIMEOUT_MS)
+      })
+      return new SwitchSocket(socket, epoch, onClosed)
+    } catch {
+      throw new SocketClosedError()
+    }
   }
 
   get closed (): boolean {
@@ -152,7 +186,7 @@ export class SwitchSocket {
 
   close (): void {
     this.flush()
-    this.socket.close(1000)
+    this.connection.end()
   }
 
   /**
@@ -168,7 +202,7 @@ export class SwitchSocket {
     }
     this.turnBusy = true
     setImmediate(this.flush)
-    this.socket.send(text)
+    this.writeLines(`${text}\n`)
   }
 
   private readonly flush = (): void => {
@@ -176,29 +210,45 @@ export class SwitchSocket {
     const texts = this.outgoing
     if (texts.length === 0) return
     this.outgoing = []
-    if (this.closedWith !== undefined) return
+    let lines = ''
     let frame: string[] = []
     let chars = 0
-    const send = (): void => {
-      this.socket.send(frame.length === 1 ? frame[0] : `[${frame.join(',')}]`)
+    const end = (): void => {
+      lines += `${frame.length === 1 ? frame[0] : `[${frame.join(',')}]`}\n`
       frame = []
       chars = 0
     }
     for (const text of texts) {
-      if (frame.length === SOCKET_MAX_BATCH || (frame.length > 0 && chars + text.length > JOIN_MAX_CHARS)) send()
+      if (frame.length === SOCKET_MAX_BATCH || (frame.length > 0 && chars + text.length > JOIN_MAX_CHARS)) end()
       frame.push(text)
       chars += text.length
     }
-    send()
+    end()
+    this.writeLines(lines)
   }
 
-  private received (data: unknown): void {
+  /** Frames written after the socket closed are not answered: their requests are rejected as it closes. */
+  private writeLines (lines: string): void {
+    if (this.connection.writable) this.connection.write(lines)
+  }
+
+  /** One line from the switch: a frame, or an empty line (a ping, answered by one). */
+  private readonly line = (text: string): void => {
+    if (text === '') this.writeLines('\n')
+    else this.received(text)
+  }
+
+  private received (text: string): void {
     let frame: SocketFrame
     try {
-      frame = JSON.parse(String(data)) as SocketFrame
+      frame = JSON.parse(text) as SocketFrame
     } catch {
       // Not the switch's protocol (something else answers there): given up, the requests go over HTTP.
       this.close()
+      return
+    }
+    if ('close' in frame) {
+      this.closeCode = frame.close
       return
     }
     // First: the push carrying it may be what a confirmed sender waits for next.

@@ -166,7 +166,7 @@ interface Node {
   /** The path prefix of every request: /v1 under the URL's own path (a switch behind a proxy's prefix). */
   readonly base: string
   readonly pool: Pool
-  /** WebSockets' own connections: an upgraded connection leaves the pool for good. */
+  /** Sockets' own connections: an upgraded connection leaves the pool for good. */
   readonly sockets: Agent
 }
 
@@ -222,11 +222,10 @@ export class Transport {
     return this.active.url
   }
 
-  /** Where the switch in use takes WebSockets (GET /v1/socket). */
+  /** Where the switch in use takes sockets (GET /v1/socket). */
   socketTarget (): SocketTarget {
     const node = this.active
     const url = new URL(node.url)
-    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:'
     url.pathname = node.base + SOCKET_PATH
     return { url: url.href, dispatcher: node.sockets }
   }

@@ -1,5 +1,6 @@
-// The library's WebSocket: rpc and serve carry their sends, acks and deliveries over GET /v1/socket, and a socket
-// cut under them costs nothing: what it left unanswered goes over HTTP (idempotency keys kept), deliveries resume.
+// The library's socket (framed as lines): rpc and serve carry their sends, acks and deliveries over GET /v1/socket,
+// and a socket cut under them costs nothing: what it left unanswered goes over HTTP (idempotency keys kept), and
+// deliveries resume.
 import { once } from 'node:events'
 import { createServer, connect, type Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'
