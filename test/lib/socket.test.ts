@@ -5,9 +5,10 @@ import { once } from 'node:events'
 import { createServer, connect, type Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
+import { Agent, fetch as undiciFetch } from 'undici'
 import { SwitchSocket } from '../../lib/socket.js'
 import { Transport } from '../../lib/transport.js'
-import { clientOf, eventually, portOf, runSwitch } from './fixtures.js'
+import { clientOf, eventually, portOf, runSwitch, socketPath } from './fixtures.js'
 
 /** Requests the switch answered on the routes a send or an ack takes over HTTP, from its metrics. */
 async function httpSendsAndAcks (url: string): Promise<number> {
@@ -22,8 +23,8 @@ async function httpSendsAndAcks (url: string): Promise<number> {
   return count
 }
 
-async function openSockets (url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text()
+async function openSockets (url: string, dispatcher?: Agent): Promise<number> {
+  const text = await (await undiciFetch(`${url}/metrics`, { dispatcher })).text()
   return Number(/^switch_streams_open\{kind="socket"\} (\d+)$/m.exec(text)?.[1] ?? 0)
 }
 
@@ -65,6 +66,20 @@ t.test('rpc and serve go over the socket: a few HTTP sends while it opens, then 
   const replies = await Promise.all(Array.from({ length: 200 }, async (_, i) => (await caller.rpc('upper', `call ${i}`)).toString()))
   t.same(replies, Array.from({ length: 200 }, (_, i) => `CALL ${i}`))
   t.equal(await httpSendsAndAcks(url), before, 'no send, reply or ack went over HTTP')
+  await service.stop()
+})
+
+t.test('over the switch\'s Unix socket, the socket opens on it too', async (t) => {
+  const path = socketPath(t)
+  await runSwitch(t, { listenTcp: false, socketPath: path })
+  const server = clientOf(t, 'http://switch', { client: 'server', socketPath: path })
+  const caller = clientOf(t, 'http://switch', { client: 'caller', socketPath: path })
+  const service = server.serve('upper', (request) => request.toString().toUpperCase())
+  t.equal((await caller.rpc('upper', 'unix')).toString(), 'UNIX')
+  const agent = new Agent({ connect: { socketPath: path } })
+  t.teardown(async () => { await agent.close() })
+  await eventually('both sockets open', async () => await openSockets('http://switch', agent) === 2 ? true : undefined)
+  t.equal((await caller.rpc('upper', 'again')).toString(), 'AGAIN')
   await service.stop()
 })
 

@@ -4,8 +4,10 @@ import { execFile } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
+import { Agent, fetch } from 'undici'
 import { SwitchClient, SwitchRequestError, SwitchTlsError } from '../../../lib/index.js'
 import { run, start, type Teardown } from '../../cli/spawn.js'
+import { eventually } from '../../eventually.js'
 import { makeCertificates, type Certificates } from '../../fixtures/certificates.js'
 
 const OK = { code: 0, signal: null, stderr: '' }
@@ -121,6 +123,19 @@ t.test('client certificates with --tls-ca', async (t) => {
     t.same({ code: admitted.code, body: admitted.stdout }, { code: 0, body: '{"queues":[]}' }, admitted.stderr)
     const refused = await curl('--cacert', c.ca, '-w', '\n%{http_code}', `${url}/v1/queues`)
     t.match(refused, { code: 0, stdout: /"code":"unauthorized".*\n401$/ })
+  })
+
+  t.test('rpc and serve open their sockets through TLS, with the client certificate', async (t) => {
+    const options = { url, ca, cert: clientCert, key: clientKey }
+    const server = client(t, { ...options, client: 'tls-server' })
+    const caller = client(t, { ...options, client: 'tls-caller' })
+    const service = server.serve('upper', (request) => request.toString().toUpperCase())
+    t.equal((await caller.rpc('upper', 'over tls')).toString(), 'OVER TLS')
+    const agent = new Agent({ connect: { ca, cert: clientCert, key: clientKey } })
+    t.teardown(async () => { await agent.close() })
+    const sockets = async (): Promise<string | undefined> => /^switch_streams_open\{kind="socket"\} (\d+)$/m.exec(await (await fetch(`${url}/metrics`, { dispatcher: agent })).text())?.[1]
+    await eventually('both sockets open', async () => await sockets() === '2' ? true : undefined)
+    await service.stop()
   })
 })
 
