@@ -17,8 +17,8 @@ import { fromErrorBody } from './transport.js'
 /** Milliseconds the socket's handshake may take before the client goes over HTTP instead. */
 const OPEN_TIMEOUT_MS = 5000
 /**
- * Characters of requests joined into one frame: JSON text is at most 3 bytes a character in UTF-8 (4 for a pair
- * of characters), so a joined frame stays within the switch's frame limit. A longer request goes alone.
+ * Characters of requests joined into one frame: JSON text is at most 3 bytes a character in UTF-8, so a joined
+ * frame stays within the switch's frame limit. A longer request goes alone.
  */
 const JOIN_MAX_CHARS = SOCKET_MAX_FRAME_BYTES / 4
 /**

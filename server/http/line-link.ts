@@ -16,12 +16,14 @@ export class LineLink implements FrameLink {
   private closing = false
 
   constructor (readonly connection: Duplex, head: Buffer, private readonly handlers: FrameHandlers, log: FastifyBaseLogger) {
+    // What came with the upgrade request is read first, as the connection's next data: not before the channel
+    // that made this link has it.
+    if (head.length > 0) connection.unshift(head)
     connection.on('data', (chunk: Buffer) => { this.read(chunk) })
     // The client ended its side (after a close, or instead of one): so does the switch.
     connection.on('end', () => { connection.end() })
     connection.on('close', handlers.closed)
     connection.on('error', (error) => { log.debug({ err: error }, 'socket connection failed') })
-    if (head.length > 0) this.read(head)
     connection.resume()
   }
 

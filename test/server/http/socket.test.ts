@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter, once } from 'node:events'
 import { get, type IncomingMessage } from 'node:http'
+import { connect } from 'node:net'
 import t, { type Test } from 'tap'
 import type { SocketAnswer, SocketDelivery } from '../../../protocol/socket.js'
 import type { ErrorBody, Message, StreamTicketResponse } from '../../../protocol/wire.js'
@@ -272,6 +273,30 @@ for (const framing of FRAMINGS) {
       t.same(await frames.answer(3), { id: 3, acked: [], missing: [99] }, 'an empty line between frames is a pong, not a frame')
       wire.write(Buffer.from('\xff\xfe\n', 'latin1'))
       t.equal((await frames.close()).code, 1007)
+    })
+
+    t.test('lines: frames written with the upgrade request, before the 101 came, are read after it', async (t) => {
+      const { api, token } = await setup(t, framing)
+      const { hostname, port } = new URL(api.url)
+      /** What the switch writes on a connection that sends the request and `frames` at once: until `enough`, or its end. */
+      const exchange = async (frames: string, enough: (text: string) => boolean = () => false): Promise<string> => {
+        const socket = connect(Number(port), hostname)
+        t.teardown(() => { socket.destroy() })
+        await once(socket, 'connect')
+        socket.write(`GET /v1/socket HTTP/1.1\r\nHost: ${hostname}\r\nConnection: Upgrade\r\nUpgrade: switch-lines\r\nAuthorization: Bearer ${token}\r\n\r\n${frames}`)
+        let text = ''
+        socket.on('end', () => { socket.end() })
+        for await (const chunk of socket) {
+          text += String(chunk)
+          if (enough(text)) break
+        }
+        return text
+      }
+      const answered = await exchange('{"op":"send","id":1,"messages":[{"queue":"jobs","payload":"early"}]}\n{"op":"ack","id":2,"ids":[7]}\n', (text) => text.includes('"missing"'))
+      t.match(answered, /^HTTP\/1\.1 101 Switching Protocols\r\n[^]*\r\n\r\n\{"id":1,"results":\[\{"id":1,"duplicate":false\}\]\}\n\{"id":2,"acked":\[\],"missing":\[7\]\}\n$/)
+      const refused = await exchange('{nope\n')
+      t.match(refused, /^HTTP\/1\.1 101 Switching Protocols\r\n[^]*\r\n\r\n\{"close":4002,"reason":"a frame is not valid JSON"\}\n$/, 'a bad first frame closes, the switch carries on')
+      t.equal((await api.call('GET', '/v1/health')).status, 200)
     })
 
     t.test('lines: an empty line is a ping; a client that answers stays, one that does not is cut at the next', async (t) => {
