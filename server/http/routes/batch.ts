@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { SOCKET_MAX_FRAME_BYTES } from '../../../protocol/socket.js'
 import type { BatchAckRequest, BatchAckResponse, BatchSendRequest, BatchSendResponse } from '../../../protocol/wire.js'
 import type { Switch } from '../../core/switch.js'
 import { ShuttingDownError } from '../../core/errors.js'
@@ -7,8 +8,11 @@ import { applyAcks, applySends } from '../batch-items.js'
 import { batchAckSchema, batchSendSchema } from '../schemas.js'
 import { sessionOf } from '../session-auth.js'
 
-/** A batch body may be this large even when single payloads are limited to less: it carries many of them. */
-export const BATCH_BODY_LIMIT = 4 * 1024 * 1024
+/**
+ * A batch body may be this large even when single payloads are limited to less: it carries many of them. The
+ * socket's send frame, which carries the same batch, has the same limit.
+ */
+const BATCH_BODY_LIMIT = SOCKET_MAX_FRAME_BYTES
 
 /**
  * Many sends, or many acks, in one request: what a client with many calls in flight would otherwise pay an
