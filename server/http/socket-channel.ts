@@ -51,9 +51,9 @@ export interface ChannelOptions {
 /**
  * One client's socket, whatever its framing (see FrameLink): each request frame is applied as the HTTP request
  * it stands for would be (same checks, same core calls) in the session that opened the socket, and answered by a
- * frame with its `id`.
- * Deliveries push as `GET /v1/deliveries` does. Beyond SOCKET_MAX_PENDING unanswered requests the switch stops
- * reading the socket until answers go out, so a client that floods it is slowed, not buffered for.
+ * frame with its `id`. Deliveries push as `GET /v1/deliveries` does. Beyond SOCKET_MAX_PENDING unanswered
+ * requests the switch stops reading the socket until answers go out, so a client that floods it is slowed, not
+ * buffered for.
  */
 export class SocketChannel {
   /** Answered a ping (or sent anything) since the last heartbeat: a silent peer is cut off at the next one. */

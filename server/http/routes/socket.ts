@@ -17,9 +17,8 @@ const LINES_ACCEPTED = `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\
 /**
  * `GET /v1/socket`: a WebSocket, or the same frames as lines (SOCKET_LINES_UPGRADE), for the session whose token
  * (or stream ticket) opens it, carrying sends, acks and deliveries as frames (see protocol/socket.ts and
- * SocketChannel). The upgrade passes the same hooks as any
- * request (see upgrades.ts). A stop reads no new frames, answers those taken, then closes each socket (1001);
- * when the grace is over, whatever is left is cut.
+ * SocketChannel). The upgrade passes the same hooks as any request (see upgrades.ts). A stop reads no new frames,
+ * answers those taken, then closes each socket (1001); when the grace is over, whatever is left is cut.
  */
 export function socketRoutes (app: FastifyInstance, core: Switch, policy: AccessPolicy, options: { heartbeat: number }): void {
   const { heartbeat } = options

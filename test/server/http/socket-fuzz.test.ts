@@ -17,14 +17,13 @@ const FRAMES_PER_RUN = 12
 async function open (framing: Framing, api: Api, token: string): Promise<{ socket: Wire, frames: unknown[], came: EventEmitter, closed: Promise<number> }> {
   const frames: unknown[] = []
   const came = new EventEmitter()
-  let closedWith: (code: number) => void = () => undefined
-  const closed = new Promise<number>((resolve) => { closedWith = resolve })
+  const closed = once(came, 'closed').then(([code]) => code as number)
   const socket = await openWire(framing, api.url, '/v1/socket', { authorization: `Bearer ${token}` }, {
     frame: (text) => {
       frames.push(JSON.parse(text))
       came.emit('frame')
     },
-    closed: (code) => { closedWith(code) }
+    closed: (code) => { came.emit('closed', code) }
   })
   return { socket, frames, came, closed }
 }
