@@ -6,7 +6,7 @@ import { cpuMicros } from './cpu.js'
 import { findBinary, type DaemonInfo } from './daemon.js'
 import { describe } from './ipc.js'
 import type { LoopOptions } from './jobs/loop.js'
-import { hasMode, modeLoad, peerId, PEER_MODES, type PeerProcess, type PeerSystem } from './peers.js'
+import { hasMode, modeLoad, peerId, PEER_MODES, SWITCH_WORK, type PeerProcess, type PeerSystem } from './peers.js'
 import { withProcesses, type BenchProcess, type Processes } from './proc.js'
 import type { RoleName } from './roles/index.js'
 import { thousands } from './report.js'
@@ -269,6 +269,12 @@ async function peersIn (context: Context, dataDir: string): Promise<void> {
         }
       }
     }
+    // Without the other processes, sockets or kernel: what the switch's code costs, as steady as a figure gets.
+    const work: number[] = []
+    for (let round = 0; round < s.peerRounds; round++) {
+      work.push((await load.run('switchWork', { callers: s.peerCallers, seconds: s.rpcSeconds, warmupSeconds: s.rpcWarmupSeconds }, timeout)).cpu)
+    }
+    context.set(SWITCH_WORK.id, median(work))
     for (const [id, results] of rounds) {
       context.set(`${id}.rps`, median(results.map(({ result }) => result.rps)))
       context.set(`${id}.p50`, median(results.map(({ result }) => result.latency.p50)))

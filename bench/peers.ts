@@ -84,3 +84,6 @@ export function bareOf (mode: PeerMode): string {
 export function peerId (system: PeerSystem, mode: PeerMode): string {
   return `peers.${system}.${mode}`
 }
+
+/** The switch's own work per round trip (see jobs/switch-work.ts), shown with the figures of the load it stands for. */
+export const SWITCH_WORK = { id: 'peers.switch.many.work', of: peerId('switch', 'many') }

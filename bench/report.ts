@@ -1,5 +1,5 @@
 import { cpus, loadavg, totalmem, type as osType, release } from 'node:os'
-import { bareOf, hasMode, modeLabel, peerId, peerSpecs, PEER_MODES } from './peers.js'
+import { bareOf, hasMode, modeLabel, peerId, peerSpecs, PEER_MODES, SWITCH_WORK } from './peers.js'
 import type { Settings } from './settings.js'
 
 export type Unit = 'per_second' | 'microseconds' | 'KiB' | 'MiB'
@@ -106,6 +106,7 @@ export function catalog (s: Settings): RowSpec[] {
       for (const [process, name] of Object.entries(spec.processes)) {
         rows.push({ id: `${id}.cpu.${process}`, figure: `Peers, ${load}: ${spec.system}: CPU per round trip, ${name}`, unit: 'microseconds' })
       }
+      if (id === SWITCH_WORK.of) rows.push({ id: SWITCH_WORK.id, figure: `Peers, ${load}: switch: CPU per round trip of the same frames in one process, no system calls (the switch's own work, and its clients' JSON)`, unit: 'microseconds' })
     }
   }
   const a = s.authConcurrency
