@@ -270,7 +270,10 @@ const SQL = {
     lease_until, leased_by, expires, not_before, dead_letter) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   // A key made again (a retry) is a second row: the later one wins when they are read back, in order.
   rememberKey: 'INSERT INTO idempotency_log (queue, key, id, expires) VALUES (?, ?, ?, ?)',
-  forgetKeys: 'DELETE FROM idempotency_log WHERE expires <= ?',
+  // The lapsed head of the log, up to the first key still in its window (or all of it). A lapsed key behind that
+  // one (the clock stepped back) waits for it, and is skipped when read back.
+  forgetKeys: `DELETE FROM idempotency_log
+    WHERE rowid < coalesce((SELECT rowid FROM idempotency_log WHERE expires > ? ORDER BY rowid LIMIT 1), 9223372036854775807)`,
   deleteMessage: 'DELETE FROM messages WHERE id = ?',
   bind: 'INSERT OR IGNORE INTO bindings (queue, filter) VALUES (?, ?)',
   unbind: 'DELETE FROM bindings WHERE queue = ? AND filter = ?',
@@ -285,7 +288,7 @@ const SQL = {
   allQueues: 'SELECT name, kind, owner, options FROM queues',
   allMessages: `SELECT id, queue, payload, correlation_id, reply_to, error, origin, time, topic, retained, deliveries, lease_until, leased_by,
     expires, not_before, dead_letter FROM messages ORDER BY id`,
-  allKeys: 'SELECT queue, key, id, expires FROM idempotency_log ORDER BY expires, rowid',
+  allKeys: 'SELECT queue, key, id, expires FROM idempotency_log ORDER BY rowid',
   allBindings: 'SELECT queue, filter FROM bindings',
   allRetained: 'SELECT topic, payload, origin, time FROM retained',
   allPublishKeys: 'SELECT topic, key, ids, expires FROM publish_keys ORDER BY expires'

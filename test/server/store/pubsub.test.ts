@@ -139,7 +139,7 @@ t.test('a database of schema version 1 is migrated, and keeps what it held', asy
 
   const core = await open(t, dir)
   t.equal(readFileSync(join(dir, DATABASE_FILE)).readUInt32BE(60), SCHEMA_VERSION, 'the header has the new version')
-  t.equal(SCHEMA_VERSION, 5)
+  t.equal(SCHEMA_VERSION, 6)
   t.match(core.diagnostics().sessions, [{ client: 'old-session', principal: 'anonymous' }], 'a session from before principals is anonymous\'s')
   const s = await core.login('c')
   const { messages } = await core.transfer(s, { after: 0, timeout: 0, queues: ['svc'] })

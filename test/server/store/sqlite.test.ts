@@ -129,3 +129,14 @@ t.test('a keyed send forgets the keys that lapsed before it', async (t) => {
   await store.write({ type: 'send', message: message(3, 'q', 'c', { time: 200 }), idempotencyKey: 'new', idempotencyExpires: 600 })
   t.same((await store.load()).idempotencyKeys.map((entry) => entry.key), ['young', 'new'])
 })
+
+t.test('keys lapse from the oldest made: one made after the clock stepped back waits for those before it', async (t) => {
+  const store = open(t, tempDir(t))
+  await store.write({ type: 'send', message: message(1, 'q', 'a', { time: 100 }), idempotencyKey: 'first', idempotencyExpires: 500 })
+  await store.write({ type: 'send', message: message(2, 'q', 'b', { time: 50 }), idempotencyKey: 'stepped-back', idempotencyExpires: 150 })
+  await store.write({ type: 'send', message: message(3, 'q', 'c', { time: 200 }), idempotencyKey: 'later', idempotencyExpires: 600 })
+  t.same((await store.load()).idempotencyKeys.map((entry) => entry.key), ['first', 'stepped-back', 'later'],
+    'kept behind a key still in its window, in the order made (the switch skips a lapsed one as it reads them back)')
+  await store.write({ type: 'send', message: message(4, 'q', 'd', { time: 550 }), idempotencyKey: 'last', idempotencyExpires: 1000 })
+  t.same((await store.load()).idempotencyKeys.map((entry) => entry.key), ['later', 'last'], 'then they go together')
+})
