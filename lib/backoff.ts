@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises'
 
 export const BACKOFF_INITIAL_MS = 50
+/** The longest wait between retries: a client gives up retrying up to this long before its `retryFor` is over. */
 export const BACKOFF_MAX_MS = 1000
 
 /**

@@ -15,6 +15,7 @@ export type { StreamOptions } from './stream.js'
 export type { Reachability } from './transport.js'
 export type { CreateQueueOptions, RequestOptions, SendOptions, TransferOptions } from './operations.js'
 export { DEFAULT_RPC_TIMEOUT, type RpcOptions } from './rpc.js'
+export { BACKOFF_MAX_MS } from './backoff.js'
 export type { Handler, ServeHandle, ServeOptions, WorkHandler } from './serve.js'
 export { messageBody } from './payload.js'
 export {

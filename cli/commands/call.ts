@@ -1,5 +1,5 @@
 import { Args, Errors, Flags } from '@oclif/core'
-import { RemoteError, RpcTimeoutError } from '../../lib/index.js'
+import { BACKOFF_MAX_MS, RemoteError, RpcTimeoutError } from '../../lib/index.js'
 import { SwitchCommand, payloadFlags, readPayload, seconds, stopSignal } from '../base.js'
 
 export default class Call extends SwitchCommand {
@@ -26,7 +26,9 @@ export default class Call extends SwitchCommand {
   async run (): Promise<void> {
     const { args, flags } = await this.parse(Call)
     const payload = await readPayload(flags)
-    const client = this.follow(flags, flags.timeout * 1000)
+    // The call's own timeout ends a wait for a switch that is away: retrying stops a backoff before its window
+    // does, so the window is a backoff longer, or the call would end early and blame the switch, not the timeout.
+    const client = this.follow(flags, flags.timeout * 1000 + BACKOFF_MAX_MS)
     const signal = stopSignal()
     let reply: Buffer
     try {
