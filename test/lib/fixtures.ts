@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
+import { fetch, type Dispatcher } from 'undici'
 import { SwitchClient, type SwitchClientOptions, type TraceEvent } from '../../lib/index.js'
 import { startSwitch, type RunningSwitch, type ServerConfig } from '../../server/index.js'
 
@@ -36,6 +37,12 @@ export function socketPath (t: Test): string {
 }
 
 export { eventually } from '../eventually.js'
+
+/** Sockets the switch at `url` has open, from its metrics (through `dispatcher`, for a Unix socket or TLS). */
+export async function openSockets (url: string, dispatcher?: Dispatcher): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`, { dispatcher })).text()
+  return Number(/^switch_streams_open\{kind="socket"\} (\d+)$/m.exec(text)?.[1] ?? 0)
+}
 
 /** Long-polls the trace (from cursor `after`) until an event matches. */
 export async function traced (observer: SwitchClient, match: (event: TraceEvent) => boolean, after = 0): Promise<TraceEvent> {

@@ -5,10 +5,10 @@ import { once } from 'node:events'
 import { createServer, connect, type Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
-import { Agent, fetch as undiciFetch } from 'undici'
+import { Agent } from 'undici'
 import { SwitchSocket } from '../../lib/socket.js'
 import { Transport } from '../../lib/transport.js'
-import { clientOf, eventually, portOf, runSwitch, socketPath } from './fixtures.js'
+import { clientOf, eventually, openSockets, portOf, runSwitch, socketPath } from './fixtures.js'
 
 /** Requests the switch answered on the routes a send or an ack takes over HTTP, from its metrics. */
 async function httpSendsAndAcks (url: string): Promise<number> {
@@ -21,11 +21,6 @@ async function httpSendsAndAcks (url: string): Promise<number> {
     if ((method === 'POST' && ['/v1/queues/:name/messages', '/v1/messages', '/v1/acks'].includes(route)) || (method === 'DELETE' && route === '/v1/messages/:id')) count += Number(n)
   }
   return count
-}
-
-async function openSockets (url: string, dispatcher?: Agent): Promise<number> {
-  const text = await (await undiciFetch(`${url}/metrics`, { dispatcher })).text()
-  return Number(/^switch_streams_open\{kind="socket"\} (\d+)$/m.exec(text)?.[1] ?? 0)
 }
 
 /**

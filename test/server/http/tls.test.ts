@@ -4,10 +4,11 @@ import { execFile } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
-import { Agent, fetch } from 'undici'
+import { Agent } from 'undici'
 import { SwitchClient, SwitchRequestError, SwitchTlsError } from '../../../lib/index.js'
 import { run, start, type Teardown } from '../../cli/spawn.js'
 import { eventually } from '../../eventually.js'
+import { openSockets } from '../../lib/fixtures.js'
 import { makeCertificates, type Certificates } from '../../fixtures/certificates.js'
 
 const OK = { code: 0, signal: null, stderr: '' }
@@ -133,8 +134,7 @@ t.test('client certificates with --tls-ca', async (t) => {
     t.equal((await caller.rpc('upper', 'over tls')).toString(), 'OVER TLS')
     const agent = new Agent({ connect: { ca, cert: clientCert, key: clientKey } })
     t.teardown(async () => { await agent.close() })
-    const sockets = async (): Promise<string | undefined> => /^switch_streams_open\{kind="socket"\} (\d+)$/m.exec(await (await fetch(`${url}/metrics`, { dispatcher: agent })).text())?.[1]
-    await eventually('both sockets open', async () => await sockets() === '2' ? true : undefined)
+    await eventually('both sockets open', async () => await openSockets(url, agent) === 2 ? true : undefined)
     await service.stop()
   })
 })

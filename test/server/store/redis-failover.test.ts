@@ -5,7 +5,7 @@ import t from 'tap'
 import { SwitchClient, type Reachability } from '../../../lib/index.js'
 import { startSwitch } from '../../cli/spawn.js'
 import { eventually } from '../../eventually.js'
-import { deferred } from '../../lib/fixtures.js'
+import { deferred, openSockets } from '../../lib/fixtures.js'
 import { startRedis } from './redis-server.js'
 
 t.test('Node A is killed -9 mid-RPC; the client fails over to B and the RPC completes', async (t) => {
@@ -63,10 +63,8 @@ t.test('Node A is killed -9 mid-RPC; the client fails over to B and the RPC comp
   t.same([caller.url, service.url], [b.url, b.url])
   t.equal(handled, 1, 'the request was handled once')
   // Their sockets follow them to B at once (not after the minute a socket that cannot be had waits).
-  const socketsAtB = async (): Promise<number> =>
-    Number(/^switch_streams_open\{kind="socket"\} (\d+)$/m.exec(await (await fetch(`${b.url}/metrics`)).text())?.[1] ?? 0)
   await caller.rpc('upper', 'again', { timeout: 60 })
-  t.ok(await eventually('the caller and the service on sockets at B', async () => await socketsAtB() >= 2 ? true : undefined), 'sockets at B')
+  t.ok(await eventually('the caller and the service on sockets at B', async () => await openSockets(b.url) >= 2 ? true : undefined), 'sockets at B')
   t.same([caller.sessionEpoch, service.sessionEpoch], [1, 1], 'the sessions (shared in Redis) went on at B')
   t.match(changes, [{ reachable: true, target: a.url }, { reachable: false, target: a.url }, { reachable: true, target: b.url }])
   t.equal(changes.length, 3)
